@@ -1,0 +1,256 @@
+"""What the REST API accepts and answers.
+
+A wish arrives in one of two shapes: multipart with the map and the mask as
+files (scripts, `olpe_client`), or JSON with both pictures as base64 text or
+data URLs (browsers, whose canvas hands out data URLs). Both shapes share the
+generation parameters and end up as the same `submit_job` call; deciding
+whether a picture is a usable map or mask stays with the service.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from inpainting import jobs
+from inpainting.engines import ENGINE_NAMES
+from inpainting.models import InpaintJob
+
+# The widest seed every engine and every JavaScript client can hold exactly.
+SEED_MAX = 2**32 - 1
+PROMPT_MAX_LENGTH = 1000
+
+# "data:image/png;base64," and the like; parameters such as ";charset=..." allowed.
+DATA_URL_PREFIX = re.compile(r"^data:(?P<media_type>[^;,]*)(?P<parameters>(?:;[^;,]*)*),", re.ASCII)
+WHITESPACE = re.compile(r"\s+", re.ASCII)
+
+
+def job_links(job_id) -> dict:
+    """Where to read a job and where to watch it (paths; the host is the caller's)."""
+    return {
+        "url": reverse("inpainting:api:job-detail", args=[str(job_id)]),
+        "websocket_url": f"/ws/jobs/{job_id}/",
+    }
+
+
+def upload_limit() -> int:
+    """The most bytes one picture may take, in whatever encoding it arrives."""
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def limit_in_megabytes() -> str:
+    return f"{upload_limit() / (1024 * 1024):.0f}"
+
+
+def decode_base64_picture(text: str) -> bytes:
+    """Bytes of a picture sent as plain base64 or as a base64 data URL.
+
+    Line breaks (MIME-style wrapping) are tolerated; any other character
+    outside the base64 alphabet, a wrong padding or a data URL that is not
+    base64 is refused. Raises ValueError with the reason's key.
+    """
+    match = DATA_URL_PREFIX.match(text)
+    if match:
+        if ";base64" not in match.group("parameters").lower():
+            raise ValueError("not_base64_data_url")
+        text = text[match.end():]
+    payload = WHITESPACE.sub("", text)
+    if not payload:
+        raise ValueError("blank")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("invalid") from None
+
+
+class EncodedPictureField(serializers.Field):
+    """A picture as base64 text or a data URL, decoded to bytes.
+
+    The length is checked before decoding, so an oversized string costs no
+    decoding work and never doubles in memory.
+    """
+
+    default_error_messages = {
+        "not_text": _("Send the picture as base64 text or as a data URL."),
+        "blank": _("The picture is empty."),
+        "too_large": _("The picture is too large: at most %(megabytes)s MB."),
+        "invalid": _("The picture is not valid base64."),
+        "not_base64_data_url": _("Only base64 data URLs are accepted."),
+    }
+
+    def to_internal_value(self, data) -> bytes:
+        if not isinstance(data, str):
+            self.fail("not_text")
+        if len(data) > upload_limit():
+            raise serializers.ValidationError(
+                self.error_messages["too_large"] % {"megabytes": limit_in_megabytes()},
+                code="too_large",
+            )
+        try:
+            return decode_base64_picture(data)
+        except ValueError as problem:
+            self.fail(str(problem))
+
+    def to_representation(self, value):
+        return base64.b64encode(value).decode("ascii")
+
+
+class UploadedPictureField(serializers.FileField):
+    """A picture uploaded as a file of a multipart request."""
+
+    default_error_messages = {
+        "too_large": _("The picture is too large: at most %(megabytes)s MB."),
+    }
+
+    def to_internal_value(self, data):
+        upload = super().to_internal_value(data)
+        if upload.size > upload_limit():
+            raise serializers.ValidationError(
+                self.error_messages["too_large"] % {"megabytes": limit_in_megabytes()},
+                code="too_large",
+            )
+        return upload
+
+
+def _range_field(field_class, value_range, help_text, **kwargs):
+    low, high = value_range
+    return field_class(
+        required=False, allow_null=True, min_value=low, max_value=high, help_text=help_text,
+        **kwargs,
+    )
+
+
+class GenerationParametersSerializer(serializers.Serializer):
+    """The wish and how to fulfil it; every parameter but the wish is optional."""
+
+    prompt = serializers.CharField(
+        max_length=PROMPT_MAX_LENGTH,
+        help_text=_('The wish, in German or English, e.g. "Was wäre, wenn hier ein See wäre?"'),
+    )
+    engine = serializers.ChoiceField(
+        choices=ENGINE_NAMES, required=False, allow_null=True,
+        help_text=_("The engine; the server's default engine when left out (see /engines/)."),
+    )
+    style = serializers.ChoiceField(
+        choices=(), required=False, default="none", help_text=_("A style preset (see /styles/)."),
+    )
+    steps = _range_field(serializers.IntegerField, jobs.STEPS_RANGE, _("Denoising steps."))
+    guidance = _range_field(
+        serializers.FloatField, jobs.GUIDANCE_RANGE, _("How closely to follow the wish.")
+    )
+    strength = _range_field(
+        serializers.FloatField, jobs.STRENGTH_RANGE, _("How much of the painted region to change.")
+    )
+    seed = _range_field(
+        serializers.IntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Style presets are looked up per request: they may come from settings.
+        from inpainting.prompts import style_choices
+
+        self.fields["style"].choices = style_choices()
+
+
+class JobUploadSerializer(GenerationParametersSerializer):
+    """A new job as multipart/form-data."""
+
+    image = UploadedPictureField(help_text=_("The map, PNG or JPEG."))
+    mask = UploadedPictureField(
+        help_text=_("Where to repaint: strokes on transparency, or white on black.")
+    )
+
+
+class JobJsonSerializer(GenerationParametersSerializer):
+    """A new job as JSON, the pictures as base64 text or data URLs."""
+
+    image = EncodedPictureField(help_text=_("The map as base64 or a data URL (PNG or JPEG)."))
+    mask = EncodedPictureField(
+        help_text=_("The mask as base64 or a data URL: strokes on transparency, or white on black.")
+    )
+
+
+# --- answers (documentation of `jobs.job_state` for the schema) ----------------------
+
+
+class PromptsSerializer(serializers.Serializer):
+    original = serializers.CharField()
+    translated = serializers.CharField()
+    final = serializers.CharField()
+    negative = serializers.CharField()
+    translation_source = serializers.CharField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class JobStateSerializer(serializers.Serializer):
+    """A snapshot of a job; `websocket_url` streams every change of it."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=InpaintJob.Status.choices)
+    engine = serializers.CharField()
+    requested_engine = serializers.CharField()
+    style = serializers.CharField()
+    notice = serializers.CharField(help_text=_("For example, that the job fell back to another engine."))
+    prompts = PromptsSerializer()
+    progress = ProgressSerializer()
+    position = serializers.IntegerField(help_text=_("Place in the queue; 0 once no longer waiting."))
+    cancel_requested = serializers.BooleanField()
+    error = serializers.CharField(allow_null=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField()
+    result_url = serializers.CharField(allow_null=True, help_text=_("Set once the job succeeded."))
+    preview_url = serializers.CharField(allow_null=True)
+    websocket_url = serializers.CharField()
+
+
+class JobSummarySerializer(serializers.ModelSerializer):
+    """One line of the curators' job list: no queue position, so no query per job."""
+
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InpaintJob
+        fields = [
+            "id", "status", "engine", "requested_engine", "style", "prompt_original",
+            "error_message", "notice", "attempts", "worker", "created_at", "started_at",
+            "finished_at", "url",
+        ]
+
+    def get_url(self, job) -> str:
+        return job_links(job.pk)["url"]
+
+
+class EngineSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    usable = serializers.BooleanField()
+    reason = serializers.CharField(help_text=_("Why the engine cannot run now; empty if it can."))
+    default = serializers.BooleanField()
+
+
+class EngineListSerializer(serializers.Serializer):
+    default = serializers.CharField(help_text=_("The engine used when a request names none."))
+    engines = EngineSerializer(many=True)
+
+
+class StyleSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

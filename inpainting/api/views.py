@@ -1,0 +1,390 @@
+"""The REST API: submit a wish, watch its job, fetch the result, learn what the server can do.
+
+The web tier never generates anything: a POST stores the job and answers
+202 Accepted at once, a worker process does the work, and clients follow it
+over the websocket (`websocket_url`) or by reading the job. Everything the
+service refuses becomes a 400 with field messages in the client's language.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView
+
+from inpainting import engines, jobs
+from inpainting.api import serializers as api
+from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, UserThrottle
+from inpainting.imaging import ImageProblem
+from inpainting.models import InpaintJob
+from inpainting.prompts import PromptProblem, style_choices
+
+Status = InpaintJob.Status
+
+# What the service raises for a wish it refuses; each carries a readable `message`.
+SERVICE_PROBLEMS = (ImageProblem, PromptProblem, jobs.JobProblem)
+
+
+# --- request handling ---------------------------------------------------------------
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+    def __init__(self):
+        megabytes = api.limit_in_megabytes()
+        super().__init__(_("The request is too large: at most %(megabytes)s MB.") % {"megabytes": megabytes})
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON, refused above DATA_UPLOAD_MAX_MEMORY_SIZE before it is read into memory.
+
+    DRF reads the request stream itself and so skips Django's own size check,
+    which only guards `request.body` and form fields.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        meta = parser_context["request"].META
+        try:
+            announced = int(meta.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            announced = 0
+        if announced > limit:
+            raise RequestTooLarge()
+        body = stream.read(limit + 1)
+        if len(body) > limit:
+            raise RequestTooLarge()
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
+class ErrorsAsJSONNegotiation(DefaultContentNegotiation):
+    """For views that answer pictures: errors are JSON whatever the client accepts.
+
+    An <img> or a client asking for image/png only would otherwise get a 406
+    instead of the reason why there is no picture.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class JobPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ThrottledView:
+    """Anonymous clients by IP address, token users by account."""
+
+    throttle_classes = [AnonThrottle, UserThrottle]
+
+
+def kiosk_session_key(request) -> str:
+    """The browser session that submits a wish, so that the same browser may cancel it.
+
+    Clients with an API token are identified by their account instead; an
+    anonymous client without a session gets one (and its cookie) here.
+    """
+    if request.auth is not None:
+        return ""
+    session = request.session
+    if session.session_key is None:
+        session.save()
+        session.modified = True  # makes SessionMiddleware send the cookie
+    return session.session_key
+
+
+def may_cancel(request, job: InpaintJob) -> bool:
+    """Curators, the token user who made the wish, or the browser session that made it."""
+    user = request.user
+    if user.is_authenticated and (user.is_staff or job.api_user_id == user.pk):
+        return True
+    session_key = request.session.session_key
+    return bool(job.kiosk_session and session_key) and constant_time_compare(
+        job.kiosk_session, session_key
+    )
+
+
+def service_problem_errors(problem) -> dict:
+    """`{"mask": ["..."]}` for a problem the service raised."""
+    default_field = "prompt" if isinstance(problem, PromptProblem) else api_settings.NON_FIELD_ERRORS_KEY
+    field = getattr(problem, "field", None) or default_field
+    return {field: [str(problem.message)]}
+
+
+def api_job_state(job: InpaintJob) -> dict:
+    return {**jobs.job_state(job), **api.job_links(job.pk)}
+
+
+# --- schema pieces ---------------------------------------------------------------------
+
+FIELD_ERRORS = OpenApiResponse(
+    response=OpenApiTypes.OBJECT,
+    description=_("The wish was refused: a list of messages per field."),
+    examples=[
+        OpenApiExample(
+            "Empty mask", value={"mask": ["The mask is empty: paint the region to change."]}
+        )
+    ],
+)
+JOB_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def detail_response(description) -> OpenApiResponse:
+    return OpenApiResponse(response=api.DetailSerializer, description=description)
+
+
+# --- jobs ------------------------------------------------------------------------------
+
+
+class JobListCreateView(ThrottledView, generics.ListAPIView):
+    """Submit a wish (anyone), or list the jobs (curators)."""
+
+    serializer_class = api.JobSummarySerializer
+    pagination_class = JobPagination
+    parser_classes = [BoundedJSONParser, MultiPartParser]
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [AllowAny()]
+        return [IsAdminUser()]
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(JobCreationThrottle())
+        return throttles
+
+    def get_queryset(self):
+        queryset = InpaintJob.objects.order_by("-created_at")
+        wanted = self.request.query_params.get("status")
+        if wanted is None:
+            return queryset
+        if wanted not in Status.values:
+            raise ValidationError({"status": [_("Unknown status “%(status)s”.") % {"status": wanted}]})
+        return queryset.filter(status=wanted)
+
+    @extend_schema(
+        summary="List jobs (curators only)",
+        parameters=[OpenApiParameter("status", enum=Status.values, description="Only jobs in this state.")],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Submit a wish",
+        description=(
+            "Stores the job and answers at once; a worker generates the picture. Follow the "
+            "job at `websocket_url` or by reading `url`, then fetch `result_url`."
+        ),
+        request={
+            "multipart/form-data": api.JobUploadSerializer,
+            "application/json": api.JobJsonSerializer,
+        },
+        responses={
+            202: OpenApiResponse(api.JobStateSerializer, description="Accepted; `Location` names the job."),
+            400: FIELD_ERRORS,
+            413: detail_response("The request is larger than the server accepts."),
+            429: detail_response("Too many requests; `Retry-After` says when to try again."),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        serializer_class = self._input_serializer_class(request)
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        job = self._submit(request, serializer.validated_data)
+        state = api_job_state(job)
+        return Response(
+            state, status=status.HTTP_202_ACCEPTED,
+            headers={"Location": request.build_absolute_uri(state["url"])},
+        )
+
+    @staticmethod
+    def _input_serializer_class(request):
+        if request.content_type.startswith("multipart/"):
+            return api.JobUploadSerializer
+        return api.JobJsonSerializer
+
+    @staticmethod
+    def _submit(request, values) -> InpaintJob:
+        try:
+            return jobs.submit_job(
+                image=values["image"],
+                mask=values["mask"],
+                wish=values["prompt"],
+                engine=values.get("engine"),
+                style=values.get("style") or "none",
+                steps=values.get("steps"),
+                guidance=values.get("guidance"),
+                strength=values.get("strength"),
+                seed=values.get("seed"),
+                kiosk_session=kiosk_session_key(request),
+                api_user=request.user,
+                client_ip=request.META.get("REMOTE_ADDR"),
+            )
+        except SERVICE_PROBLEMS as problem:
+            raise ValidationError(service_problem_errors(problem)) from problem
+
+
+class JobDetailView(ThrottledView, APIView):
+    """Read a job's state; cancel it."""
+
+    @extend_schema(
+        summary="A job's state", parameters=[JOB_ID],
+        responses={200: api.JobStateSerializer, 404: detail_response("No such job.")},
+    )
+    def get(self, request, pk):
+        return Response(api_job_state(get_object_or_404(InpaintJob, pk=pk)))
+
+    @extend_schema(
+        summary="Cancel a job",
+        description=(
+            "A waiting job is cancelled at once; a running job stops at its next step. "
+            "Allowed for curators, the token user who made the wish and the browser "
+            "session that made it."
+        ),
+        parameters=[JOB_ID],
+        responses={
+            202: OpenApiResponse(api.JobStateSerializer, description="Cancelled, or asked to stop."),
+            403: detail_response("Neither a curator nor whoever made the wish."),
+            404: detail_response("No such job."),
+            409: detail_response("The job has already finished."),
+        },
+    )
+    def delete(self, request, pk):
+        job = get_object_or_404(InpaintJob, pk=pk)
+        if not may_cancel(request, job):
+            raise PermissionDenied(_("Only whoever made this wish, or a curator, may cancel it."))
+        if not job.is_finished:
+            job = jobs.cancel_job(job)
+        if job.status in (Status.SUCCEEDED, Status.FAILED):
+            return already_finished(job)
+        return Response(api_job_state(job), status=status.HTTP_202_ACCEPTED)
+
+
+def already_finished(job: InpaintJob) -> Response:
+    return Response(
+        {"detail": str(_("The job has already finished.")), "status": job.status},
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
+class NotFoundWithStatus(NotFound):
+    """404 that also says the job's state, so a client knows whether to wait."""
+
+    def __init__(self, detail, job_status):
+        super().__init__({"detail": str(detail), "status": job_status})
+
+
+class JobPictureView(ThrottledView, APIView):
+    """A picture of a job, streamed from storage: media files are never served directly."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = ErrorsAsJSONNegotiation
+    field_name: str
+    content_type: str
+    cache_control: str
+
+    def get(self, request, pk):
+        job = get_object_or_404(InpaintJob, pk=pk)
+        picture = self.available_picture(job)
+        response = FileResponse(picture.open("rb"), content_type=self.content_type)
+        response["Cache-Control"] = self.cache_control
+        return response
+
+    def available_picture(self, job: InpaintJob):
+        raise NotImplementedError
+
+
+class JobResultView(JobPictureView):
+    content_type = "image/png"
+    # A result never changes; the URL itself is the secret, so no shared caches.
+    cache_control = "private, max-age=86400, immutable"
+
+    NOT_READY = {
+        Status.QUEUED: _("The job is still waiting for a worker."),
+        Status.RUNNING: _("The job is still running."),
+        Status.FAILED: _("The job failed; there is no result."),
+        Status.CANCELLED: _("The job was cancelled; there is no result."),
+    }
+
+    @extend_schema(
+        summary="The repainted map (PNG)", parameters=[JOB_ID],
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            404: detail_response("No such job, or no result (yet); `status` says which."),
+        },
+    )
+    def get(self, request, pk):
+        return super().get(request, pk)
+
+    def available_picture(self, job):
+        if job.status == Status.SUCCEEDED and job.result_image:
+            return job.result_image
+        reason = self.NOT_READY.get(job.status, _("The job has no result."))
+        raise NotFoundWithStatus(reason, job.status)
+
+
+class JobPreviewView(JobPictureView):
+    content_type = "image/jpeg"
+    cache_control = "no-cache"  # replaced while the job runs
+
+    @extend_schema(
+        summary="The latest preview of a running job (JPEG)", parameters=[JOB_ID],
+        responses={
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            404: detail_response("No such job, or no preview yet."),
+        },
+    )
+    def get(self, request, pk):
+        return super().get(request, pk)
+
+    def available_picture(self, job):
+        if job.preview_image:
+            return job.preview_image
+        raise NotFoundWithStatus(_("There is no preview of this job (yet)."), job.status)
+
+
+# --- what the server offers ------------------------------------------------------------
+
+
+class EngineListView(ThrottledView, APIView):
+    @extend_schema(summary="Engines, whether each can run now, and why not",
+                   responses=api.EngineListSerializer)
+    def get(self, request):
+        default = jobs.default_engine()
+        return Response(
+            {
+                "default": default,
+                "engines": [
+                    {"name": status_.name, "label": str(status_.label), "usable": status_.usable,
+                     "reason": str(status_.reason), "default": status_.name == default}
+                    for status_ in engines.statuses()
+                ],
+            }
+        )
+
+
+class StyleListView(ThrottledView, APIView):
+    @extend_schema(summary="Style presets", responses=api.StyleSerializer(many=True))
+    def get(self, request):
+        return Response([{"key": key, "label": str(label)} for key, label in style_choices()])

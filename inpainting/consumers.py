@@ -1,0 +1,204 @@
+"""The websocket `/ws/jobs/<uuid>/`: one job's life, live.
+
+Protocol (server to client, JSON):
+
+* The first message is the job's current state from the database, in the
+  same vocabulary as the live events, with `"snapshot": true` and the full
+  state under `"job"`: `queued` {position}, `started` {step, total} for a
+  running job, `succeeded` {result_url, preview_url}, `failed` {reason} or
+  `cancelled`.
+* Then the live events, each with its `event_id`: `queued` {position}
+  (again when the job is requeued, or, without an event_id, when its place in
+  the queue changes), `started` {attempt, engine}, `progress` {step, total},
+  `preview` {step, data_url}, and one terminal event.
+* After the terminal event the server closes the socket normally (1000).
+  Clients should not reconnect after a terminal event; a reconnect would only
+  get the terminal snapshot again.
+* An unknown job id is accepted and closed at once with code 4404.
+
+Client to server: `{"action": "cancel"}` cancels the job.
+
+Events reach the socket two ways: group messages when the channel layer
+crosses processes (Redis), and `JobEvent` rows read from the database (often
+with the in-memory layer, rarely as a safety net otherwise). Both carry the
+event id, so nothing is sent twice. A socket also checks now and then that
+its job's worker is alive, so a watched job never stays "running" forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db.models import Max
+from django.utils.translation import gettext
+
+from inpainting import events, jobs
+from inpainting.models import InpaintJob
+
+Status = InpaintJob.Status
+
+NOT_FOUND_CLOSE_CODE = 4404
+
+SNAPSHOT_TYPES = {
+    Status.QUEUED: events.QUEUED,
+    Status.RUNNING: events.STARTED,
+    Status.SUCCEEDED: events.SUCCEEDED,
+    Status.FAILED: events.FAILED,
+    Status.CANCELLED: events.CANCELLED,
+}
+
+
+def poll_seconds(relays_group: bool) -> float:
+    """How often a socket reads new events from the database."""
+    if relays_group:  # group messages arrive at once; the database is only a safety net
+        return check_seconds()
+    return float(getattr(settings, "OLPE_WS_POLL_SECONDS", 0.3))
+
+
+def check_seconds() -> float:
+    """How often a socket checks its job's worker and its place in the queue."""
+    return float(getattr(settings, "OLPE_WS_CHECK_SECONDS", 2.0))
+
+
+class JobConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
+        self.group = events.group_name(self.job_id)
+        self.relays_group = events.layer_crosses_processes(self.channel_layer)
+        self.last_event_id = 0
+        self.position: Optional[int] = None
+        self.watcher: Optional[asyncio.Task] = None
+        self.finished = False
+        await self.accept()
+        if self.relays_group:  # join before the snapshot, so no event falls in between
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        snapshot = await database_sync_to_async(snapshot_message)(self.job_id)
+        if snapshot is None:
+            await self._finish(code=NOT_FOUND_CLOSE_CODE)
+            return
+        self.last_event_id = snapshot["event_id"]
+        self.position = snapshot.get("position")
+        await self.send_json(snapshot)
+        if snapshot["type"] in events.TERMINAL:
+            await self._finish()
+            return
+        self.watcher = asyncio.create_task(self._watch())
+
+    async def disconnect(self, code):
+        self.finished = True
+        if self.watcher is not None and self.watcher is not asyncio.current_task():
+            self.watcher.cancel()
+        if getattr(self, "relays_group", False):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if isinstance(content, dict) and content.get("action") == "cancel":
+            await database_sync_to_async(cancel_by_id)(self.job_id)
+        else:
+            await self.send_json({"type": "error", "reason": gettext("Unknown action.")})
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        try:
+            return await super().decode_json(text_data)
+        except ValueError:
+            return None  # answered as an unknown action
+
+    async def job_event(self, message):
+        """A group message sent by `events.publish` in another process."""
+        await self._relay(message["event"])
+
+    async def _watch(self):
+        loop = asyncio.get_running_loop()
+        interval = poll_seconds(self.relays_group)
+        next_check = loop.time() + check_seconds()
+        while not self.finished:
+            await asyncio.sleep(interval)
+            check = loop.time() >= next_check
+            if check:
+                next_check = loop.time() + check_seconds()
+            position, messages = await database_sync_to_async(watch_tick)(
+                self.job_id, self.last_event_id, check
+            )
+            if position is not None and position != self.position and not self.finished:
+                self.position = position
+                await self.send_json({"type": events.QUEUED, "position": position})
+            for message in messages:
+                await self._relay(message)
+
+    async def _relay(self, message: dict) -> None:
+        # No await between the check and the update: the watcher and group
+        # messages interleave only at awaits, so each event is sent once.
+        if self.finished or message["event_id"] <= self.last_event_id:
+            return
+        self.last_event_id = message["event_id"]
+        if message["type"] == events.QUEUED:
+            self.position = message.get("position")
+        await self.send_json(message)
+        if message["type"] in events.TERMINAL:
+            await self._finish()
+
+    async def _finish(self, code: Optional[int] = None) -> None:
+        self.finished = True
+        if self.watcher is not None and self.watcher is not asyncio.current_task():
+            self.watcher.cancel()
+        await self.close(code=code)
+
+
+# --- database side (sync, run in a thread) -----------------------------------------
+
+
+def _job_with_last_event(job_id) -> Optional[InpaintJob]:
+    # One statement, so the state and the last event id belong together: every
+    # event after that id happened after the state the snapshot shows.
+    return InpaintJob.objects.filter(pk=job_id).annotate(last_event_id=Max("events__id")).first()
+
+
+def snapshot_message(job_id) -> Optional[dict]:
+    """The first message of a socket: the job as stored, in the event vocabulary."""
+    job = _job_with_last_event(job_id)
+    if job is None:
+        return None
+    if jobs.recover_job_if_stale(job):
+        job = _job_with_last_event(job_id)
+    state = jobs.job_state(job, recover=False)
+    message = {
+        "type": SNAPSHOT_TYPES[job.status],
+        "snapshot": True,
+        "event_id": job.last_event_id or 0,
+        "job_id": state["id"],
+        "job": state,
+    }
+    if job.status == Status.QUEUED:
+        message["position"] = state["position"]
+    elif job.status == Status.RUNNING:
+        message.update(state["progress"])
+    elif job.status == Status.SUCCEEDED:
+        message.update(result_url=state["result_url"], preview_url=state["preview_url"])
+    elif job.status == Status.FAILED:
+        message["reason"] = state["error"]
+    return message
+
+
+def watch_tick(job_id, after_id: int, check: bool) -> tuple[Optional[int], list[dict]]:
+    """New events since `after_id`; on a check also the queue position, after recovering.
+
+    The job is read before the events: a position that was true then is sent
+    before any event that came later.
+    """
+    position = None
+    if check:
+        job = InpaintJob.objects.filter(pk=job_id).first()
+        if job is not None and not jobs.recover_job_if_stale(job) and job.status == Status.QUEUED:
+            position = job.queue_position()
+    return position, events.events_after(job_id, after_id)
+
+
+def cancel_by_id(job_id) -> None:
+    job = InpaintJob.objects.filter(pk=job_id).first()
+    if job is not None:
+        jobs.cancel_job(job)

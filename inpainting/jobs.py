@@ -1,0 +1,379 @@
+"""The job service: what the REST API, the legacy endpoint, the kiosk and the CLI call.
+
+A wish is checked and stored (row and pictures) before anything is queued, so
+a visitor's painting survives a broker or worker that goes away. The job row
+is the source of truth; the broker only carries the job's id, and anything the
+broker forgets or a dead worker leaves behind is found again by
+`recover_stale_jobs`, which a django-q2 schedule runs every minute and which
+websockets and `job_state` trigger for the one job they look at.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import timedelta
+from typing import Optional
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from PIL import Image
+
+from inpainting import events
+from inpainting.engines import ENGINE_NAMES, get_engine
+from inpainting.models import InpaintJob
+from inpainting.pipeline import load_inputs
+from inpainting.prompts import prepare_prompt
+
+logger = logging.getLogger(__name__)
+
+Status = InpaintJob.Status
+RUN_JOB_TASK = "inpainting.tasks.run_job"
+# The engine that falls back to the classic one in the worker when it cannot load.
+OWN_MODEL_ENGINE = "diffusers"
+FALLBACK_ENGINE = "classic"
+
+STEPS_RANGE = (1, 150)
+GUIDANCE_RANGE = (0.0, 30.0)
+STRENGTH_RANGE = (0.01, 1.0)
+SEED_RANGE = (0, 2**63 - 1)
+
+class JobProblem(ValueError):
+    """A request the service refuses; `message` is for the visitor, `field` names the input."""
+
+    def __init__(self, message, field: Optional[str] = None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+# --- settings ---------------------------------------------------------------------
+
+
+def default_engine() -> str:
+    """The engine used when a request names none."""
+    return settings.OLPE_DEFAULT_ENGINE
+
+
+def max_attempts() -> int:
+    return max(1, settings.OLPE_JOB_MAX_ATTEMPTS)
+
+
+def stale_after() -> timedelta:
+    """How long a running job may stay silent before its worker counts as lost."""
+    return timedelta(seconds=getattr(settings, "OLPE_JOB_STALE_SECONDS", 30))
+
+
+def requeue_after() -> timedelta:
+    """How long a queued job waits before recovery checks whether the broker still has it."""
+    return timedelta(seconds=getattr(settings, "OLPE_JOB_REQUEUE_SECONDS", 300))
+
+
+# --- submitting --------------------------------------------------------------------
+
+
+def submit_job(
+    *,
+    image,
+    mask,
+    wish: str,
+    engine: Optional[str] = None,
+    style: str = "none",
+    steps: Optional[int] = None,
+    guidance: Optional[float] = None,
+    strength: Optional[float] = None,
+    seed: Optional[int] = None,
+    kiosk_session: str = "",
+    api_user=None,
+    client_ip: Optional[str] = None,
+) -> InpaintJob:
+    """Check a wish, store it with its pictures, and queue it once stored.
+
+    Raises JobProblem, imaging.ImageProblem (and EmptyMask) or
+    prompts.PromptProblem, each with a readable `message` and a `field`.
+    """
+    engine = _checked_engine(engine)
+    _check_parameters(steps=steps, guidance=guidance, strength=strength, seed=seed)
+    map_image, mask_array = load_inputs(image, mask)
+    prompt = prepare_prompt(wish, style)
+    job = InpaintJob(
+        engine=engine,
+        requested_engine=engine,
+        style=prompt.style,
+        steps=steps,
+        guidance=guidance,
+        strength=strength,
+        seed=seed,
+        prompt_original=prompt.original,
+        prompt_translated=prompt.translated,
+        prompt_final=prompt.final,
+        negative_prompt=prompt.negative,
+        translation_source=prompt.translation_source,
+        kiosk_session=kiosk_session or "",
+        api_user=api_user if getattr(api_user, "is_authenticated", False) else None,
+        client_ip=client_ip or None,
+    )
+    with transaction.atomic():
+        job.input_image.save("input.png", ContentFile(png_bytes(map_image)), save=False)
+        job.mask_image.save("mask.png", ContentFile(mask_png_bytes(mask_array)), save=False)
+        job.save()
+        events.publish(job, events.QUEUED, {"position": job.queue_position()})
+        transaction.on_commit(lambda: enqueue(job.pk))
+    return job
+
+
+def _checked_engine(engine: Optional[str]) -> str:
+    name = engine or default_engine()
+    if name not in ENGINE_NAMES:
+        raise JobProblem(_("Unknown engine “%(name)s”.") % {"name": name}, field="engine")
+    if name != OWN_MODEL_ENGINE:  # the own model falls back in the worker instead
+        status = get_engine(name).status()
+        if not status.usable:
+            raise JobProblem(status.reason, field="engine")
+    return name
+
+
+def _check_parameters(**values) -> None:
+    ranges = {"steps": STEPS_RANGE, "guidance": GUIDANCE_RANGE, "strength": STRENGTH_RANGE,
+              "seed": SEED_RANGE}
+    for name, value in values.items():
+        low, high = ranges[name]
+        if value is not None and not low <= value <= high:
+            raise JobProblem(
+                _("%(name)s must be between %(low)s and %(high)s.")
+                % {"name": name, "low": low, "high": high},
+                field=name,
+            )
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mask_png_bytes(mask) -> bytes:
+    """The normalised mask (an array of the map's size, 0..255) as a greyscale PNG."""
+    return png_bytes(Image.fromarray(mask).convert("L"))
+
+
+def enqueue(job_id) -> None:
+    """Hand a stored job to the broker; a broker that is down only delays the job."""
+    from django_q.tasks import async_task
+
+    InpaintJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
+    try:
+        async_task(RUN_JOB_TASK, str(job_id), task_name=f"inpaint {job_id}")
+    except Exception:  # the job stays queued; recover_stale_jobs sends it again
+        logger.exception("Could not queue job %s; recovery will queue it again", job_id)
+
+
+# --- cancelling --------------------------------------------------------------------
+
+
+def cancel_job(job: InpaintJob) -> InpaintJob:
+    """Cancel a waiting job at once; ask the worker of a running job to stop.
+
+    A finished job stays as it is. Both updates are conditional, so a worker
+    that claims the job at the same moment either never starts it or sees
+    the request between two steps.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        cancelled = InpaintJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+            status=Status.CANCELLED, cancel_requested=True, finished_at=now
+        )
+        if cancelled:
+            events.publish(job, events.CANCELLED)
+        else:
+            InpaintJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+                cancel_requested=True
+            )
+    job.refresh_from_db()
+    return job
+
+
+# --- reading -----------------------------------------------------------------------
+
+
+def job_state(job: InpaintJob, *, recover: bool = True) -> dict:
+    """A JSON-serialisable snapshot of a job for the API and the websocket.
+
+    With `recover`, a job whose worker has gone silent is recovered first, so
+    a client never watches a job that nobody works on.
+    """
+    if recover and recover_job_if_stale(job):
+        job.refresh_from_db()
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "engine": job.engine,
+        "requested_engine": job.requested_engine,
+        "style": job.style,
+        "notice": job.notice,
+        "prompts": {
+            "original": job.prompt_original,
+            "translated": job.prompt_translated,
+            "final": job.prompt_final,
+            "negative": job.negative_prompt,
+            "translation_source": job.translation_source,
+        },
+        "progress": {"step": job.progress_step, "total": job.progress_total},
+        "position": job.queue_position(),
+        "cancel_requested": job.cancel_requested,
+        "error": job.error_message or None,
+        "attempts": job.attempts,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "result_url": result_url(job),
+        "preview_url": preview_url(job),
+    }
+
+
+def result_url(job: InpaintJob) -> Optional[str]:
+    if job.status != Status.SUCCEEDED or not job.result_image:
+        return None
+    return _api_url("job-result", job.pk)
+
+
+def preview_url(job: InpaintJob) -> Optional[str]:
+    return _api_url("job-preview", job.pk) if job.preview_image else None
+
+
+def _api_url(name: str, job_id) -> Optional[str]:
+    try:
+        return reverse(f"inpainting:api:{name}", args=[str(job_id)])
+    except NoReverseMatch:  # the API is not mounted (e.g. a worker-only deployment)
+        return None
+
+
+def _iso(moment) -> Optional[str]:
+    return moment.isoformat() if moment else None
+
+
+# --- recovery ----------------------------------------------------------------------
+
+
+def _last_sign_of_life():
+    return Coalesce("heartbeat_at", "started_at", "created_at")
+
+
+def is_stale(job: InpaintJob, now=None) -> bool:
+    """Whether a running job's worker has been silent for too long."""
+    if job.status != Status.RUNNING:
+        return False
+    last_seen = job.heartbeat_at or job.started_at or job.created_at
+    return last_seen < (now or timezone.now()) - stale_after()
+
+
+def recover_job_if_stale(job: InpaintJob, now=None) -> bool:
+    """The cheap, lazy check used where one job is looked at; True if it was recovered."""
+    return is_stale(job, now) and recover_lost_job(job, now)
+
+
+def recover_stale_jobs(now=None) -> int:
+    """Requeue or fail running jobs whose worker is gone; resend queued jobs the broker lost.
+
+    Returns how many jobs were recovered. Safe to run anywhere and often: every
+    change is a conditional update, and delivering a job twice does no harm.
+    """
+    now = now or timezone.now()
+    lost = (
+        InpaintJob.objects.filter(status=Status.RUNNING)
+        .alias(last_seen=_last_sign_of_life())
+        .filter(last_seen__lt=now - stale_after())
+    )
+    recovered = sum(recover_lost_job(job, now) for job in lost)
+    return recovered + requeue_forgotten_jobs(now)
+
+
+def recover_lost_job(job: InpaintJob, now=None) -> bool:
+    """Take a job back from a worker that stopped: queue it again, or give up on it.
+
+    The update only applies if the heartbeat is still the one we judged, so a
+    worker that was merely slow and has just beaten keeps its job.
+    """
+    now = now or timezone.now()
+    unchanged = InpaintJob.objects.filter(
+        pk=job.pk, status=Status.RUNNING, attempts=job.attempts, heartbeat_at=job.heartbeat_at
+    )
+    with transaction.atomic():
+        if job.cancel_requested:
+            if not unchanged.update(status=Status.CANCELLED, finished_at=now, worker=""):
+                return False
+            events.publish(job, events.CANCELLED)
+        elif job.attempts < max_attempts():
+            if not unchanged.update(
+                status=Status.QUEUED, worker="", heartbeat_at=None, progress_step=0,
+                progress_total=0,
+            ):
+                return False
+            logger.warning("Job %s lost its worker %s; queued again", job.pk, job.worker)
+            job.refresh_from_db()
+            events.publish(job, events.QUEUED, {"position": job.queue_position(), "retry": True})
+            transaction.on_commit(lambda: enqueue(job.pk))
+        else:
+            reason = gettext("The worker stopped during the generation.")
+            if not unchanged.update(status=Status.FAILED, error_message=reason, finished_at=now):
+                return False
+            logger.warning("Job %s lost its worker %s on its last attempt", job.pk, job.worker)
+            events.publish(job, events.FAILED, {"reason": reason})
+    return True
+
+
+def requeue_forgotten_jobs(now=None) -> int:
+    """Queue again the jobs that waited long and that no broker queue holds any more.
+
+    The Redis broker forgets a task whose cluster stops or dies before a worker
+    claims it. A task that only sits in a cluster's prefetch buffer looks
+    forgotten too; sending it twice is harmless because claiming is idempotent.
+    """
+    cutoff = (now or timezone.now()) - requeue_after()
+    waiting = list(
+        InpaintJob.objects.filter(status=Status.QUEUED)
+        .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)
+    )
+    if not waiting:
+        return 0
+    in_broker = queued_job_ids()
+    forgotten = [job_id for job_id in waiting if str(job_id) not in in_broker]
+    for job_id in forgotten:
+        logger.warning("Job %s is in no broker queue; queued again", job_id)
+        enqueue(job_id)
+    return len(forgotten)
+
+
+def queued_job_ids() -> set[str]:
+    """Ids of the jobs waiting in the broker (ORM or Redis) for any worker."""
+    from django_q.brokers import get_broker
+    from django_q.brokers.orm import ORM
+    from django_q.brokers.redis_broker import Redis
+    from django_q.signing import SignedPackage
+
+    broker = get_broker()
+    if isinstance(broker, ORM):
+        payloads = broker.get_connection().filter(key=broker.list_key).values_list(
+            "payload", flat=True
+        )
+    elif isinstance(broker, Redis):
+        payloads = broker.connection.lrange(broker.list_key, 0, -1)
+    else:  # a broker we cannot list: treat its jobs as forgotten, a resend is harmless
+        return set()
+    ids = set()
+    for payload in payloads:
+        try:
+            task = SignedPackage.loads(payload)
+        except Exception:  # a package signed with another key: not ours to judge
+            continue
+        if task.get("func") == RUN_JOB_TASK and task.get("args"):
+            ids.add(str(task["args"][0]))
+    return ids

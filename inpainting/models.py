@@ -1,0 +1,140 @@
+"""Inpainting jobs: every wish, persisted before any work starts.
+
+The job row is the source of truth for a generation. Brokers differ in what
+they promise (the ORM broker redelivers, Redis forgets a task whose worker
+died), so the job counts its own attempts and records its own state; the
+broker only carries the job's id.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def _job_path(job, kind: str, extension: str) -> str:
+    # Paths come from the job's UUID alone: no user-supplied name reaches the filesystem.
+    return f"jobs/{job.created_at:%Y/%m/%d}/{job.id}/{kind}.{extension}"
+
+
+def input_image_path(job, filename):
+    return _job_path(job, "input", "png")
+
+
+def mask_path(job, filename):
+    return _job_path(job, "mask", "png")
+
+
+def result_path(job, filename):
+    return _job_path(job, "result", "png")
+
+
+def preview_path(job, filename):
+    return _job_path(job, "preview", "jpg")
+
+
+class InpaintJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+
+    # What was asked for.
+    engine = models.CharField(_("engine"), max_length=32)
+    requested_engine = models.CharField(_("requested engine"), max_length=32, blank=True)
+    style = models.CharField(_("style"), max_length=32, default="none")
+    steps = models.PositiveIntegerField(_("steps"), null=True, blank=True)
+    guidance = models.FloatField(_("guidance"), null=True, blank=True)
+    strength = models.FloatField(_("strength"), null=True, blank=True)
+    seed = models.BigIntegerField(_("seed"), null=True, blank=True)
+
+    prompt_original = models.TextField(_("wish"))
+    prompt_translated = models.TextField(_("translation"), blank=True)
+    prompt_final = models.TextField(_("final prompt"), blank=True)
+    negative_prompt = models.TextField(_("negative prompt"), blank=True)
+    translation_source = models.CharField(max_length=16, blank=True)
+
+    input_image = models.ImageField(_("map"), upload_to=input_image_path, max_length=255)
+    mask_image = models.ImageField(_("mask"), upload_to=mask_path, max_length=255)
+    result_image = models.ImageField(
+        _("result"), upload_to=result_path, max_length=255, blank=True
+    )
+    preview_image = models.ImageField(
+        _("preview"), upload_to=preview_path, max_length=255, blank=True
+    )
+
+    # Progress and outcome.
+    progress_step = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(_("error"), blank=True)
+    notice = models.TextField(
+        _("notice"), blank=True, help_text=_("For example, that the job fell back to another engine.")
+    )
+    cancel_requested = models.BooleanField(default=False)
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Last hand-over to the broker: a queued job that waited long after it and
+    # is in no broker queue was lost (Redis forgets tasks) and is sent again.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(_("worker"), max_length=128, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+
+    # Who asked.
+    kiosk_session = models.CharField(max_length=64, blank=True, db_index=True)
+    api_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("inpainting job")
+        verbose_name_plural = _("inpainting jobs")
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def queue_position(self) -> int:
+        """1 for the next job to start; 0 once the job is no longer waiting."""
+        if self.status != self.Status.QUEUED:
+            return 0
+        ahead = InpaintJob.objects.filter(
+            status=self.Status.QUEUED, created_at__lt=self.created_at
+        ).count()
+        return ahead + 1
+
+
+class JobEvent(models.Model):
+    """One event of a job's life, in order; websockets replay what they missed.
+
+    Channel layers deliver at most once and the in-memory layer cannot cross
+    processes, so events are also written here: a socket that connects late
+    or reconnects reads them from the database.
+    """
+
+    job = models.ForeignKey(InpaintJob, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]

@@ -1,0 +1,105 @@
+"""From a map, a painted mask and a wish to the repainted map.
+
+This is the one path every caller shares (the `inpaint` command, the workers,
+the legacy endpoint): validate the inputs, prepare the prompt, cut out the
+painted region at the size the engine wants, let the engine fill it, and put
+it back so that nothing outside the painted region changes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+from django.conf import settings
+from PIL import Image
+
+from inpainting import imaging
+from inpainting.engines import get_engine
+from inpainting.engines.base import CancelCheck, EngineRequest, ProgressCallback
+from inpainting.prompts import PreparedPrompt, prepare_prompt
+
+
+@dataclass
+class GenerationOptions:
+    engine: str = "classic"
+    style: str = "none"
+    steps: Optional[int] = None
+    guidance: Optional[float] = None
+    strength: Optional[float] = None
+    seed: Optional[int] = None
+    padding: Optional[int] = None
+    feather: Optional[int] = None
+
+
+@dataclass
+class GenerationResult:
+    image: Image.Image
+    prompt: PreparedPrompt
+    engine: str
+    seed: Optional[int]
+    crop_box: tuple[int, int, int, int]
+    seconds: dict = field(default_factory=dict)
+
+
+def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
+    """Decode and check map and mask; raises imaging.ImageProblem with a readable reason."""
+    image = imaging.open_image(image_source)
+    mask = imaging.normalise_mask(imaging.open_mask(mask_source))
+    mask = imaging.fit_mask(mask, image.size)
+    imaging.mask_bbox(mask)  # an empty mask is an error before any engine runs
+    return image, mask
+
+
+def generate(
+    image: Image.Image,
+    mask: np.ndarray,
+    wish: str,
+    options: GenerationOptions,
+    progress: Optional[ProgressCallback] = None,
+    should_cancel: Optional[CancelCheck] = None,
+    prompt: Optional[PreparedPrompt] = None,
+) -> GenerationResult:
+    """Repaint the masked region of `image`; the caller has already chosen a usable engine."""
+    timings = {}
+    started = time.perf_counter()
+    if prompt is None:
+        prompt = prepare_prompt(wish, options.style)
+    timings["prompt"] = time.perf_counter() - started
+
+    engine = get_engine(options.engine)
+    plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=options.padding)
+    crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
+    request = EngineRequest(
+        image=crop,
+        mask=crop_mask,
+        prompt=prompt.final,
+        negative_prompt=prompt.negative,
+        land_covers=prompt.land_covers,
+        style=prompt.style,
+        steps=options.steps or settings.OLPE_STEPS,
+        guidance=options.guidance if options.guidance is not None else settings.OLPE_GUIDANCE,
+        strength=options.strength if options.strength is not None else settings.OLPE_STRENGTH,
+        seed=options.seed,
+        context=image,
+        crop_box=plan.box,
+    )
+    timings["prepare"] = time.perf_counter() - started - timings["prompt"]
+
+    engine_started = time.perf_counter()
+    generated = engine.inpaint(request, progress=progress, should_cancel=should_cancel)
+    timings["engine"] = time.perf_counter() - engine_started
+
+    composite_started = time.perf_counter()
+    result = imaging.composite(image, generated, mask, plan, feather=options.feather)
+    timings["composite"] = time.perf_counter() - composite_started
+    return GenerationResult(
+        image=result,
+        prompt=prompt,
+        engine=options.engine,
+        seed=options.seed,
+        crop_box=plan.box,
+        seconds=timings,
+    )

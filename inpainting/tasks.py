@@ -1,0 +1,433 @@
+"""The django-q2 task that runs one inpainting job in a worker process.
+
+Brokers may deliver a task twice (the ORM broker redelivers after `retry`
+seconds, recovery resends what Redis may have lost), so the task first claims
+its job with a conditional update and does nothing if the job is finished,
+cancelled or alive in another worker. While the engine runs, a heartbeat
+thread proves the worker is alive; every later write is conditional on this
+worker still owning the job (same status and attempt), so a worker that was
+given up for lost cannot overwrite the work of the one that took over.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Optional
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext
+from django_q.exceptions import TimeoutException
+from PIL import Image
+
+from inpainting import events, jobs
+from inpainting.engines import get_engine
+from inpainting.engines.base import Cancelled, EngineError, EngineUnavailable
+from inpainting.models import InpaintJob
+from inpainting.pipeline import GenerationOptions, GenerationResult, generate, load_inputs
+from inpainting.prompts import PreparedPrompt
+
+logger = logging.getLogger(__name__)
+
+Status = InpaintJob.Status
+
+PROGRESS_INTERVAL = 0.25  # seconds between progress writes: at most four a second
+PREVIEW_INTERVAL = 1.0  # previews carry pictures, so fewer of them
+CANCEL_CHECK_INTERVAL = 0.5
+LIVE_PREVIEW_SIZE = 256
+RESULT_PREVIEW_SIZE = 512
+
+
+class LostJob(Exception):
+    """This worker no longer owns the job: recovery gave it to another attempt."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_interval() -> float:
+    return float(getattr(settings, "OLPE_HEARTBEAT_SECONDS", 5))
+
+
+def run_job(job_id: str) -> str:
+    """Entry point for django-q2: run the job unless another delivery already did."""
+    job = claim_job(job_id)
+    if job is None:
+        return "skipped"
+    return JobRun(job).execute()
+
+
+def maintain_jobs() -> str:
+    """The every-minute schedule: recover lost jobs and drop stale live events."""
+    recovered = jobs.recover_stale_jobs()
+    pruned = events.prune_events()
+    return f"recovered {recovered} jobs, pruned {pruned} events"
+
+
+# --- claiming ----------------------------------------------------------------------
+
+
+def claim_job(job_id) -> Optional[InpaintJob]:
+    """Make this worker the owner of the job, or return None if it must not run it.
+
+    A queued job, or a running one whose worker went silent, is claimed with
+    one conditional UPDATE, so of two deliveries only one wins.
+    """
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(
+        status=Status.RUNNING, heartbeat_at__lt=now - jobs.stale_after()
+    )
+    with transaction.atomic():
+        claimed = InpaintJob.objects.filter(
+            claimable, pk=job_id, cancel_requested=False, attempts__lt=jobs.max_attempts()
+        ).update(
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            worker=worker_name(),
+            started_at=now,
+            heartbeat_at=now,
+            progress_step=0,
+            progress_total=0,
+            error_message="",
+        )
+        job = InpaintJob.objects.filter(pk=job_id).first()
+        if job is None:
+            logger.warning("Job %s does not exist (deleted?); nothing to do", job_id)
+            return None
+        if claimed:
+            events.publish(job, events.STARTED, {"attempt": job.attempts, "engine": job.engine})
+            return job
+        _settle_unclaimable(job, now)
+    return None
+
+
+def _settle_unclaimable(job: InpaintJob, now) -> None:
+    """Close a job that may not run again; leave jobs that are finished or alive elsewhere."""
+    waiting = job.status == Status.QUEUED or jobs.is_stale(job, now)
+    if not waiting:
+        logger.info("Job %s is %s (worker %s); this delivery does nothing",
+                    job.pk, job.status, job.worker or "-")
+        return
+    unchanged = InpaintJob.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts)
+    if job.cancel_requested:
+        if unchanged.update(status=Status.CANCELLED, finished_at=now):
+            events.publish(job, events.CANCELLED)
+    else:
+        reason = gettext("The job was tried %(count)d times without finishing.") % {
+            "count": job.attempts
+        }
+        if unchanged.update(status=Status.FAILED, error_message=reason, finished_at=now):
+            events.publish(job, events.FAILED, {"reason": reason})
+
+
+# --- running -----------------------------------------------------------------------
+
+
+class Heartbeat(threading.Thread):
+    """Touches `heartbeat_at` while the engine works; notices when the job was taken away."""
+
+    def __init__(self, job_id, attempt: int, interval: float):
+        super().__init__(name=f"heartbeat {job_id}", daemon=True)
+        self.owned = InpaintJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt)
+        self.interval = interval
+        self.lost = threading.Event()
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                try:
+                    if not self.owned.update(heartbeat_at=timezone.now()):
+                        self.lost.set()
+                        return
+                except DatabaseError:  # a locked or restarting database: try next beat
+                    logger.warning("Heartbeat of job %s failed", self.owned, exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self.is_alive():
+            self.join(timeout=self.interval + 5)
+
+
+class JobRun:
+    """One attempt at one claimed job, from the stored inputs to the stored result."""
+
+    def __init__(self, job: InpaintJob):
+        self.job = job
+        self.attempt = job.attempts
+        self.owned = InpaintJob.objects.filter(
+            pk=job.pk, status=Status.RUNNING, attempts=job.attempts
+        )
+        self.heartbeat = Heartbeat(job.pk, job.attempts, heartbeat_interval())
+        self.deadline = time.monotonic() + _time_budget()
+        self.timed_out = False
+        self.lost = False
+        self._last_progress = self._last_preview = self._last_cancel_check = float("-inf")
+
+    def execute(self) -> str:
+        self.heartbeat.start()
+        try:
+            self._succeed(self._generate())
+            return Status.SUCCEEDED
+        except Cancelled:
+            return self._stop_after_cancel()
+        except EngineError as error:
+            return self._after_engine_error(error)
+        except LostJob:
+            return self._discard()
+        except TimeoutException:
+            # django-q2 stops the task (SIGALRM); record why before the worker goes.
+            self._fail(gettext("The generation took too long."))
+            raise
+        except Exception:
+            logger.exception("Job %s failed unexpectedly", self.job.pk)
+            return self._fail(gettext("Something went wrong while painting. Please try again."))
+        finally:
+            self.heartbeat.stop()
+
+    # --- generation ---
+
+    def _generate(self) -> GenerationResult:
+        with self.job.input_image.open("rb") as image_file, self.job.mask_image.open("rb") as mask_file:
+            image, mask = load_inputs(image_file.read(), mask_file.read())
+        engine = self._usable_engine()
+        try:
+            return self._generate_with(engine, image, mask)
+        except EngineUnavailable as error:
+            if engine != jobs.OWN_MODEL_ENGINE:
+                raise
+            self._fall_back(error.message)
+            return self._generate_with(jobs.FALLBACK_ENGINE, image, mask)
+
+    def _generate_with(self, engine: str, image: Image.Image, mask) -> GenerationResult:
+        job = self.job
+        options = GenerationOptions(
+            engine=engine, style=job.style, steps=job.steps, guidance=job.guidance,
+            strength=job.strength, seed=job.seed,
+        )
+        result = generate(
+            image, mask, job.prompt_original, options,
+            progress=self._on_progress, should_cancel=self._should_cancel,
+            prompt=stored_prompt(job),
+        )
+        logger.info("Job %s painted by %s in %s", job.pk, engine,
+                    {phase: round(seconds, 2) for phase, seconds in result.seconds.items()})
+        return result
+
+    def _usable_engine(self) -> str:
+        """The job's engine, or the classic one when the own model cannot run here."""
+        name = self.job.engine
+        if name != jobs.OWN_MODEL_ENGINE:
+            return name
+        try:
+            status = get_engine(name).status()
+        except EngineUnavailable as error:
+            status = None
+            reason = error.message
+        else:
+            reason = status.reason
+        if status is None or not status.usable:
+            self._fall_back(reason)
+            return jobs.FALLBACK_ENGINE
+        return name
+
+    def _fall_back(self, reason) -> None:
+        notice = gettext(
+            "The own model could not be used (%(reason)s), so the classic engine "
+            "painted this picture instead."
+        ) % {"reason": reason}
+        logger.warning("Job %s falls back to %s: %s", self.job.pk, jobs.FALLBACK_ENGINE, reason)
+        if not self.owned.update(engine=jobs.FALLBACK_ENGINE, notice=notice):
+            raise LostJob
+        self.job.engine = jobs.FALLBACK_ENGINE
+        self.job.notice = notice
+
+    # --- engine callbacks ---
+
+    def _on_progress(self, step: int, total: int, preview: Optional[Image.Image] = None) -> None:
+        now = time.monotonic()
+        if preview is not None and now - self._last_preview >= PREVIEW_INTERVAL:
+            self._last_preview = now
+            self._record_preview(step, preview)
+        if step >= total or now - self._last_progress >= PROGRESS_INTERVAL:
+            self._last_progress = now
+            with transaction.atomic():
+                if not self.owned.update(progress_step=step, progress_total=total):
+                    raise LostJob
+                events.publish(self.job, events.PROGRESS, {"step": step, "total": total})
+
+    def _record_preview(self, step: int, preview: Image.Image) -> None:
+        jpeg = jpeg_bytes(thumbnail(preview, LIVE_PREVIEW_SIZE))
+        name = self._store("preview_image", "preview.jpg", jpeg)
+        with transaction.atomic():
+            if not self.owned.update(preview_image=name):
+                self._delete_file("preview_image", name)
+                raise LostJob
+            events.publish(self.job, events.PREVIEW, {"step": step, "data_url": data_url(jpeg)})
+        replaced = self.job.preview_image.name
+        self.job.preview_image.name = name
+        if replaced and replaced != name:
+            self._delete_file("preview_image", replaced)
+
+    def _should_cancel(self) -> bool:
+        """Between two steps: stop on a cancel request, a lost claim or the time budget."""
+        if self.heartbeat.lost.is_set():
+            self.lost = True
+        elif time.monotonic() > self.deadline:
+            self.timed_out = True
+        if self.lost or self.timed_out:
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check < CANCEL_CHECK_INTERVAL:
+            return False
+        self._last_cancel_check = now
+        row = InpaintJob.objects.filter(pk=self.job.pk).values(
+            "status", "attempts", "cancel_requested"
+        ).first()
+        if row is None or row["status"] != Status.RUNNING or row["attempts"] != self.attempt:
+            self.lost = True
+            return True
+        return row["cancel_requested"]
+
+    # --- outcomes ---
+
+    def _succeed(self, result: GenerationResult) -> None:
+        result_name = self._store("result_image", "result.png", jobs.png_bytes(result.image))
+        preview_name = self._store(
+            "preview_image", "preview.jpg", jpeg_bytes(thumbnail(result.image, RESULT_PREVIEW_SIZE))
+        )
+        now = timezone.now()
+        replaced = {"result_image": self.job.result_image.name,
+                    "preview_image": self.job.preview_image.name}
+        with transaction.atomic():
+            if not self.owned.update(
+                status=Status.SUCCEEDED, result_image=result_name, preview_image=preview_name,
+                finished_at=now, heartbeat_at=now,
+            ):
+                self._delete_file("result_image", result_name)
+                self._delete_file("preview_image", preview_name)
+                raise LostJob
+            self.job.status = Status.SUCCEEDED
+            self.job.result_image.name = result_name
+            self.job.preview_image.name = preview_name
+            events.publish(self.job, events.SUCCEEDED, {
+                "result_url": jobs.result_url(self.job),
+                "preview_url": jobs.preview_url(self.job),
+                "engine": self.job.engine,
+                "notice": self.job.notice,
+            })
+        for field_name, old_name in replaced.items():
+            if old_name and old_name != getattr(self.job, field_name).name:
+                self._delete_file(field_name, old_name)
+
+    def _stop_after_cancel(self) -> str:
+        if self.lost:
+            return self._discard()
+        if self.timed_out:
+            return self._fail(gettext("The generation took too long."))
+        with transaction.atomic():
+            if not self.owned.update(status=Status.CANCELLED, finished_at=timezone.now()):
+                return self._discard()
+            events.publish(self.job, events.CANCELLED)
+        return Status.CANCELLED
+
+    def _after_engine_error(self, error: EngineError) -> str:
+        if self.lost:
+            return self._discard()
+        reason = str(error.message)
+        if error.retryable and self.attempt < jobs.max_attempts():
+            return self._retry(reason)
+        logger.warning("Job %s failed in its engine: %s", self.job.pk, reason)
+        return self._fail(reason)
+
+    def _retry(self, reason: str) -> str:
+        logger.warning("Job %s will be tried again: %s", self.job.pk, reason)
+        with transaction.atomic():
+            if not self.owned.update(
+                status=Status.QUEUED, worker="", heartbeat_at=None, progress_step=0,
+                progress_total=0,
+            ):
+                return self._discard()
+            self.job.status = Status.QUEUED
+            events.publish(self.job, events.QUEUED, {
+                "position": self.job.queue_position(), "retry": True, "reason": reason,
+            })
+            transaction.on_commit(lambda: jobs.enqueue(self.job.pk))
+        return Status.QUEUED
+
+    def _fail(self, reason: str) -> str:
+        with transaction.atomic():
+            if not self.owned.update(
+                status=Status.FAILED, error_message=reason, finished_at=timezone.now()
+            ):
+                return self._discard()
+            events.publish(self.job, events.FAILED, {"reason": reason})
+        return Status.FAILED
+
+    def _discard(self) -> str:
+        logger.warning("Job %s was taken from worker %s; its work is dropped",
+                       self.job.pk, worker_name())
+        return "lost"
+
+    # --- files ---
+
+    def _store(self, field_name: str, filename: str, content: bytes) -> str:
+        """Save a file under a fresh name (never over a file another attempt may use)."""
+        field = InpaintJob._meta.get_field(field_name)
+        return field.storage.save(field.generate_filename(self.job, filename), ContentFile(content))
+
+    @staticmethod
+    def _delete_file(field_name: str, name: str) -> None:
+        InpaintJob._meta.get_field(field_name).storage.delete(name)
+
+
+def stored_prompt(job: InpaintJob) -> PreparedPrompt:
+    """The prompt prepared at submission, so the worker neither translates again nor differs."""
+    return PreparedPrompt(
+        original=job.prompt_original,
+        translated=job.prompt_translated,
+        final=job.prompt_final,
+        negative=job.negative_prompt,
+        style=job.style,
+        translation_source=job.translation_source,
+    )
+
+
+def _time_budget() -> float:
+    """Seconds a job may take: a margin below the cluster's hard timeout to fail readably."""
+    timeout = settings.Q_CLUSTER.get("timeout") or settings.OLPE_JOB_TIMEOUT
+    return max(timeout - 10, timeout * 0.8)
+
+
+# --- pictures ----------------------------------------------------------------------
+
+
+def thumbnail(image: Image.Image, size: int) -> Image.Image:
+    small = image.convert("RGB")
+    small.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return small
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 80) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def data_url(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+__all__ = ["run_job", "maintain_jobs", "claim_job", "JobRun", "worker_name"]

@@ -1,0 +1,219 @@
+"""A miniature Stable Diffusion inpainting pipeline with random weights.
+
+The real model is several gigabytes and needs a download; the tests and a
+fresh checkout need neither. This module builds a pipeline with the same
+structure and geometry as Stable Diffusion 2 inpainting (4 latent channels, a
+VAE that downsamples by 8, a CLIP text encoder and tokenizer, a 9- or
+4-channel UNet) but only a few thousand parameters, so it loads and runs a
+few steps on a CPU in a fraction of a second. Its pictures are noise: it
+proves the plumbing, not the art.
+
+Everything is built offline, including the tokenizer's vocabulary. A marker
+file (`TINY_MODEL_MARKER`) labels the directory as a test fixture, and the
+diffusers engine refuses such a model unless `OLPE_ALLOW_TINY_MODEL` is set,
+so visitors are never offered noise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TINY_MODEL_MARKER = "olpe_tiny_model.json"
+
+# Latent and text geometry shared by the parts so that they fit together.
+LATENT_CHANNELS = 4
+TEXT_WIDTH = 32
+MAX_TOKENS = 77
+BOS_TOKEN = "<|startoftext|>"
+EOS_TOKEN = "<|endoftext|>"
+
+# Words whose merges the tiny vocabulary learns, so the BPE model has real
+# merge rules to apply (the rest of a prompt falls back to single bytes).
+MERGE_WORDS = (
+    "a", "the", "lake", "forest", "meadow", "field", "road", "river", "town",
+    "water", "tree", "house", "snow", "sand", "rock", "lava", "map", "aerial",
+    "photo", "of", "with", "in", "and", "green", "blue",
+)
+
+
+def bytes_to_unicode() -> dict[int, str]:
+    """The byte-level BPE alphabet: every byte mapped to a printable character.
+
+    This is the mapping GPT-2 and CLIP use, so our vocabulary is written in the
+    same alphabet the tokenizer's ByteLevel pre-tokenizer produces.
+    """
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    characters = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            characters.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, map(chr, characters)))
+
+
+def build_merges(words=MERGE_WORDS) -> list[tuple[str, str]]:
+    """Left-to-right merge rules that assemble each word into one token."""
+    merges: list[tuple[str, str]] = []
+    for word in words:
+        symbols = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(symbols) > 1:
+            pair = (symbols[0], symbols[1])
+            if pair not in merges:
+                merges.append(pair)
+            symbols = ["".join(pair)] + symbols[2:]
+    return merges
+
+
+def build_vocabulary(merges: list[tuple[str, str]]) -> dict[str, int]:
+    """CLIP's vocabulary layout: bytes, bytes ending a word, merges, then specials."""
+    alphabet = list(bytes_to_unicode().values())
+    tokens = alphabet + [character + "</w>" for character in alphabet]
+    tokens += ["".join(pair) for pair in merges]
+    tokens += [BOS_TOKEN, EOS_TOKEN]
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def write_tokenizer_files(directory: Path) -> dict[str, int]:
+    """Write vocab.json and merges.txt in the format CLIPTokenizer reads."""
+    directory.mkdir(parents=True, exist_ok=True)
+    merges = build_merges()
+    vocabulary = build_vocabulary(merges)
+    (directory / "vocab.json").write_text(json.dumps(vocabulary, ensure_ascii=False), "utf-8")
+    lines = ["#version: 0.2"] + [f"{left} {right}" for left, right in merges]
+    (directory / "merges.txt").write_text("\n".join(lines) + "\n", "utf-8")
+    return vocabulary
+
+
+def build_tokenizer(directory: Path):
+    from transformers import CLIPTokenizer
+
+    write_tokenizer_files(directory)
+    return CLIPTokenizer(
+        vocab=str(directory / "vocab.json"),
+        merges=str(directory / "merges.txt"),
+        model_max_length=MAX_TOKENS,
+    )
+
+
+def build_text_encoder(vocabulary: dict[str, int]):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=TEXT_WIDTH,
+        intermediate_size=2 * TEXT_WIDTH,
+        projection_dim=TEXT_WIDTH,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=MAX_TOKENS,
+        hidden_act="gelu",
+        bos_token_id=vocabulary[BOS_TOKEN],
+        eos_token_id=vocabulary[EOS_TOKEN],
+        pad_token_id=vocabulary[EOS_TOKEN],
+    )
+    return CLIPTextModel(config)
+
+
+def build_unet(in_channels: int):
+    """A two-level UNet with cross-attention, laid out like SD 2 (linear projections)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=16,
+        in_channels=in_channels,
+        out_channels=LATENT_CHANNELS,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=TEXT_WIDTH,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        norm_num_groups=16,
+    )
+
+
+def build_vae():
+    """Four levels, so the pipeline's vae_scale_factor is 2**3 = 8 as in the real model."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        layers_per_block=1,
+        latent_channels=LATENT_CHANNELS,
+        norm_num_groups=8,
+        sample_size=128,
+    )
+
+
+def build_scheduler():
+    """The scheduler configuration Stable Diffusion 2 inpainting ships with."""
+    from diffusers import PNDMScheduler
+
+    return PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        prediction_type="epsilon",
+        set_alpha_to_one=False,
+        skip_prk_steps=True,
+        steps_offset=1,
+    )
+
+
+def build_tiny_pipeline(work_directory: Path, unet_channels: int = 9, seed: int = 0):
+    """Assemble the pipeline in memory; `work_directory` receives the tokenizer files.
+
+    A 4-channel model is saved as a text-to-image StableDiffusionPipeline,
+    which is what fine-tuning a text-to-image checkpoint (the prototype's
+    training) produces; the engine must load that as an inpainting pipeline.
+    """
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
+
+    if unet_channels not in (4, 9):
+        raise ValueError("A Stable Diffusion inpainting UNet has 9 or 4 input channels.")
+    pipeline_class = StableDiffusionInpaintPipeline if unet_channels == 9 else StableDiffusionPipeline
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer(Path(work_directory))
+    return pipeline_class(
+        vae=build_vae(),
+        text_encoder=build_text_encoder(tokenizer.get_vocab()),
+        tokenizer=tokenizer,
+        unet=build_unet(unet_channels),
+        scheduler=build_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def write_tiny_model(directory: Path, unet_channels: int = 9, seed: int = 0) -> Path:
+    """Build the miniature pipeline and save it where `from_pretrained` can load it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    pipeline = build_tiny_pipeline(directory / "tokenizer", unet_channels=unet_channels, seed=seed)
+    pipeline.save_pretrained(directory, safe_serialization=True)
+    marker = {
+        "purpose": "test fixture: random weights, never offered to visitors",
+        "unet_in_channels": unet_channels,
+        "seed": seed,
+    }
+    (directory / TINY_MODEL_MARKER).write_text(json.dumps(marker, indent=2) + "\n", "utf-8")
+    return directory
+
+
+def is_tiny_model(directory: Path) -> bool:
+    return (Path(directory) / TINY_MODEL_MARKER).is_file()
