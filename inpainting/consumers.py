@@ -14,6 +14,10 @@ Protocol (server to client, JSON):
 * After the terminal event the server closes the socket normally (1000).
   Clients should not reconnect after a terminal event; a reconnect would only
   get the terminal snapshot again.
+* `?after=<event_id>` replays, after the snapshot, every stored event newer
+  than that id before the live ones: a client that reconnects passes the
+  last id it saw and misses nothing; `?after=0` replays the job's history
+  (progress and previews of jobs finished long ago are pruned).
 * An unknown job id is accepted and closed at once with code 4404.
 
 Client to server: `{"action": "cancel"}` cancels the job.
@@ -28,16 +32,21 @@ its job's worker is alive, so a watched job never stays "running" forever.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Optional
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Max
 from django.utils.translation import gettext
 
 from inpainting import events, jobs
 from inpainting.models import InpaintJob
+
+logger = logging.getLogger(__name__)
 
 Status = InpaintJob.Status
 
@@ -50,6 +59,16 @@ SNAPSHOT_TYPES = {
     Status.FAILED: events.FAILED,
     Status.CANCELLED: events.CANCELLED,
 }
+
+
+def requested_replay(scope) -> Optional[int]:
+    """The `after` event id of the query string, if the client asked for a replay."""
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("after", [])
+    try:
+        after = int(values[-1])
+    except (IndexError, ValueError):
+        return None
+    return after if after >= 0 else None
 
 
 def poll_seconds(relays_group: bool) -> float:
@@ -83,10 +102,18 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         self.last_event_id = snapshot["event_id"]
         self.position = snapshot.get("position")
         await self.send_json(snapshot)
-        if snapshot["type"] in events.TERMINAL:
+        replay_after = requested_replay(self.scope)
+        if replay_after is not None and replay_after < self.last_event_id:
+            # Handlers run one at a time: group messages wait until the replay is sent.
+            self.last_event_id = replay_after
+            for message in await database_sync_to_async(events.events_after)(
+                self.job_id, replay_after
+            ):
+                await self._relay(message)
+        elif snapshot["type"] in events.TERMINAL:
             await self._finish()
-            return
-        self.watcher = asyncio.create_task(self._watch())
+        if not self.finished:
+            self.watcher = asyncio.create_task(self._watch())
 
     async def disconnect(self, code):
         self.finished = True
@@ -121,9 +148,14 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
             check = loop.time() >= next_check
             if check:
                 next_check = loop.time() + check_seconds()
-            position, messages = await database_sync_to_async(watch_tick)(
-                self.job_id, self.last_event_id, check
-            )
+            try:
+                position, messages = await database_sync_to_async(watch_tick)(
+                    self.job_id, self.last_event_id, check
+                )
+            except DatabaseError:  # a restarting database: the socket waits, not dies
+                logger.warning("Job socket %s cannot read the database", self.job_id,
+                               exc_info=True)
+                continue
             if position is not None and position != self.position and not self.finished:
                 self.position = position
                 await self.send_json({"type": events.QUEUED, "position": position})

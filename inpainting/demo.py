@@ -52,6 +52,37 @@ def make_demo_map(
     return picture
 
 
+def make_demo_mask_example(
+    width: int = 1536, height: int = 1024, seed: int = DEFAULT_SEED, stroke: int = 40
+) -> Image.Image:
+    """Brush strokes along the lake shore, white on transparency, as a painting front end sends.
+
+    The strokes follow a stretch of the shoreline, so a wish like "more forest
+    here" or "a beach here" can be tried on the demo map at once.
+    """
+    _image, labels = _painted(int(width), int(height), int(seed))
+    water = (labels == _INDEX[landcover.WATER]).astype(np.uint8)
+    # opening removes the narrow river, leaving the lake
+    lake = cv2.morphologyEx(water, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25)))
+    contours, _hierarchy = cv2.findContours(lake, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    shore = max(contours, key=cv2.contourArea)[:, 0, :]
+    start = int(np.argmin(np.linalg.norm(shore - np.float32([0.62 * width, 0.78 * height]), axis=1)))
+    length = min(len(shore), int(0.3 * (width + height)))
+    stretch = np.roll(shore, -start, axis=0)[:length:8]
+    # where the lake runs off the map, its outline follows the map's edge: no shore there
+    inside = (stretch[:, 0] > 1) & (stretch[:, 0] < width - 2) & (stretch[:, 1] > 1) & (stretch[:, 1] < height - 2)
+    cuts = np.flatnonzero(np.diff(inside.astype(np.int8))) + 1
+    runs = [
+        run.astype(np.int32)
+        for run, on_shore in zip(np.split(stretch, cuts), np.split(inside, cuts))
+        if on_shore[0] and len(run) > 1
+    ]
+    alpha = np.zeros((height, width), np.uint8)
+    cv2.polylines(alpha, runs, False, 255, stroke, cv2.LINE_AA)
+    rgba = np.dstack([np.full((height, width, 3), 255, np.uint8), alpha])
+    return Image.fromarray(rgba)
+
+
 def land_cover_fractions(labels: np.ndarray) -> dict[str, float]:
     """Share of the map each land cover takes, e.g. {"water": 0.12, ...}."""
     counts = np.bincount(labels.ravel(), minlength=len(LABELS))

@@ -215,6 +215,7 @@ _NOUN_TABLE: tuple[tuple, ...] = (
     ("Leuchtturm", "lighthouse", BUILDINGS),
     ("Fernsehturm", "TV tower", BUILDINGS),
     ("Mauer", "wall", BUILDINGS),
+    ("Dach", "roof", BUILDINGS),
     ("Stadtmauer", "town wall", BUILDINGS),
     ("Ruine", "ruin", BUILDINGS),
     ("Hochhaus", "high-rise building", BUILDINGS),
@@ -425,6 +426,7 @@ _ADJECTIVE_TABLE: tuple[tuple[str, str, Optional[str]], ...] = (
     ("zugefroren", "frozen", SNOW),
     ("vereist", "icy", SNOW),
     ("überflutet", "flooded", WATER),
+    ("überflut", "flooded", WATER),
     ("überschwemmt", "flooded", WATER),
     ("bewaldet", "wooded", FOREST),
     ("sandig", "sandy", SAND),
@@ -509,20 +511,22 @@ _ENGLISH_KEYWORDS_BY_COVER: dict[str, str] = {
     WATER: (
         "lake, pond, pool, swimming pool, river, stream, creek, brook, canal, harbour, harbor, "
         "port, marina, sea, ocean, bay, lagoon, reservoir, water, waterfall, fountain, swamp, "
-        "marsh, bog, moor, wetland, flood, floodwater, flooded, estuary, moat, fjord, oasis"
+        "marsh, bog, moor, wetland, flood, floodwater, flooded, estuary, moat, fjord, oasis, "
+        "dam reservoir, body of water, ditch, puddle, spring"
     ),
     FOREST: (
         "forest, woods, woodland, tree, jungle, rainforest, palm, palm tree, grove, hedge, "
-        "bush, spruce, fir, pine, oak, beech, birch, bamboo, wooded"
+        "bush, spruce, fir, pine, oak, beech, birch, bamboo, wooded, copse, tree-lined avenue"
     ),
     MEADOW: (
         "meadow, grass, grassland, lawn, pasture, park, garden, cemetery, graveyard, "
         "playground, golf course, football pitch, sports field, heath, clearing, valley, hill, "
-        "orchard, prairie, steppe, savanna, allotment, campsite, flower, paddock, dyke"
+        "orchard, prairie, steppe, savanna, allotment, campsite, flower, paddock, dyke, "
+        "city park, floodplain"
     ),
     FIELD: (
         "field, farmland, cropland, crop, wheat, corn, maize, barley, rapeseed, vineyard, "
-        "plantation, sunflower, lavender, rice, potato, wind farm, farm field, grain"
+        "plantation, sunflower, lavender, rice, potato, wind farm, farm field, grain, tulip"
     ),
     BUILDINGS: (
         "house, building, church, cathedral, chapel, monastery, abbey, castle, palace, "
@@ -531,7 +535,9 @@ _ENGLISH_KEYWORDS_BY_COVER: dict[str, str] = {
         "windmill, farm, barn, town hall, school, hospital, museum, hotel, mall, "
         "shopping centre, shopping center, temple, pagoda, pyramid, mosque, ruin, lighthouse, "
         "greenhouse, solar park, solar panel, warehouse, villa, hut, cabin, suburb, "
-        "settlement, housing estate, residential area, old town, wall, town wall, skyline"
+        "settlement, housing estate, residential area, old town, wall, town wall, skyline, roof, "
+        "quarter, stable, farmyard, theatre, theater, cinema, supermarket, hall, brewery, "
+        "university, observatory, big city, TV tower, multi-storey car park"
     ),
     ROAD: (
         "road, street, highway, motorway, freeway, path, bridge, parking lot, car park, "
@@ -555,7 +561,7 @@ _ENGLISH_KEYWORDS_BY_COVER: dict[str, str] = {
 }
 
 ENGLISH_KEYWORDS: dict[str, str] = {
-    keyword.strip(): cover
+    keyword.strip().lower(): cover
     for cover, keywords in _ENGLISH_KEYWORDS_BY_COVER.items()
     for keyword in keywords.split(",")
 }
@@ -786,8 +792,11 @@ def _translate_token(token: str, sentence: _Sentence) -> None:
         sentence.add_noun(match)
     elif adjective := lookup_adjective(token):
         sentence.words.append(adjective[0])
-    elif token[0].isupper():
-        sentence.words.append(token)  # an unknown noun, e.g. a name: better kept than lost
+    elif token[0].isupper() or _known_keyword([token.lower()]):
+        # An unknown noun (a name, a "Dinosaurier") or an English word in a German
+        # wish ("ein lake") is better kept than lost; unknown lowercase words are
+        # mostly verbs and particles, and dropping them avoids word salad.
+        sentence.words.append(token)
 
 
 def translate(text: str) -> str:
@@ -817,7 +826,7 @@ _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 _GERMAN_LETTERS = re.compile(r"[äöüßÄÖÜ]")
 
 
-def _singular(english: str) -> str:
+def singular(english: str) -> str:
     if english.endswith("ies") and len(english) > 4:
         return english[:-3] + "y"
     if re.search(r"(ss|x|z|ch|sh)es$", english):
@@ -836,34 +845,47 @@ def looks_english(text: str) -> bool:
     if _GERMAN_LETTERS.search(text):
         return False
     words = [word.lower() for word in _WORD.findall(text)]
-    english = sum(word in ENGLISH_WORDS or _singular(word) in ENGLISH_WORDS for word in words)
+    english = sum(word in ENGLISH_WORDS or singular(word) in ENGLISH_WORDS for word in words)
     german = sum(fold(word) in GERMAN_WORDS for word in words)
     return english > german
 
 
+_ADJECTIVE_KEYWORDS = frozenset({"snowy", "icy", "frozen", "flooded", "wooded", "sandy", "rocky"})
+
+
 def find_english_keywords(text: str) -> list[str]:
-    """Keywords (ENGLISH_KEYWORDS and KEYWORD_TAGS) in order of mention, longest phrase first."""
-    words = [word.lower() for word in _WORD.findall(text)]
-    found, position = [], 0
+    """Keywords (ENGLISH_KEYWORDS and KEYWORD_TAGS) in order of mention, longest phrase first.
+
+    A noun keyword right before another one only qualifies it: a "mountain
+    lake" is a lake and a "village church" a church.
+    """
+    spans = _keyword_spans([word.lower() for word in _WORD.findall(text)])
+    starts = {start for start, _, _ in spans}
+    return [
+        keyword
+        for _, end, keyword in spans
+        if keyword in _ADJECTIVE_KEYWORDS or end not in starts
+    ]
+
+
+def _keyword_spans(words: list[str]) -> list[tuple[int, int, str]]:
+    spans, position = [], 0
     while position < len(words):
         for length in (3, 2, 1):
-            phrase_words = words[position : position + length]
-            if len(phrase_words) < length:
-                continue
-            keyword = _known_keyword(phrase_words)
-            if keyword:
-                found.append(keyword)
+            keyword = _known_keyword(words[position : position + length])
+            if keyword and len(keyword.split()) == length:
+                spans.append((position, position + length, keyword))
                 position += length
                 break
         else:
             position += 1
-    return found
+    return spans
 
 
 def _known_keyword(words: list[str]) -> Optional[str]:
     phrase = " ".join(words)
-    singular = " ".join([*words[:-1], _singular(words[-1])])
-    for candidate in (phrase, singular):
+    phrase_in_singular = " ".join([*words[:-1], singular(words[-1])])
+    for candidate in (phrase, phrase_in_singular):
         if candidate in ENGLISH_KEYWORDS or candidate in KEYWORD_TAGS:
             return candidate
     return None
@@ -871,18 +893,3 @@ def _known_keyword(words: list[str]) -> Optional[str]:
 
 def english_land_covers(text: str) -> list[str]:
     return [ENGLISH_KEYWORDS[k] for k in find_english_keywords(text) if k in ENGLISH_KEYWORDS]
-
-
-def german_land_covers(text: str) -> list[str]:
-    covers = []
-    for token in _WORD.findall(text):
-        if fold(token) in GERMAN_FUNCTION_WORDS:
-            continue
-        noun = lookup_noun(token)
-        if noun and noun.land_cover:
-            covers.append(noun.land_cover)
-        elif (adjective := lookup_adjective(token)) and adjective[1]:
-            covers.append(adjective[1])
-        elif not noun and (english := english_land_covers(token)):
-            covers.extend(english)
-    return covers

@@ -22,8 +22,8 @@ import math
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -70,7 +70,7 @@ class ImageProblem(ValueError):
     "empty_mask"); `field` names the upload at fault ("image", "mask" or None).
     """
 
-    def __init__(self, message, *, code: str, field: Optional[str] = None):
+    def __init__(self, message, *, code: str, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -85,7 +85,8 @@ class EmptyMask(ImageProblem):
 
     def __init__(self, message=None):
         super().__init__(
-            message or _("Nothing is painted on the mask. Paint the region the wish should change."),
+            message
+            or _("Nothing is painted on the mask. Paint the region the wish should change."),
             code="empty_mask",
             field="mask",
         )
@@ -94,14 +95,15 @@ class EmptyMask(ImageProblem):
 # --- Decoding ---------------------------------------------------------------------
 
 
-def open_image(source, *, max_pixels: Optional[int] = None) -> Image.Image:
+def open_image(source, *, max_pixels: int | None = None) -> Image.Image:
     """Decode the map as an 8-bit sRGB picture without alpha.
 
     Transparent parts are laid on white, as the kiosk shows them on its white
     page and as a printed map would be; keeping the colour hidden under the
     transparency would paint arbitrary (often black) areas into the result.
     Embedded colour profiles (CMYK scans, Display P3 photos) are converted to
-    sRGB, the space the result PNG is shown in.
+    sRGB, the space the result PNG is shown in; 16-bit pictures are scaled to
+    8 bits, and a photo's EXIF orientation is applied, as browsers show it.
     """
     image = _decode(source, max_pixels, field="image")
     image = _standard_mode(image)
@@ -113,17 +115,20 @@ def open_image(source, *, max_pixels: Optional[int] = None) -> Image.Image:
     return colour
 
 
-def open_mask(source, *, max_pixels: Optional[int] = None) -> Image.Image:
-    """Decode a mask and keep its mode: `normalise_mask` reads the form from it."""
+def open_mask(source, *, max_pixels: int | None = None) -> Image.Image:
+    """Decode a mask and keep its mode: `normalise_mask` reads the form from it.
+
+    EXIF orientation is applied as for the map, so both stay aligned.
+    """
     return _decode(source, max_pixels, field="mask")
 
 
-def _decode(source, max_pixels: Optional[int], field: str) -> Image.Image:
+def _decode(source, max_pixels: int | None, field: str) -> Image.Image:
     """Refuse anything too large, foreign or damaged before and while decoding it."""
     if max_pixels is None:
         max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
     data = _read_source(source, _max_file_bytes(max_pixels), field)
-    image = _open_header(data, field)
+    image = _open_header(data, field, max_pixels)
     _check_pixel_count(image.size, max_pixels, field)
     _check_nothing_after_picture(data, image, field)
     try:
@@ -164,12 +169,12 @@ def _read_source(source, max_bytes: int, field: str) -> bytes:
     return data
 
 
-def _open_header(data: bytes, field: str) -> Image.Image:
+def _open_header(data: bytes, field: str, max_pixels: int) -> Image.Image:
     """Parse the header only; Pillow decodes pixels lazily on load()."""
     try:
         return Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as error:
-        raise _too_large(None, field) from error
+        raise _too_large(None, field, max_pixels) from error
     except UnidentifiedImageError as error:
         raise ImageProblem(
             _("This file is not a PNG, JPEG or WebP picture."),
@@ -189,8 +194,8 @@ def _check_pixel_count(size: tuple[int, int], max_pixels: int, field: str) -> No
         raise _too_large(size, field, max_pixels)
 
 
-def _too_large(size, field: str, max_pixels: Optional[int] = None) -> ImageProblem:
-    limit = round((max_pixels or settings.OLPE_MAX_IMAGE_PIXELS) / 1e6, 1)
+def _too_large(size, field: str, max_pixels: int) -> ImageProblem:
+    limit = round(max_pixels / 1e6, 1)
     if size is None:
         message = _lazy_interpolate(
             _("The picture is too large: at most %(limit)s million pixels are accepted."),
@@ -220,7 +225,10 @@ def _check_nothing_after_picture(data: bytes, image: Image.Image, field: str) ->
         end = _jpeg_sequence_end(data, getattr(image, "n_frames", 1))
     if end is None:
         raise ImageProblem(
-            _("The picture file is incomplete or damaged. Please save it again and upload it anew."),
+            _(
+                "The picture file is incomplete or damaged. "
+                "Please save it again and upload it anew."
+            ),
             code="truncated",
             field=field,
         )
@@ -235,7 +243,7 @@ def _check_nothing_after_picture(data: bytes, image: Image.Image, field: str) ->
         )
 
 
-def _png_end(data: bytes) -> Optional[int]:
+def _png_end(data: bytes) -> int | None:
     """Offset just past the IEND chunk, walking chunk by chunk."""
     position = 8
     while position + 12 <= len(data):
@@ -246,7 +254,7 @@ def _png_end(data: bytes) -> Optional[int]:
     return None
 
 
-def _webp_end(data: bytes) -> Optional[int]:
+def _webp_end(data: bytes) -> int | None:
     (riff_size,) = struct.unpack_from("<I", data, 4)
     end = 8 + riff_size
     return end if end <= len(data) else None
@@ -257,7 +265,7 @@ def _webp_end(data: bytes) -> Optional[int]:
 _JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
-def _jpeg_sequence_end(data: bytes, count: int) -> Optional[int]:
+def _jpeg_sequence_end(data: bytes, count: int) -> int | None:
     end = 0
     for _frame in range(count):
         if data[end : end + 2] != b"\xff\xd8":
@@ -268,7 +276,7 @@ def _jpeg_sequence_end(data: bytes, count: int) -> Optional[int]:
     return end
 
 
-def _jpeg_end(data: bytes, position: int) -> Optional[int]:
+def _jpeg_end(data: bytes, position: int) -> int | None:
     """Offset just past the EOI marker, skipping segments and scan data."""
     while position + 1 < len(data):
         if data[position] != 0xFF:
@@ -327,7 +335,7 @@ def _without_alpha(image: Image.Image) -> Image.Image:
     return image.convert(opaque_mode) if opaque_mode else image
 
 
-def _to_srgb(image: Image.Image, icc_profile: Optional[bytes]) -> Image.Image:
+def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
     """Convert from an embedded profile to RGB in sRGB; without one, assume sRGB."""
     if icc_profile and ImageCms is not None:
         try:
@@ -471,7 +479,7 @@ def plan_crop(
     mask: np.ndarray,
     image_size: tuple[int, int],
     target_size: TargetSize,
-    padding: Optional[int] = None,
+    padding: int | None = None,
 ) -> CropPlan:
     """Choose the part of the map the engine sees.
 
@@ -488,7 +496,12 @@ def plan_crop(
     if padding is None:
         padding = settings.OLPE_CROP_PADDING
     x0, y0, x1, y1 = mask_bbox(mask)
-    box = (max(0, x0 - padding), max(0, y0 - padding), min(width, x1 + padding), min(height, y1 + padding))
+    box = (
+        max(0, x0 - padding),
+        max(0, y0 - padding),
+        min(width, x1 + padding),
+        min(height, y1 + padding),
+    )
     box_width, box_height = box[2] - box[0], box[3] - box[1]
     box = _grow(
         box,
@@ -528,10 +541,14 @@ def crop_for_engine(
     image: Image.Image, mask: np.ndarray, plan: CropPlan
 ) -> tuple[Image.Image, Image.Image]:
     """The RGB crop and its "L" mask (255 = repaint, soft edges kept), both at plan.size."""
-    crop = image.convert("RGB").crop(plan.box) if image.mode != "RGB" else image.crop(plan.box)
+    crop = image.crop(plan.box)
+    if crop.mode != "RGB":
+        crop = crop.convert("RGB")
     if crop.size != plan.size:
         crop = crop.resize(plan.size, Image.Resampling.LANCZOS)
-    region = _resize_values(_region(mask, plan.box), plan.size)
+    region = _region(mask, plan.box)
+    if crop.size != (region.shape[1], region.shape[0]):
+        region = _resize_values(region, plan.size)
     return crop, Image.fromarray(cv2.convertScaleAbs(region, alpha=255))
 
 
@@ -548,7 +565,7 @@ def composite(
     generated: Image.Image,
     mask: np.ndarray,
     plan: CropPlan,
-    feather: Optional[int] = None,
+    feather: int | None = None,
 ) -> Image.Image:
     """Blend the engine's picture into the map, changing only the painted region.
 

@@ -10,24 +10,29 @@ websockets and `job_state` trigger for the one job they look at.
 
 from __future__ import annotations
 
-import io
 import logging
 from datetime import timedelta
 from typing import Optional
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM
+from django_q.brokers.redis_broker import Redis
+from django_q.signing import SignedPackage
+from django_q.tasks import async_task
 from PIL import Image
 
 from inpainting import events
 from inpainting.engines import ENGINE_NAMES, get_engine
+from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
 from inpainting.prompts import prepare_prompt
@@ -76,6 +81,17 @@ def requeue_after() -> timedelta:
     return timedelta(seconds=getattr(settings, "OLPE_JOB_REQUEUE_SECONDS", 300))
 
 
+def site_text(message, params: Optional[dict] = None) -> str:
+    """A message to store on a job, in the site's language.
+
+    Stored reasons and notices are written once but read by everyone, so they
+    do not depend on who noticed the problem (a worker, or the web request of
+    a visitor who reads the API in English).
+    """
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(message % params if params else message)
+
+
 # --- submitting --------------------------------------------------------------------
 
 
@@ -116,12 +132,13 @@ def submit_job(
         prompt_final=prompt.final,
         negative_prompt=prompt.negative,
         translation_source=prompt.translation_source,
+        land_covers=list(prompt.land_covers),
         kiosk_session=kiosk_session or "",
         api_user=api_user if getattr(api_user, "is_authenticated", False) else None,
         client_ip=client_ip or None,
     )
     with transaction.atomic():
-        job.input_image.save("input.png", ContentFile(png_bytes(map_image)), save=False)
+        job.input_image.save("input.png", ContentFile(to_png_bytes(map_image)), save=False)
         job.mask_image.save("mask.png", ContentFile(mask_png_bytes(mask_array)), save=False)
         job.save()
         events.publish(job, events.QUEUED, {"position": job.queue_position()})
@@ -153,21 +170,17 @@ def _check_parameters(**values) -> None:
             )
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+def mask_png_bytes(mask: np.ndarray) -> bytes:
+    """The normalised mask (floats in [0, 1], the map's size) as a greyscale PNG.
 
-
-def mask_png_bytes(mask) -> bytes:
-    """The normalised mask (an array of the map's size, 0..255) as a greyscale PNG."""
-    return png_bytes(Image.fromarray(mask).convert("L"))
+    White is repaint, as `imaging.normalise_mask` reads single-channel masks.
+    """
+    levels = np.rint(mask * 255).astype(np.uint8)
+    return to_png_bytes(Image.fromarray(levels))  # uint8 H×W: mode "L"
 
 
 def enqueue(job_id) -> None:
     """Hand a stored job to the broker; a broker that is down only delays the job."""
-    from django_q.tasks import async_task
-
     InpaintJob.objects.filter(pk=job_id).update(enqueued_at=timezone.now())
     try:
         async_task(RUN_JOB_TASK, str(job_id), task_name=f"inpaint {job_id}")
@@ -224,6 +237,7 @@ def job_state(job: InpaintJob, *, recover: bool = True) -> dict:
             "final": job.prompt_final,
             "negative": job.negative_prompt,
             "translation_source": job.translation_source,
+            "land_covers": list(job.land_covers),
         },
         "progress": {"step": job.progress_step, "total": job.progress_total},
         "position": job.queue_position(),
@@ -321,7 +335,7 @@ def recover_lost_job(job: InpaintJob, now=None) -> bool:
             events.publish(job, events.QUEUED, {"position": job.queue_position(), "retry": True})
             transaction.on_commit(lambda: enqueue(job.pk))
         else:
-            reason = gettext("The worker stopped during the generation.")
+            reason = site_text(_("The worker stopped during the generation."))
             if not unchanged.update(status=Status.FAILED, error_message=reason, finished_at=now):
                 return False
             logger.warning("Job %s lost its worker %s on its last attempt", job.pk, job.worker)
@@ -353,12 +367,11 @@ def requeue_forgotten_jobs(now=None) -> int:
 
 
 def queued_job_ids() -> set[str]:
-    """Ids of the jobs waiting in the broker (ORM or Redis) for any worker."""
-    from django_q.brokers import get_broker
-    from django_q.brokers.orm import ORM
-    from django_q.brokers.redis_broker import Redis
-    from django_q.signing import SignedPackage
+    """Ids of the jobs the broker (ORM or Redis) still holds for some worker.
 
+    For the ORM broker that includes tasks delivered but not acknowledged,
+    which it redelivers after Q_CLUSTER["retry"] seconds.
+    """
     broker = get_broker()
     if isinstance(broker, ORM):
         payloads = broker.get_connection().filter(key=broker.list_key).values_list(

@@ -20,9 +20,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterable, Optional
+from typing import IO, Optional
 
 from django.conf import settings
 
@@ -59,8 +60,9 @@ class Platform:
     """The web processes (daphne, one per port) and the job cluster (qcluster).
 
     `env` is added to the current environment for every child, e.g. a
-    DATABASE_URL, REDIS_URL or OLPE_DATA_DIR. Logs are written line by line
-    with a `[name]` prefix to `stream`, or to `<log_dir>/<name>.log`.
+    DATABASE_URL, REDIS_URL or OLPE_DATA_DIR (None removes a variable). Logs
+    are written line by line with a `[name]` prefix to `stream`, or to
+    `<log_dir>/<name>.log`.
     """
 
     def __init__(
@@ -69,7 +71,7 @@ class Platform:
         host: str = "127.0.0.1",
         ports: Iterable[int] = (8000,),
         workers: Optional[int] = None,
-        env: Optional[dict[str, str]] = None,
+        env: Optional[dict[str, Optional[str]]] = None,
         log_dir: Optional[Path] = None,
         stream: Optional[IO[str]] = None,
         python: str = sys.executable,
@@ -83,7 +85,8 @@ class Platform:
         self.stream = stream if stream is not None else sys.stdout
         self._stream_lock = threading.Lock()
         self.cwd = Path(cwd or settings.BASE_DIR)
-        child_env = {**os.environ, **(env or {})}
+        merged = {**os.environ, **(env or {})}
+        child_env = {name: value for name, value in merged.items() if value is not None}
         child_env.setdefault("DJANGO_SETTINGS_MODULE", "olpe_site.settings")
         child_env["PYTHONUNBUFFERED"] = "1"
         if workers is not None:
@@ -121,7 +124,7 @@ class Platform:
 
     # --- starting ----------------------------------------------------------------
 
-    def start(self, *, web: bool = True, cluster: bool = True, timeout: float = 60.0) -> "Platform":
+    def start(self, *, web: bool = True, cluster: bool = True, timeout: float = 60.0) -> Platform:
         """Start the chosen processes and wait until every web process answers HTTP."""
         try:
             if cluster:
@@ -164,8 +167,9 @@ class Platform:
         for port in self.ports:
             name = self.web_name(port)
             while not self._answers_http(port):
-                if not self.processes[name].is_running():
-                    raise PlatformError(f"{name} exited with {self.processes[name].popen.returncode}")
+                process = self.processes[name]
+                if not process.is_running():
+                    raise PlatformError(f"{name} exited with {process.popen.returncode}")
                 if time.monotonic() > deadline:
                     raise PlatformError(f"{name} did not answer HTTP within {timeout:.0f} s")
                 time.sleep(0.1)
@@ -241,7 +245,7 @@ class Platform:
                 self.restart(name)
             time.sleep(poll_seconds)
 
-    def __enter__(self) -> "Platform":
+    def __enter__(self) -> Platform:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -180,7 +180,7 @@ async def wait_for(job: InpaintJob) -> InpaintJob:
     deadline = loop.time() + timeout_seconds()
     try:
         while True:
-            status = await InpaintJob.objects.filter(pk=job.pk).values_list("status", flat=True).afirst()
+            status = await current_status(job)
             if status in InpaintJob.FINISHED:
                 break
             if loop.time() >= deadline:
@@ -197,6 +197,10 @@ async def wait_for(job: InpaintJob) -> InpaintJob:
     if job.status == InpaintJob.Status.CANCELLED:
         raise LegacyError(503, _("The job was cancelled."))
     return job
+
+
+async def current_status(job: InpaintJob) -> str:
+    return await InpaintJob.objects.filter(pk=job.pk).values_list("status", flat=True).aget()
 
 
 def read_result(job: InpaintJob) -> bytes:

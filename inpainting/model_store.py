@@ -34,7 +34,9 @@ _WEIGHT_FILE = re.compile(
     r"^(?P<stem>[^.]+?)(?:\.(?P<variant>[A-Za-z0-9_]+))?(?:-\d{5}-of-\d{5})?"
     r"\.(?P<format>safetensors|bin)$"
 )
-_WEIGHT_INDEX = re.compile(r"^[^.]+\.(?:(?P<variant>[A-Za-z0-9_]+)\.)?(?:safetensors|bin)\.index\.json$")
+_WEIGHT_INDEX = re.compile(
+    r"^[^.]+\.(?:(?P<variant>[A-Za-z0-9_]+)\.)?(?:safetensors|bin)\.index\.json$"
+)
 # Best first: safetensors need no pickle; full precision can be cast to float16 on
 # load, while an fp16-only copy is what a repository without full weights offers.
 _WEIGHT_PREFERENCE = (
@@ -119,7 +121,9 @@ def locate(configured: str) -> ModelLocation:
     """Resolve a directory or hub id to a local pipeline directory, offline."""
     configured = str(configured).strip()
     if not configured:
-        return ModelLocation(configured, None, False, str(_("No model is configured (OLPE_MODEL).")))
+        return ModelLocation(
+            configured, None, False, str(_("No model is configured (OLPE_MODEL)."))
+        )
     if looks_like_path(configured):
         return _locate_directory(configured)
     return _locate_hub_model(configured)
@@ -137,9 +141,9 @@ def _locate_hub_model(hub_id: str) -> ModelLocation:
     for candidate in (local_copy_directory(hub_id), cached_snapshot(hub_id)):
         if candidate is not None and (candidate / MODEL_INDEX).is_file():
             return ModelLocation(hub_id, candidate, True, pipeline_problem(candidate) or "")
-    problem = _(
-        "The model %(model)s has not been downloaded. Run manage.py fetch_model."
-    ) % {"model": hub_id}
+    problem = _("The model %(model)s has not been downloaded. Run manage.py fetch_model.") % {
+        "model": hub_id
+    }
     return ModelLocation(hub_id, None, True, str(problem))
 
 
@@ -162,7 +166,9 @@ def pipeline_problem(path: Path) -> Optional[str]:
     """
     index_file = path / MODEL_INDEX
     if not index_file.is_file():
-        return str(_("%(path)s is not a diffusers pipeline: model_index.json is missing.") % {"path": path})
+        return str(
+            _("%(path)s is not a diffusers pipeline: model_index.json is missing.") % {"path": path}
+        )
     try:
         index = json.loads(index_file.read_text("utf-8"))
     except (OSError, ValueError) as error:
@@ -170,7 +176,9 @@ def pipeline_problem(path: Path) -> Optional[str]:
     for component in _loaded_components(index):
         folder = path / component
         if not folder.is_dir():
-            return str(_("The model in %(path)s lacks its %(part)s.") % {"path": path, "part": component})
+            return str(
+                _("The model in %(path)s lacks its %(part)s.") % {"path": path, "part": component}
+            )
         if (folder / "config.json").is_file() and not _weight_files(folder):
             return str(
                 _("The model in %(path)s has no weights for its %(part)s; fetch it again.")
@@ -226,7 +234,7 @@ def select_pipeline_files(filenames: Iterable[str]) -> list[str]:
             selected.append(name)
         elif folder and "/" not in folder and folder not in _UNUSED_FOLDERS:
             by_folder.setdefault(folder, []).append(name)
-    for folder, names in sorted(by_folder.items()):
+    for names in by_folder.values():
         selected += _select_folder_files(names)
     return sorted(selected)
 
@@ -285,15 +293,22 @@ def fetch_adapter(hub_id: str, revision: Optional[str] = None, tqdm_class=None) 
 
 def _download(hub_id: str, revision: Optional[str], choose_files, tqdm_class) -> Path:
     """List the repository once, then download the chosen files of exactly that commit."""
-    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub import HfApi, constants, snapshot_download
 
     target = local_copy_directory(hub_id)
+    # Read at call time (HF_ENDPOINT, e.g. a mirror), and passed to both calls so they agree.
+    endpoint = constants.ENDPOINT
     with _translated_hub_errors(hub_id, revision):
-        info = HfApi().model_info(hub_id, revision=revision)
+        info = HfApi(endpoint=endpoint).model_info(hub_id, revision=revision)
         wanted = choose_files([sibling.rfilename for sibling in info.siblings or ()])
         target.mkdir(parents=True, exist_ok=True)
         snapshot_download(
-            hub_id, revision=info.sha, local_dir=target, allow_patterns=wanted, tqdm_class=tqdm_class
+            hub_id,
+            revision=info.sha,
+            local_dir=target,
+            allow_patterns=wanted,
+            tqdm_class=tqdm_class,
+            endpoint=endpoint,
         )
         _write_source_record(target, hub_id, revision, info.sha)
     return target
@@ -330,20 +345,28 @@ def _hub_error_message(error: Exception, hub_id: str, revision: str):
     if isinstance(error, errors.RevisionNotFoundError):
         return _("The model %(model)s has no revision “%(revision)s”.") % names
     if isinstance(error, (errors.RepositoryNotFoundError, errors.GatedRepoError)):
-        return _(
-            "The model %(model)s was not found on the hub, or access was refused "
-            "(for a private model, set HF_TOKEN)."
-        ) % names
+        return (
+            _(
+                "The model %(model)s was not found on the hub, or access was refused "
+                "(for a private model, set HF_TOKEN)."
+            )
+            % names
+        )
     if isinstance(error, errors.OfflineModeIsEnabled):
         return _("Cannot download %(model)s: HF_HUB_OFFLINE is set.") % names
     if isinstance(error, errors.HfHubHTTPError):
         return _("The hub refused the download of %(model)s: %(error)s") % {**names, "error": error}
-    if isinstance(error, (errors.HTTPError, errors.LocalEntryNotFoundError, ConnectionError, TimeoutError)):
-        return _(
-            "Cannot reach the model hub at %(endpoint)s to download %(model)s. "
-            "Check the network connection, or copy the model directory to this "
-            "computer and set OLPE_MODEL to its path."
-        ) % names
+    if isinstance(
+        error, (errors.HTTPError, errors.LocalEntryNotFoundError, ConnectionError, TimeoutError)
+    ):
+        return (
+            _(
+                "Cannot reach the model hub at %(endpoint)s to download %(model)s. "
+                "Check the network connection, or copy the model directory to this "
+                "computer and set OLPE_MODEL to its path."
+            )
+            % names
+        )
     if isinstance(error, OSError):
         return _("Cannot store the model %(model)s: %(error)s") % {**names, "error": error}
     return None

@@ -64,6 +64,9 @@ class InpaintJob(models.Model):
     prompt_final = models.TextField(_("final prompt"), blank=True)
     negative_prompt = models.TextField(_("negative prompt"), blank=True)
     translation_source = models.CharField(max_length=16, blank=True)
+    # What the wish asks to paint (inpainting.landcover names), as prepared at
+    # submission, so the worker paints what the visitor was shown.
+    land_covers = models.JSONField(default=list, blank=True)
 
     input_image = models.ImageField(_("map"), upload_to=input_image_path, max_length=255)
     mask_image = models.ImageField(_("mask"), upload_to=mask_path, max_length=255)

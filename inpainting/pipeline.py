@@ -99,7 +99,8 @@ def generate(
         image=result,
         prompt=prompt,
         engine=options.engine,
-        seed=options.seed,
+        # Engines that pick a seed themselves report it, so a result can be made again.
+        seed=request.extra.get("seed_used", options.seed),
         crop_box=plan.box,
         seconds=timings,
     )

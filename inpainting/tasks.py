@@ -25,13 +25,15 @@ from django.core.files.base import ContentFile
 from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 from django_q.exceptions import TimeoutException
 from PIL import Image
 
 from inpainting import events, jobs
 from inpainting.engines import get_engine
 from inpainting.engines.base import Cancelled, EngineError, EngineUnavailable
+from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import GenerationOptions, GenerationResult, generate, load_inputs
 from inpainting.prompts import PreparedPrompt
@@ -45,6 +47,9 @@ PREVIEW_INTERVAL = 1.0  # previews carry pictures, so fewer of them
 CANCEL_CHECK_INTERVAL = 0.5
 LIVE_PREVIEW_SIZE = 256
 RESULT_PREVIEW_SIZE = 512
+
+TOO_LONG = _("The generation took too long.")
+UNEXPECTED_FAILURE = _("Something went wrong while painting. Please try again.")
 
 
 class LostJob(Exception):
@@ -113,21 +118,28 @@ def claim_job(job_id) -> Optional[InpaintJob]:
 
 def _settle_unclaimable(job: InpaintJob, now) -> None:
     """Close a job that may not run again; leave jobs that are finished or alive elsewhere."""
-    waiting = job.status == Status.QUEUED or jobs.is_stale(job, now)
-    if not waiting:
+    if jobs.is_stale(job, now):  # cancelled or out of attempts: recovery says which
+        jobs.recover_lost_job(job, now)
+        return
+    if job.status != Status.QUEUED:
         logger.info("Job %s is %s (worker %s); this delivery does nothing",
                     job.pk, job.status, job.worker or "-")
         return
-    unchanged = InpaintJob.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts)
+    unchanged = InpaintJob.objects.filter(pk=job.pk, status=Status.QUEUED, attempts=job.attempts)
     if job.cancel_requested:
         if unchanged.update(status=Status.CANCELLED, finished_at=now):
             events.publish(job, events.CANCELLED)
-    else:
-        reason = gettext("The job was tried %(count)d times without finishing.") % {
-            "count": job.attempts
-        }
-        if unchanged.update(status=Status.FAILED, error_message=reason, finished_at=now):
-            events.publish(job, events.FAILED, {"reason": reason})
+        return
+    reason = jobs.site_text(
+        ngettext_lazy(
+            "The job was tried %(count)d time without finishing.",
+            "The job was tried %(count)d times without finishing.",
+            "count",
+        ),
+        {"count": job.attempts},
+    )
+    if unchanged.update(status=Status.FAILED, error_message=reason, finished_at=now):
+        events.publish(job, events.FAILED, {"reason": reason})
 
 
 # --- running -----------------------------------------------------------------------
@@ -138,6 +150,7 @@ class Heartbeat(threading.Thread):
 
     def __init__(self, job_id, attempt: int, interval: float):
         super().__init__(name=f"heartbeat {job_id}", daemon=True)
+        self.job_id = job_id
         self.owned = InpaintJob.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt)
         self.interval = interval
         self.lost = threading.Event()
@@ -151,7 +164,7 @@ class Heartbeat(threading.Thread):
                         self.lost.set()
                         return
                 except DatabaseError:  # a locked or restarting database: try next beat
-                    logger.warning("Heartbeat of job %s failed", self.owned, exc_info=True)
+                    logger.warning("Heartbeat of job %s failed", self.job_id, exc_info=True)
         finally:
             connections.close_all()  # this thread's own connections
 
@@ -189,19 +202,18 @@ class JobRun:
             return self._discard()
         except TimeoutException:
             # django-q2 stops the task (SIGALRM); record why before the worker goes.
-            self._fail(gettext("The generation took too long."))
+            self._fail(jobs.site_text(TOO_LONG))
             raise
         except Exception:
             logger.exception("Job %s failed unexpectedly", self.job.pk)
-            return self._fail(gettext("Something went wrong while painting. Please try again."))
+            return self._fail(jobs.site_text(UNEXPECTED_FAILURE))
         finally:
             self.heartbeat.stop()
 
     # --- generation ---
 
     def _generate(self) -> GenerationResult:
-        with self.job.input_image.open("rb") as image_file, self.job.mask_image.open("rb") as mask_file:
-            image, mask = load_inputs(image_file.read(), mask_file.read())
+        image, mask = load_inputs(_read(self.job.input_image), _read(self.job.mask_image))
         engine = self._usable_engine()
         try:
             return self._generate_with(engine, image, mask)
@@ -244,10 +256,11 @@ class JobRun:
         return name
 
     def _fall_back(self, reason) -> None:
-        notice = gettext(
-            "The own model could not be used (%(reason)s), so the classic engine "
-            "painted this picture instead."
-        ) % {"reason": reason}
+        notice = jobs.site_text(
+            _("The own model could not be used (%(reason)s), so the classic engine "
+              "painted this picture instead."),
+            {"reason": jobs.site_text(reason)},
+        )
         logger.warning("Job %s falls back to %s: %s", self.job.pk, jobs.FALLBACK_ENGINE, reason)
         if not self.owned.update(engine=jobs.FALLBACK_ENGINE, notice=notice):
             raise LostJob
@@ -304,7 +317,7 @@ class JobRun:
     # --- outcomes ---
 
     def _succeed(self, result: GenerationResult) -> None:
-        result_name = self._store("result_image", "result.png", jobs.png_bytes(result.image))
+        result_name = self._store("result_image", "result.png", to_png_bytes(result.image))
         preview_name = self._store(
             "preview_image", "preview.jpg", jpeg_bytes(thumbnail(result.image, RESULT_PREVIEW_SIZE))
         )
@@ -336,7 +349,7 @@ class JobRun:
         if self.lost:
             return self._discard()
         if self.timed_out:
-            return self._fail(gettext("The generation took too long."))
+            return self._fail(jobs.site_text(TOO_LONG))
         with transaction.atomic():
             if not self.owned.update(status=Status.CANCELLED, finished_at=timezone.now()):
                 return self._discard()
@@ -346,7 +359,7 @@ class JobRun:
     def _after_engine_error(self, error: EngineError) -> str:
         if self.lost:
             return self._discard()
-        reason = str(error.message)
+        reason = jobs.site_text(error.message)
         if error.retryable and self.attempt < jobs.max_attempts():
             return self._retry(reason)
         logger.warning("Job %s failed in its engine: %s", self.job.pk, reason)
@@ -393,6 +406,11 @@ class JobRun:
         InpaintJob._meta.get_field(field_name).storage.delete(name)
 
 
+def _read(field_file) -> bytes:
+    with field_file.open("rb") as handle:
+        return handle.read()
+
+
 def stored_prompt(job: InpaintJob) -> PreparedPrompt:
     """The prompt prepared at submission, so the worker neither translates again nor differs."""
     return PreparedPrompt(
@@ -402,6 +420,7 @@ def stored_prompt(job: InpaintJob) -> PreparedPrompt:
         negative=job.negative_prompt,
         style=job.style,
         translation_source=job.translation_source,
+        land_covers=tuple(job.land_covers),
     )
 
 

@@ -31,9 +31,31 @@ EOS_TOKEN = "<|endoftext|>"
 # Words whose merges the tiny vocabulary learns, so the BPE model has real
 # merge rules to apply (the rest of a prompt falls back to single bytes).
 MERGE_WORDS = (
-    "a", "the", "lake", "forest", "meadow", "field", "road", "river", "town",
-    "water", "tree", "house", "snow", "sand", "rock", "lava", "map", "aerial",
-    "photo", "of", "with", "in", "and", "green", "blue",
+    "a",
+    "the",
+    "lake",
+    "forest",
+    "meadow",
+    "field",
+    "road",
+    "river",
+    "town",
+    "water",
+    "tree",
+    "house",
+    "snow",
+    "sand",
+    "rock",
+    "lava",
+    "map",
+    "aerial",
+    "photo",
+    "of",
+    "with",
+    "in",
+    "and",
+    "green",
+    "blue",
 )
 
 
@@ -55,7 +77,7 @@ def bytes_to_unicode() -> dict[int, str]:
             printable.append(byte)
             characters.append(256 + extra)
             extra += 1
-    return dict(zip(printable, map(chr, characters)))
+    return dict(zip(printable, map(chr, characters), strict=True))
 
 
 def build_merges(words=MERGE_WORDS) -> list[tuple[str, str]]:
@@ -185,7 +207,9 @@ def build_tiny_pipeline(work_directory: Path, unet_channels: int = 9, seed: int 
 
     if unet_channels not in (4, 9):
         raise ValueError("A Stable Diffusion inpainting UNet has 9 or 4 input channels.")
-    pipeline_class = StableDiffusionInpaintPipeline if unet_channels == 9 else StableDiffusionPipeline
+    pipeline_class = (
+        StableDiffusionInpaintPipeline if unet_channels == 9 else StableDiffusionPipeline
+    )
     torch.manual_seed(seed)
     tokenizer = build_tokenizer(Path(work_directory))
     return pipeline_class(

@@ -43,8 +43,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "django_q",
+    "axes",  # locks out repeated failed logins (see docs/security.md)
     "inpainting",
     "gallery",
+    "kiosk",
 ]
 
 MIDDLEWARE = [
@@ -58,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "olpe_site.urls"
@@ -130,7 +134,40 @@ WHITENOISE_USE_FINDERS = True  # works before collectstatic, e.g. in tests
 # Media is never served as plain files: results and gallery images go through
 # views that check who may see them (pending creations stay private).
 MEDIA_URL = env.str("MEDIA_URL", default="/media/")
+# Every web and worker process must see the same media: on one PC a local
+# directory, when scaled a shared filesystem (MEDIA_ROOT on NFS) or an
+# S3-compatible bucket (OLPE_MEDIA_STORAGE=s3, see docs/deploy.md).
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+OLPE_MEDIA_STORAGE = env.str("OLPE_MEDIA_STORAGE", default="filesystem").strip().lower()
+if OLPE_MEDIA_STORAGE == "s3":
+    import importlib.util
+
+    if importlib.util.find_spec("storages") is None:
+        raise ImproperlyConfigured(
+            "OLPE_MEDIA_STORAGE=s3 needs django-storages and boto3: "
+            "pip install 'olpe-alternativweltgeschichten[s3]'"
+        )
+    # Credentials come from boto3's usual sources (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or an instance role), never from this file.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            # Private objects; the platform's views decide who sees a picture.
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif OLPE_MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured(
+        f"OLPE_MEDIA_STORAGE must be 'filesystem' or 's3', not {OLPE_MEDIA_STORAGE!r}."
+    )
 
 # Uploads: refuse oversized bodies before Django reads them into memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("OLPE_MAX_UPLOAD_BYTES", default=40 * 1024 * 1024)
@@ -158,17 +195,27 @@ OLPE_SCHEDULER = env.str("OLPE_SCHEDULER", default="dpmsolver++")
 OLPE_STEPS = env.int("OLPE_STEPS", default=30)
 OLPE_GUIDANCE = env.float("OLPE_GUIDANCE", default=7.5)
 OLPE_STRENGTH = env.float("OLPE_STRENGTH", default=1.0)
+# The miniature random model from build_tiny_model is a test fixture: never offered to visitors.
+OLPE_ALLOW_TINY_MODEL = env.bool("OLPE_ALLOW_TINY_MODEL", default=False)
 # LoRA style adapters, "style=path_or_hub_id" pairs separated by commas.
 OLPE_LORA_STYLES = env.dict("OLPE_LORA_STYLES", default={})
 
+# The classic engine works at the crop's own size up to this long side (speed on a CPU).
+OLPE_CLASSIC_MAX_SIDE = env.int("OLPE_CLASSIC_MAX_SIDE", default=1024)
+
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
-OPENAI_IMAGE_MODEL = env.str("OPENAI_IMAGE_MODEL", default="gpt-image-1")
+OPENAI_IMAGE_MODEL = env.str("OPENAI_IMAGE_MODEL", default="gpt-image-2.5-sunburst")
 OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=60.0)
 OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=1)
 
 OLPE_TRANSLATION_ENABLED = env.bool("OLPE_TRANSLATION_ENABLED", default=True)
 OLPE_TRANSLATION_TIMEOUT = env.float("OLPE_TRANSLATION_TIMEOUT", default=3.0)
+# After a failed translation, wishes use the glossary for this long (no waiting on timeouts).
+OLPE_TRANSLATION_RETRY_AFTER = env.float("OLPE_TRANSLATION_RETRY_AFTER", default=60.0)
+# Only for tests and proxies: where deep-translator's GoogleTranslator sends requests.
+OLPE_TRANSLATOR_URL = env.str("OLPE_TRANSLATOR_URL", default="") or None
+OLPE_MAX_WISH_CHARS = env.int("OLPE_MAX_WISH_CHARS", default=300)
 
 OLPE_MAX_IMAGE_PIXELS = env.int("OLPE_MAX_IMAGE_PIXELS", default=4096 * 4096)
 OLPE_CROP_PADDING = env.int("OLPE_CROP_PADDING", default=48)
@@ -179,6 +226,15 @@ OLPE_FEATHER_PX = env.int("OLPE_FEATHER_PX", default=8)
 # unacknowledged task after `retry` seconds, which must stay above the timeout.
 OLPE_JOB_TIMEOUT = env.int("OLPE_JOB_TIMEOUT", default=600)
 OLPE_JOB_MAX_ATTEMPTS = env.int("OLPE_JOB_MAX_ATTEMPTS", default=2)
+# A running job whose worker has been silent this long lost its worker (SIGKILL, crash);
+# workers touch their job every OLPE_HEARTBEAT_SECONDS, well below that.
+OLPE_JOB_STALE_SECONDS = env.int("OLPE_JOB_STALE_SECONDS", default=30)
+OLPE_HEARTBEAT_SECONDS = env.float("OLPE_HEARTBEAT_SECONDS", default=5.0)
+# A job queued this long is checked against the broker (Redis forgets tasks of dead workers).
+OLPE_JOB_REQUEUE_SECONDS = env.int("OLPE_JOB_REQUEUE_SECONDS", default=300)
+# Websockets of the embedded profile read new job events from the database this often.
+OLPE_WS_POLL_SECONDS = env.float("OLPE_WS_POLL_SECONDS", default=0.3)
+OLPE_WS_CHECK_SECONDS = env.float("OLPE_WS_CHECK_SECONDS", default=2.0)
 Q_CLUSTER = {
     "name": "olpe",
     "workers": env.int("OLPE_WORKERS", default=1),
@@ -208,6 +264,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("OLPE_THROTTLE_ANON", default="30/minute"),
         "user": env.str("OLPE_THROTTLE_USER", default="300/minute"),
+        # New jobs, per token user or else per IP: a job costs a worker seconds to minutes.
+        "jobs": env.str("OLPE_THROTTLE_JOBS", default="10/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -218,12 +276,35 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Production profile ----------------------------------------------------------
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
-    SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=False)
+# DJANGO_ENV=production: served to the internet over HTTPS, normally behind the
+# reverse proxy of deploy/ (docs/security.md). The embedded default is a kiosk
+# on http://localhost, where secure cookies and HTTPS redirects would lock it out.
+DJANGO_ENV = env.str("DJANGO_ENV", default="embedded").strip().lower()
+if DJANGO_ENV not in ("embedded", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'embedded' or 'production', not {DJANGO_ENV!r}.")
+PRODUCTION = DJANGO_ENV == "production"
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production.")
+
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+# Pages send the CSRF token from their form, so no script needs the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=PRODUCTION)
+# Load balancers and container health checks ask daphne over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=PRODUCTION)
+# Trust X-Forwarded-Proto only from a proxy that sets it and is the only way in.
+if env.bool("DJANGO_BEHIND_PROXY", default=PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env.bool("DJANGO_USE_X_FORWARDED_HOST", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,
@@ -233,3 +314,46 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
 }
+
+# --- Caches ----------------------------------------------------------------------
+# "default" (rate limits, translations) lives in each process on one PC; when
+# scaled, Redis shares it, so a rate limit holds across all daphnes behind the
+# proxy. "shared" is seen by every process of the installation, on one PC too:
+# django-q2's cluster statistics and the workers' reports for /health/workers/.
+if REDIS_URL:
+    _REDIS_CACHE = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "olpe",
+    }
+    CACHES = {"default": _REDIS_CACHE, "shared": _REDIS_CACHE}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        },
+    }
+Q_CLUSTER.setdefault("cache", "shared")
+
+# --- Behind a proxy: who is the client --------------------------------------------
+# Rate limits key on REMOTE_ADDR, never on a client-supplied X-Forwarded-For;
+# behind nginx, daphne --proxy-headers puts the address nginx saw there.
+REST_FRAMEWORK["NUM_PROXIES"] = 0
+
+# --- Login throttling (django-axes) -------------------------------------------------
+# After OLPE_LOGIN_FAILURE_LIMIT failed logins for one username from one address,
+# that pair is locked out for OLPE_LOGIN_LOCKOUT_MINUTES, the right password included.
+from datetime import timedelta  # noqa: E402
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("OLPE_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("OLPE_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Record failures only: successful logins need no log of addresses.
+AXES_DISABLE_ACCESS_LOG = True

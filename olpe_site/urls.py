@@ -2,10 +2,18 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from olpe_site import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/", health.web_health, name="health"),
+    path("health/workers/", health.workers_health, name="health-workers"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("kiosk/", include("kiosk.urls")),
+    path("", include("gallery.urls")),
     path("", include("inpainting.urls")),
 ]
 if settings.DEBUG:

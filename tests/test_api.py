@@ -42,6 +42,10 @@ def stroke_mask(width=WIDTH, height=HEIGHT, painted=PAINTED) -> bytes:
     return png_bytes(Image.fromarray(paint, "RGBA"))
 
 
+def square_mask(side: int) -> bytes:
+    return stroke_mask(side, side, (slice(10, 50), slice(10, 50)))
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -199,8 +203,8 @@ def _corrupt(map_png):
                      id="not a picture"),
         pytest.param(lambda wish: wish.update(image=b64(_corrupt(base64.b64decode(wish["image"])))),
                      "image", id="corrupt image"),
-        pytest.param(lambda wish: wish.update(mask=b64(stroke_mask(100, 100, (slice(10, 50),) * 2))),
-                     "mask", id="mask of another size"),
+        pytest.param(lambda wish: wish.update(mask=b64(square_mask(100))), "mask",
+                     id="mask of another size"),
         pytest.param(lambda wish: wish.update(mask=b64(stroke_mask(painted=(slice(0, 0),) * 2))),
                      "mask", id="empty mask"),
         pytest.param(lambda wish: wish.update(image="iVBORw0KGgo*&%$"), "image", id="bad base64"),
@@ -225,14 +229,15 @@ def test_refused_wishes_answer_400_with_field_messages(api, map_png, mask_png, j
 
     assert response.status_code == 400
     messages = response.json()[field]
-    assert isinstance(messages, list) and messages and all(isinstance(m, str) and m for m in messages)
+    assert isinstance(messages, list) and messages
+    assert all(isinstance(message, str) and message for message in messages)
     assert not InpaintJob.objects.exists()
 
 
 def test_empty_mask_and_mask_of_another_size_say_why(api, map_png, mask_png, jobs_stay_queued):
     empty = submit_json(api, map_png, stroke_mask(painted=(slice(0, 0),) * 2)).json()
     assert "Nothing is painted" in empty["mask"][0]
-    other = submit_json(api, map_png, stroke_mask(100, 100, (slice(10, 50),) * 2)).json()
+    other = submit_json(api, map_png, square_mask(100)).json()
     assert "100 × 100" in other["mask"][0] and f"{WIDTH} × {HEIGHT}" in other["mask"][0]
 
 
@@ -272,7 +277,8 @@ def test_an_encoded_picture_longer_than_the_limit_is_refused_before_decoding(set
     assert [error.code for error in serializer.errors["image"]] == ["too_large"]
 
 
-def test_messages_are_german_by_default_and_english_on_request(api, map_png, mask_png, jobs_stay_queued):
+def test_messages_are_german_by_default_and_english_on_request(api, map_png, mask_png,
+                                                               jobs_stay_queued):
     wish = json_wish(map_png, mask_png)
     del wish["prompt"]
     german = api.post(jobs_url(), wish, format="json").json()
@@ -306,7 +312,8 @@ def test_unknown_job_is_404(api):
 # --- cancelling --------------------------------------------------------------------------------
 
 
-def test_the_browser_session_that_made_a_wish_may_cancel_it(api, map_png, mask_png, jobs_stay_queued):
+def test_the_browser_session_that_made_a_wish_may_cancel_it(api, map_png, mask_png,
+                                                            jobs_stay_queued):
     url = submit_json(api, map_png, mask_png).json()["url"]
 
     response = api.delete(url)
@@ -396,7 +403,8 @@ def test_anonymous_clients_are_throttled(api, settings):
     assert int(api.get("/api/v1/engines/")["Retry-After"]) > 0
 
 
-def test_job_creation_has_its_own_stricter_limit(api, map_png, mask_png, settings, jobs_stay_queued):
+def test_job_creation_has_its_own_stricter_limit(api, map_png, mask_png, settings,
+                                                 jobs_stay_queued):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"anon": "100/minute", "user": "100/minute", "jobs": "1/minute"},
@@ -447,11 +455,13 @@ def test_schema_and_docs_are_served(api):
     assert set(create["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
     assert {"202", "400", "429"} <= set(create["responses"])
     assert set(paths["/api/v1/jobs/{id}/"]["delete"]["responses"]) >= {"202", "403", "404", "409"}
-    assert "image/png" in paths["/api/v1/jobs/{id}/result.png"]["get"]["responses"]["200"]["content"]
+    result = paths["/api/v1/jobs/{id}/result.png"]["get"]
+    assert "image/png" in result["responses"]["200"]["content"]
     assert api.get("/api/v1/docs/").status_code == 200
 
 
 def test_schema_passes_spectacular_validation(tmp_path):
     # Warnings (a view it cannot introspect, a guessed type) fail the command too.
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
-    assert "/api/v1/jobs/{id}/result.png" in (tmp_path / "schema.yml").read_text()
+    schema = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(schema))
+    assert "/api/v1/jobs/{id}/result.png" in schema.read_text()

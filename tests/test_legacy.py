@@ -139,9 +139,10 @@ def test_only_post_and_options(map_pixels):
     [
         pytest.param(b"{not json", 400, id="not JSON"),
         pytest.param(b"[1, 2]", 400, id="not an object"),
-        pytest.param(lambda m: prototype_request(m, strokes(), image=None), 400, id="missing image"),
-        pytest.param(lambda m: prototype_request(m, strokes(), image="data:image/png;base64,@@"), 400,
-                     id="bad base64"),
+        pytest.param(lambda m: prototype_request(m, strokes(), image=None), 400,
+                     id="missing image"),
+        pytest.param(lambda m: prototype_request(m, strokes(), image="data:image/png;base64,@@"),
+                     400, id="bad base64"),
         pytest.param(lambda m: prototype_request(
             m, strokes(), image="data:image/png;base64," + base64.b64encode(b"GIF89a").decode()),
             400, id="not a picture"),
@@ -180,7 +181,8 @@ def test_a_request_above_the_upload_limit_is_refused(map_pixels, settings):
 
 
 @pytest.mark.django_db
-def test_a_job_not_done_in_time_is_cancelled_and_answers_504(map_pixels, settings, jobs_stay_queued):
+def test_a_job_not_done_in_time_is_cancelled_and_answers_504(map_pixels, settings,
+                                                             jobs_stay_queued):
     settings.OLPE_LEGACY_TIMEOUT = 0  # no worker runs: the job can only time out
     response = post(prototype_request(map_pixels, strokes()))
 
@@ -191,7 +193,9 @@ def test_a_job_not_done_in_time_is_cancelled_and_answers_504(map_pixels, setting
 
 @pytest.mark.django_db
 def test_legacy_wishes_share_the_job_creation_limit(map_pixels, settings, jobs_stay_queued):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"jobs": "1/minute"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"jobs": "1/minute"}
+    }
     settings.OLPE_LEGACY_TIMEOUT = 0
     assert post(prototype_request(map_pixels, strokes())).status_code == 504
     throttled = post(prototype_request(map_pixels, strokes()))

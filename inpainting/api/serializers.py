@@ -16,6 +16,8 @@ import re
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inpainting import jobs
@@ -24,7 +26,6 @@ from inpainting.models import InpaintJob
 
 # The widest seed every engine and every JavaScript client can hold exactly.
 SEED_MAX = 2**32 - 1
-PROMPT_MAX_LENGTH = 1000
 
 # "data:image/png;base64," and the like; parameters such as ";charset=..." allowed.
 DATA_URL_PREFIX = re.compile(r"^data:(?P<media_type>[^;,]*)(?P<parameters>(?:;[^;,]*)*),", re.ASCII)
@@ -69,6 +70,7 @@ def decode_base64_picture(text: str) -> bytes:
         raise ValueError("invalid") from None
 
 
+@extend_schema_field(OpenApiTypes.STR)  # base64 or a data URL: not strictly "format: byte"
 class EncodedPictureField(serializers.Field):
     """A picture as base64 text or a data URL, decoded to bytes.
 
@@ -129,8 +131,8 @@ def _range_field(field_class, value_range, help_text, **kwargs):
 class GenerationParametersSerializer(serializers.Serializer):
     """The wish and how to fulfil it; every parameter but the wish is optional."""
 
+    # Its length limit is the prompt module's (a setting), checked by the service.
     prompt = serializers.CharField(
-        max_length=PROMPT_MAX_LENGTH,
         help_text=_('The wish, in German or English, e.g. "Was wäre, wenn hier ein See wäre?"'),
     )
     engine = serializers.ChoiceField(
@@ -201,10 +203,14 @@ class JobStateSerializer(serializers.Serializer):
     engine = serializers.CharField()
     requested_engine = serializers.CharField()
     style = serializers.CharField()
-    notice = serializers.CharField(help_text=_("For example, that the job fell back to another engine."))
+    notice = serializers.CharField(
+        help_text=_("For example, that the job fell back to another engine.")
+    )
     prompts = PromptsSerializer()
     progress = ProgressSerializer()
-    position = serializers.IntegerField(help_text=_("Place in the queue; 0 once no longer waiting."))
+    position = serializers.IntegerField(
+        help_text=_("Place in the queue; 0 once no longer waiting.")
+    )
     cancel_requested = serializers.BooleanField()
     error = serializers.CharField(allow_null=True)
     attempts = serializers.IntegerField()

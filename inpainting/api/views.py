@@ -8,9 +8,7 @@ service refuses becomes a 400 with field messages in the client's language.
 
 from __future__ import annotations
 
-import io
-
-from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
@@ -49,30 +47,8 @@ class RequestTooLarge(APIException):
     default_code = "too_large"
 
     def __init__(self):
-        megabytes = api.limit_in_megabytes()
-        super().__init__(_("The request is too large: at most %(megabytes)s MB.") % {"megabytes": megabytes})
-
-
-class BoundedJSONParser(JSONParser):
-    """JSON, refused above DATA_UPLOAD_MAX_MEMORY_SIZE before it is read into memory.
-
-    DRF reads the request stream itself and so skips Django's own size check,
-    which only guards `request.body` and form fields.
-    """
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        meta = parser_context["request"].META
-        try:
-            announced = int(meta.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            announced = 0
-        if announced > limit:
-            raise RequestTooLarge()
-        body = stream.read(limit + 1)
-        if len(body) > limit:
-            raise RequestTooLarge()
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        message = _("The request is too large: at most %(megabytes)s MB.")
+        super().__init__(message % {"megabytes": api.limit_in_megabytes()})
 
 
 class ErrorsAsJSONNegotiation(DefaultContentNegotiation):
@@ -92,10 +68,19 @@ class JobPagination(PageNumberPagination):
     max_page_size = 200
 
 
-class ThrottledView:
-    """Anonymous clients by IP address, token users by account."""
+class ApiView:
+    """Throttles anonymous clients by IP address and token users by account.
+
+    A body above DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413: DRF parses
+    JSON from `request.body`, where Django enforces that limit.
+    """
 
     throttle_classes = [AnonThrottle, UserThrottle]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RequestDataTooBig):
+            exc = RequestTooLarge()
+        return super().handle_exception(exc)
 
 
 def kiosk_session_key(request) -> str:
@@ -126,8 +111,7 @@ def may_cancel(request, job: InpaintJob) -> bool:
 
 def service_problem_errors(problem) -> dict:
     """`{"mask": ["..."]}` for a problem the service raised."""
-    default_field = "prompt" if isinstance(problem, PromptProblem) else api_settings.NON_FIELD_ERRORS_KEY
-    field = getattr(problem, "field", None) or default_field
+    field = getattr(problem, "field", None) or api_settings.NON_FIELD_ERRORS_KEY
     return {field: [str(problem.message)]}
 
 
@@ -142,7 +126,10 @@ FIELD_ERRORS = OpenApiResponse(
     description=_("The wish was refused: a list of messages per field."),
     examples=[
         OpenApiExample(
-            "Empty mask", value={"mask": ["The mask is empty: paint the region to change."]}
+            "Empty mask",
+            value={
+                "mask": ["Nothing is painted on the mask. Paint the region the wish should change."]
+            },
         )
     ],
 )
@@ -156,12 +143,12 @@ def detail_response(description) -> OpenApiResponse:
 # --- jobs ------------------------------------------------------------------------------
 
 
-class JobListCreateView(ThrottledView, generics.ListAPIView):
+class JobListCreateView(ApiView, generics.ListAPIView):
     """Submit a wish (anyone), or list the jobs (curators)."""
 
     serializer_class = api.JobSummarySerializer
     pagination_class = JobPagination
-    parser_classes = [BoundedJSONParser, MultiPartParser]
+    parser_classes = [JSONParser, MultiPartParser]
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -180,12 +167,15 @@ class JobListCreateView(ThrottledView, generics.ListAPIView):
         if wanted is None:
             return queryset
         if wanted not in Status.values:
-            raise ValidationError({"status": [_("Unknown status “%(status)s”.") % {"status": wanted}]})
+            message = _("Unknown status “%(status)s”.") % {"status": wanted}
+            raise ValidationError({"status": [message]})
         return queryset.filter(status=wanted)
 
     @extend_schema(
         summary="List jobs (curators only)",
-        parameters=[OpenApiParameter("status", enum=Status.values, description="Only jobs in this state.")],
+        parameters=[
+            OpenApiParameter("status", enum=Status.values, description="Only jobs in this state.")
+        ],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -201,7 +191,9 @@ class JobListCreateView(ThrottledView, generics.ListAPIView):
             "application/json": api.JobJsonSerializer,
         },
         responses={
-            202: OpenApiResponse(api.JobStateSerializer, description="Accepted; `Location` names the job."),
+            202: OpenApiResponse(
+                api.JobStateSerializer, description="Accepted; `Location` names the job."
+            ),
             400: FIELD_ERRORS,
             413: detail_response("The request is larger than the server accepts."),
             429: detail_response("Too many requests; `Retry-After` says when to try again."),
@@ -245,7 +237,7 @@ class JobListCreateView(ThrottledView, generics.ListAPIView):
             raise ValidationError(service_problem_errors(problem)) from problem
 
 
-class JobDetailView(ThrottledView, APIView):
+class JobDetailView(ApiView, APIView):
     """Read a job's state; cancel it."""
 
     @extend_schema(
@@ -264,7 +256,9 @@ class JobDetailView(ThrottledView, APIView):
         ),
         parameters=[JOB_ID],
         responses={
-            202: OpenApiResponse(api.JobStateSerializer, description="Cancelled, or asked to stop."),
+            202: OpenApiResponse(
+                api.JobStateSerializer, description="Cancelled, or asked to stop."
+            ),
             403: detail_response("Neither a curator nor whoever made the wish."),
             404: detail_response("No such job."),
             409: detail_response("The job has already finished."),
@@ -295,7 +289,7 @@ class NotFoundWithStatus(NotFound):
         super().__init__({"detail": str(detail), "status": job_status})
 
 
-class JobPictureView(ThrottledView, APIView):
+class JobPictureView(ApiView, APIView):
     """A picture of a job, streamed from storage: media files are never served directly."""
 
     renderer_classes = [JSONRenderer]
@@ -367,7 +361,7 @@ class JobPreviewView(JobPictureView):
 # --- what the server offers ------------------------------------------------------------
 
 
-class EngineListView(ThrottledView, APIView):
+class EngineListView(ApiView, APIView):
     @extend_schema(summary="Engines, whether each can run now, and why not",
                    responses=api.EngineListSerializer)
     def get(self, request):
@@ -384,7 +378,7 @@ class EngineListView(ThrottledView, APIView):
         )
 
 
-class StyleListView(ThrottledView, APIView):
+class StyleListView(ApiView, APIView):
     @extend_schema(summary="Style presets", responses=api.StyleSerializer(many=True))
     def get(self, request):
         return Response([{"key": key, "label": str(label)} for key, label in style_choices()])

@@ -8,7 +8,24 @@ Sauerland) are painted procedurally from a palette and layered noise. The
 procedural painters also paint the synthetic demo map (`inpainting.demo`), so
 the project has a plausible aerial picture without shipping real imagery.
 
-Everything is vectorised numpy/OpenCV and deterministic for a seed.
+How a wish is read and painted:
+
+* Land covers come from the prepared prompt (`request.land_covers`, main
+  first, at most three used). Further covers appear as soft blobs inside the
+  main one ("a lake with forest" gets wooded islands). A wish that names no
+  land cover heals the region with the cover that surrounds it.
+* Texture comes from windows of the map (`request.context`, near
+  `request.crop_box`) that show the cover almost alone, outside the painted
+  region, scaled like the crop. They are quilted (Efros & Freeman: best
+  matching patches joined along minimal-error seams). Fields are painted as
+  rows in the colours of a field on the map, because quilting mixes the row
+  directions of neighbouring parcels; roads are always painted.
+* The seed is `request.seed`, or else derived from the prompt, so the same
+  wish on the same region gives the same picture.
+* Style, steps, guidance and strength are diffusion parameters and are ignored.
+
+Everything is vectorised numpy/OpenCV (loops run over patches, never pixels)
+and deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -220,13 +237,16 @@ def paint_snow(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
 
 
 def paint_rock(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    relief = smooth_noise(rng, shape, 30, octaves=5)
-    ridges = 1 - np.abs(smooth_noise(rng, shape, 18, octaves=2))
+    """Bare rock: a fractal, ridged relief lit from the upper left."""
+    relief = smooth_noise(rng, shape, 48, octaves=4)
+    relief += np.float32(0.7) * (1 - np.abs(smooth_noise(rng, shape, 26, octaves=3)))  # sharp ridges
+    slope_x = cv2.Sobel(relief, cv2.CV_32F, 1, 0, ksize=3)
+    slope_y = cv2.Sobel(relief, cv2.CV_32F, 0, 1, ksize=3)
+    light = np.clip(0.55 - (slope_x + slope_y) * 0.3, 0, 1)
     tone = np.clip(smooth_noise(rng, shape, 90) * 0.3 + 0.5, 0, 1)
-    image = _mix((104, 98, 90), (150, 144, 132), tone)
-    light = relief - np.roll(np.roll(relief, 2, axis=0), 2, axis=1)
-    image += (light * 18 + ridges * 14 - 7)[..., None].astype(np.float32)
-    return image + grain(rng, shape, 6)
+    stone = _mix((112, 104, 94), (150, 146, 138), tone)
+    image = stone * (0.55 + 0.7 * light[..., None])
+    return image + grain(rng, shape, 4)
 
 
 def paint_lava(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -407,12 +427,29 @@ def _colour_features(rgb: np.ndarray) -> dict[str, np.ndarray]:
         "h": hsv[..., 0], "s": hsv[..., 1], "v": hsv[..., 2],
         "texture": texture,
         "rough": cv2.blur(texture, (9, 9)),
+        "rows": _orientation_coherence(grey),
     }
+
+
+def _orientation_coherence(grey: np.ndarray) -> np.ndarray:
+    """0 for texture without direction, towards 1 for parallel lines (furrows, crop rows).
+
+    From the structure tensor: how much the local gradients agree on one direction.
+    """
+    dx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    dy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    jxx = cv2.blur(dx * dx, (9, 9))
+    jyy = cv2.blur(dy * dy, (9, 9))
+    jxy = cv2.blur(dx * dy, (9, 9))
+    return np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (jxx + jyy + 1.0)
 
 
 # OpenCV hue runs 0..180: red ~0/180, yellow ~30, green ~60, cyan ~90, blue ~120.
 def _is_field(f):
-    return (f["h"] >= 8) & (f["h"] < 32) & (f["v"] >= 100)
+    """Yellow or brown farmland, or green land striped with crop rows."""
+    ripe_or_tilled = (f["h"] >= 8) & (f["h"] < 32) & (f["v"] >= 100)
+    rows = (f["rows"] > 0.8) & (f["texture"] > 4) & (f["v"] >= 100) & (f["h"] < 60)
+    return ripe_or_tilled | rows
 
 
 def _is_forest(f):
@@ -494,8 +531,12 @@ DEFAULT_MAX_SIDE = 1024
 # The map around the region is surveyed up to this many pixels (at the crop's scale).
 MAX_SURVEY_PIXELS = 4_000_000
 PATCH_SIZES = (64, 40, 24)  # quilting patches, largest that the map offers enough of
-MIN_EXEMPLARS = 6
+MIN_EXEMPLARS = 12
+# Roads are lines on a map: windows of pure road are rare and mostly town streets with
+# gardens, so a wished road is always painted (as asphalt in the map's road colour).
+ALWAYS_PAINTED = (landcover.ROAD,)
 EXEMPLARS_PER_COVER = 96
+MAX_COLOUR_SHIFT = 20.0  # how far blending may pull a fill's colour towards its surroundings
 PHASES = 4  # survey, gather texture, synthesise, blend
 
 
@@ -508,12 +549,10 @@ class Survey:
     """
 
     source: np.ndarray
+    small: np.ndarray
     labels: np.ndarray
     blocked: np.ndarray
     factor: float
-
-    def cover_share(self, cover: str) -> float:
-        return float(np.mean(self.labels == COVER_INDEX[cover]))
 
     def surroundings(self) -> Optional[str]:
         """The land cover that most of the ring around the painted region shows."""
@@ -560,16 +599,22 @@ class ClassicEngine(Engine):
         report.done(None)
 
         box = _padded_bbox(alpha > 0, crop.shape[:2], margin=3)
-        sources = {cover: gather_exemplars(survey, cover, rng) for cover in covers}
+        sources = {cover: gather_exemplars(survey, cover, rng) for cover in covers if cover not in ALWAYS_PAINTED}
         report.done(None)
 
-        region_alpha = alpha[box]
-        fill = synthesise(covers, sources, survey, region_alpha > 0, rng)
-        report.done(_preview(_paste(crop, fill, box)))
+        fill = synthesise(covers, sources, survey, _visible_core(alpha[box]), rng)
+        report.done(_preview(_laid_over(crop, fill, alpha, box)))
 
+        alpha = ragged_edge(covers[0], alpha, fill, box)
         result = blend(crop, fill, alpha, box)
         report.done(_preview(result))
         return Image.fromarray(result)
+
+
+def _visible_core(alpha: np.ndarray) -> np.ndarray:
+    """Where the new cover shows at least half: shores and forest edges are measured from here."""
+    core = alpha >= 0.5
+    return core if core.any() else alpha > 0
 
 
 def seed_for(request: EngineRequest) -> int:
@@ -644,7 +689,7 @@ def survey_map(
     small = cv2.resize(source, survey_size, interpolation=cv2.INTER_AREA)
     blocked = cv2.resize(blocked_source * 255, survey_size, interpolation=cv2.INTER_AREA) > 0
     blocked = cv2.dilate(blocked.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return Survey(source=source, labels=classify_land_cover(small), blocked=blocked, factor=factor)
+    return Survey(source=source, small=small, labels=classify_land_cover(small), blocked=blocked, factor=factor)
 
 
 def _source_window(context: Image.Image, crop_box, crop_width: int):
@@ -712,13 +757,20 @@ def _clean_windows(survey: Survey, cover: str, patch: int) -> np.ndarray:
 
 
 def _around_one_place(centres, survey: Survey, patch: int, rng) -> np.ndarray:
+    """Windows near one anchor that look like it: one lake, one wood, one parcel."""
     region_rows, region_cols = np.nonzero(survey.blocked)
     region_centre = np.float32([region_cols.mean(), region_rows.mean()]) if region_rows.size else centres.mean(0)
     spread = float(max(survey.labels.shape)) / 4
     near_region = np.exp(-np.linalg.norm(centres - region_centre, axis=1) / spread)
-    anchor = centres[rng.choice(len(centres), p=near_region / near_region.sum())]
-    near_anchor = np.exp(-np.linalg.norm(centres - anchor, axis=1) / (3 * patch * survey.factor))
-    count = min(EXEMPLARS_PER_COVER, len(centres))
+    anchor = int(rng.choice(len(centres), p=near_region / near_region.sum()))
+    side = max(3, int(round(patch * survey.factor)))
+    colours = cv2.blur(survey.small.astype(np.float32), (side, side))
+    colours = colours[centres[:, 1].astype(int), centres[:, 0].astype(int)]
+    alike = np.linalg.norm(colours - colours[anchor], axis=1) < 14
+    if np.count_nonzero(alike) < MIN_EXEMPLARS:
+        alike[:] = True
+    near_anchor = np.exp(-np.linalg.norm(centres - centres[anchor], axis=1) / (3 * side)) * alike
+    count = min(EXEMPLARS_PER_COVER, int(np.count_nonzero(near_anchor)))
     picked = rng.choice(len(centres), size=count, replace=False, p=near_anchor / near_anchor.sum())
     return centres[picked]
 
@@ -777,10 +829,23 @@ def _padded_region(region: np.ndarray) -> np.ndarray:
 
 
 def _texture(cover, exemplars, survey: Survey, shape, rng) -> np.ndarray:
+    if exemplars is not None and cover in ROW_COVERS:
+        return paint_field(rng, shape, crop=_row_palette(exemplars))
     if exemplars is not None:
         return quilt(exemplars, shape, rng)
     painted = PAINTERS[cover](rng, shape)
     return _tint_like_map(painted, cover, survey)
+
+
+# Quilting mixes row directions of neighbouring parcels; rows are painted in the map's colours.
+ROW_COVERS = (landcover.FIELD,)
+
+
+def _row_palette(exemplars: np.ndarray) -> tuple:
+    """Dark and light colour and row contrast of the parcel the exemplars come from."""
+    mean = exemplars.reshape(-1, 3).mean(axis=0)
+    contrast = float(np.clip(exemplars.mean(axis=3).std(), 6, 16))
+    return (tuple(mean - 10), tuple(mean + 10), contrast)
 
 
 def _tint_like_map(painted: np.ndarray, cover: str, survey: Survey) -> np.ndarray:
@@ -789,33 +854,33 @@ def _tint_like_map(painted: np.ndarray, cover: str, survey: Survey) -> np.ndarra
     present &= ~survey.blocked
     if present.sum() < 50:
         return painted
-    small = cv2.resize(survey.source, survey.labels.shape[::-1], interpolation=cv2.INTER_AREA)
-    target = np.median(small[present].astype(np.float32), axis=0)
+    target = np.median(survey.small[present].astype(np.float32), axis=0)
     return painted + 0.7 * (target - painted.reshape(-1, 3).mean(axis=0))
 
 
 def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Image quilting: tile patches in raster order, each chosen to match what it overlaps.
+    """Image quilting (Efros & Freeman): tile patches in raster order with hidden seams.
 
-    For every tile, the candidates' squared difference to the already-filled
-    overlap is computed at once; one of the best few is taken (variety without
-    visible seams), then blended in over a feathered overlap.
+    For every tile, all candidates' squared difference to the already-filled
+    overlap is computed at once and one of the best few is taken (variety
+    without visible seams). The tile then replaces the canvas beyond the
+    cheapest seam through the overlap, so crowns and furrows are cut along
+    their own edges instead of being averaged into a blur.
     """
-    count, patch = exemplars.shape[:2]
+    patch = exemplars.shape[1]
     overlap = max(4, patch // 4)
     step = patch - overlap
     height, width = shape
     rows = max(1, math.ceil((height - overlap) / step))
     columns = max(1, math.ceil((width - overlap) / step))
     canvas = np.zeros((rows * step + overlap, columns * step + overlap, 3), np.float32)
-    ramp = np.linspace(0, 1, overlap + 2, dtype=np.float32)[1:-1]
     for row in range(rows):
         for column in range(columns):
             top, left = row * step, column * step
-            seen = _overlap_mask(patch, overlap, row > 0, column > 0)
             target = canvas[top : top + patch, left : left + patch]
+            seen = _overlap_mask(patch, overlap, row > 0, column > 0)
             chosen = exemplars[_pick(exemplars, target, seen, rng)]
-            weight = _feather(patch, overlap, ramp, row > 0, column > 0)
+            weight = _seam_weight(((chosen - target) ** 2).sum(axis=2), overlap, row > 0, column > 0)
             target += (chosen - target) * weight[..., None]
     return canvas[:height, :width]
 
@@ -838,13 +903,33 @@ def _pick(exemplars, target, seen, rng) -> int:
     return int(rng.choice(best_few))
 
 
-def _feather(patch, overlap, ramp, has_top, has_left) -> np.ndarray:
-    weight = np.ones((patch, patch), np.float32)
-    if has_top:
-        weight[:overlap] *= ramp[:, None]
+def _seam_weight(error: np.ndarray, overlap: int, has_top: bool, has_left: bool) -> np.ndarray:
+    """Where the new tile shows (1) or the canvas stays (0), split along minimal-error seams."""
+    weight = np.ones(error.shape, np.float32)
     if has_left:
-        weight[:, :overlap] *= ramp[None, :]
+        weight *= _beyond_seam(error[:, :overlap], error.shape[1])
+    if has_top:
+        weight *= _beyond_seam(error[:overlap, :].T, error.shape[0]).T
+    if has_left or has_top:
+        weight = cv2.GaussianBlur(weight, (3, 3), 0.8)  # antialias the cut
     return weight
+
+
+def _beyond_seam(error: np.ndarray, length: int) -> np.ndarray:
+    """Mask of pixels right of the cheapest top-to-bottom path through `error` (rows x overlap)."""
+    rows, width = error.shape
+    cost = error.copy()
+    for row in range(1, rows):
+        above = cost[row - 1]
+        left_up = np.concatenate(([np.inf], above[:-1]))
+        right_up = np.concatenate((above[1:], [np.inf]))
+        cost[row] += np.minimum(np.minimum(left_up, above), right_up)
+    path = np.empty(rows, np.int64)
+    path[-1] = int(np.argmin(cost[-1]))
+    for row in range(rows - 2, -1, -1):
+        low, high = max(0, path[row + 1] - 1), min(width, path[row + 1] + 2)
+        path[row] = low + int(np.argmin(cost[row, low:high]))
+    return (np.arange(length)[None, :] >= path[:, None]).astype(np.float32)
 
 
 def _shape(cover: str, layer: np.ndarray, area: np.ndarray) -> np.ndarray:
@@ -855,12 +940,13 @@ def _shape(cover: str, layer: np.ndarray, area: np.ndarray) -> np.ndarray:
 
 
 def _shape_water(layer: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """Deeper, darker water towards the middle; a darker rim where it meets the shore."""
+    """A dark line at the shore, lighter shallows, then deeper, darker water towards the middle."""
     inland = cv2.distanceTransform(_padded_region(area), cv2.DIST_L2, 5)[1:-1, 1:-1]
     reach = max(8.0, 0.2 * min(area.shape))
-    depth = np.clip(inland / reach, 0, 1)
-    rim = np.clip(1 - inland / 3.0, 0, 1) * area
-    shade = (1 - 0.2 * depth) * (1 - 0.22 * rim)
+    depth = np.clip((inland - 4) / reach, 0, 1)
+    shore_line = np.clip(1 - inland / 2.5, 0, 1) * area
+    shallows = np.clip(1 - np.abs(inland - 5) / 4, 0, 1)
+    shade = (1 - 0.12 * depth) * (1 - 0.2 * shore_line) * (1 + 0.07 * shallows)
     return layer * shade[..., None]
 
 
@@ -869,25 +955,53 @@ def _shape_water(layer: np.ndarray, area: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------
 
 
+def ragged_edge(cover: str, alpha: np.ndarray, fill: np.ndarray, box) -> np.ndarray:
+    """A wood ends in single crowns: near the edge, only the fill's bright crowns stay.
+
+    The gaps between them show the old ground, so a new forest does not look cut out.
+    """
+    if cover != landcover.FOREST:
+        return alpha
+    sub_alpha = alpha[box]
+    inland = cv2.distanceTransform(_padded_region(_visible_core(sub_alpha)), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    edge_zone = np.clip(1 - inland / 8.0, 0, 1)
+    brightness = fill.mean(axis=2)
+    low, high = np.percentile(brightness, [35, 65])
+    crowns = np.clip((brightness - low) / max(high - low, 1.0), 0, 1)
+    crowns = cv2.GaussianBlur(crowns, (0, 0), 1.0)
+    shaped = alpha.copy()
+    shaped[box] = sub_alpha * (1 - edge_zone * (1 - crowns))
+    return shaped
+
+
 def blend(crop: np.ndarray, fill: np.ndarray, alpha: np.ndarray, box) -> np.ndarray:
     """Poisson-blend the fill near the edge, keep its own colours inside, honour soft edges.
 
     seamlessClone alone drags the surroundings' colour into the whole region (a
     lake in a meadow turns green), so only a band along the edge takes the
-    Poisson correction; further in, the fill keeps the colours of its cover.
+    Poisson correction, and only up to MAX_COLOUR_SHIFT: a forest meeting a
+    forest joins without a seam, a new lake keeps the colour of water.
     """
-    region = alpha > 0
-    source = _paste(crop, fill, box)
-    cloned = _seamless_clone(source, crop, region).astype(np.float32)
-    sub_region = region[box]
+    sub_region = alpha[box] > 0
+    surroundings = crop[box]
+    cloned = _seamless_clone(_to_uint8(fill), surroundings, sub_region).astype(np.float32)
     inland = cv2.distanceTransform(_padded_region(sub_region), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    band = float(np.clip(0.12 * min(sub_region.shape), 4, 24))
+    band = float(np.clip(0.08 * min(sub_region.shape), 3, 16))
     falloff = np.clip(1 - inland / band, 0, 1)[..., None]
-    corrected = fill + (cloned[box] - fill) * falloff
-    result = crop.astype(np.float32)
-    weight = alpha[box][..., None]
-    result[box] += (corrected - result[box]) * weight
-    return np.clip(np.round(result), 0, 255).astype(np.uint8)
+    offset = np.clip(cloned - fill, -MAX_COLOUR_SHIFT, MAX_COLOUR_SHIFT)
+    return _laid_over(crop, fill + offset * falloff, alpha, box)
+
+
+def _laid_over(crop: np.ndarray, fill: np.ndarray, alpha: np.ndarray, box) -> np.ndarray:
+    """The crop with the fill laid over its box, as opaque as the mask; exact where alpha is 0."""
+    result = crop.copy()
+    before = crop[box].astype(np.float32)
+    result[box] = _to_uint8(before + (fill - before) * alpha[box][..., None])
+    return result
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
 
 
 def _seamless_clone(source: np.ndarray, destination: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -911,9 +1025,3 @@ def _padded_bbox(region: np.ndarray, shape, margin: int) -> tuple[slice, slice]:
     top, bottom = max(0, rows.min() - margin), min(shape[0], rows.max() + 1 + margin)
     left, right = max(0, columns.min() - margin), min(shape[1], columns.max() + 1 + margin)
     return slice(top, bottom), slice(left, right)
-
-
-def _paste(crop: np.ndarray, fill: np.ndarray, box) -> np.ndarray:
-    pasted = crop.copy()
-    pasted[box] = np.clip(np.round(fill), 0, 255).astype(np.uint8)
-    return pasted

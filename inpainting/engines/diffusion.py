@@ -119,7 +119,7 @@ def load_inpaint_pipeline(path, device: str = "cpu"):
     on_gpu = device.startswith("cuda")
     pipeline = StableDiffusionInpaintPipeline.from_pretrained(
         str(path),
-        torch_dtype=torch.float16 if on_gpu else torch.float32,
+        dtype=torch.float16 if on_gpu else torch.float32,
         variant=model_store.weights_variant(path),
         safety_checker=None,
         requires_safety_checker=False,
@@ -165,7 +165,9 @@ class DiffusersEngine(Engine):
             return ""
         for package in REQUIRED_PACKAGES:
             if importlib.util.find_spec(package) is None:
-                return str(_("The Python package %(package)s is not installed.") % {"package": package})
+                return str(
+                    _("The Python package %(package)s is not installed.") % {"package": package}
+                )
         if configured_scheduler() not in SCHEDULERS:
             return str(
                 _("Unknown scheduler “%(name)s” (OLPE_SCHEDULER); choose one of %(choices)s.")
@@ -176,8 +178,11 @@ class DiffusersEngine(Engine):
             return location.problem
         if is_tiny_model(location.path) and not getattr(settings, "OLPE_ALLOW_TINY_MODEL", False):
             return str(
-                _("The model in %(path)s is a miniature test model with random weights; "
-                  "it is not offered to visitors.") % {"path": location.path}
+                _(
+                    "The model in %(path)s is a miniature test model with random weights; "
+                    "it is not offered to visitors."
+                )
+                % {"path": location.path}
             )
         if self._load_failure and self._load_failure[0] == _fingerprint(location.path):
             return self._load_failure[1]
@@ -216,8 +221,11 @@ class DiffusersEngine(Engine):
         self._failed_adapters.clear()
         logger.info(
             "Loaded %s (%d-channel UNet, scheduler %s) on %s in %.1f s",
-            location.configured, pipeline.unet.config.in_channels,
-            type(pipeline.scheduler).__name__, self._device, time.perf_counter() - started,
+            location.configured,
+            pipeline.unet.config.in_channels,
+            type(pipeline.scheduler).__name__,
+            self._device,
+            time.perf_counter() - started,
         )
         return pipeline
 
@@ -309,7 +317,9 @@ class DiffusersEngine(Engine):
         if style in self._failed_adapters:
             return False
         if importlib.util.find_spec("peft") is None:
-            logger.warning("Style %r runs without its LoRA: the peft package is not installed", style)
+            logger.warning(
+                "Style %r runs without its LoRA: the peft package is not installed", style
+            )
             self._failed_adapters.add(style)
             return False
         source = model_store.adapter_source(configured)

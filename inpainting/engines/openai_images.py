@@ -20,8 +20,15 @@ The model is always sent explicitly (`OPENAI_IMAGE_MODEL`): the client
 library's default has changed between versions, and a silent change of model
 would change prices and pictures.
 
-An HTTP call cannot be interrupted halfway, so a cancel request is honoured
-before the picture is sent and again when the answer arrives.
+The API has no negative prompt, seed, steps or guidance; those fields of the
+request are not used, and the same wish may give a different picture each time.
+
+Waiting is bounded: OPENAI_TIMEOUT limits each network wait (connecting, and
+each read while the model paints) and the client retries rate limits, server
+errors and timeouts at most OPENAI_MAX_RETRIES times, so a job waits at most
+about (OPENAI_MAX_RETRIES + 1) x OPENAI_TIMEOUT plus short back-offs. An HTTP
+call cannot be interrupted halfway, so a cancel request is honoured before
+the picture is sent and again when the answer arrives.
 """
 
 from __future__ import annotations
@@ -108,7 +115,7 @@ def closest_size(width: int, height: int, sizes) -> tuple[int, int]:
 
 def image_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="PNG")
+    (image if image.mode == "RGB" else image.convert("RGB")).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -149,6 +156,7 @@ class OpenAIEngine(Engine):
         return self._unusable(reason) if reason else self._usable()
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """The accepted size of the configured model nearest the crop's aspect."""
         return closest_size(width, height, accepted_sizes(self._model))
 
     def inpaint(
@@ -177,11 +185,11 @@ class OpenAIEngine(Engine):
 
     @property
     def _api_key(self) -> str:
-        return getattr(settings, "OPENAI_API_KEY", "") or ""
+        return settings.OPENAI_API_KEY or ""
 
     @property
     def _model(self) -> str:
-        return getattr(settings, "OPENAI_IMAGE_MODEL", "gpt-image-1") or ""
+        return settings.OPENAI_IMAGE_MODEL or ""
 
     def _unusable_reason(self):
         if not self._api_key:
@@ -191,14 +199,18 @@ class OpenAIEngine(Engine):
         return None
 
     def client(self) -> openai.OpenAI:
-        """One client per engine: it keeps its connection pool between jobs."""
+        """One client per engine: it keeps its connection pool between jobs.
+
+        Its key, address, timeout and retries are read once; after changing them,
+        `inpainting.engines.reset()` makes the next job build a new client.
+        """
         with self._client_lock:
             if self._client is None:
                 self._client = openai.OpenAI(
                     api_key=self._api_key,
-                    base_url=getattr(settings, "OPENAI_BASE_URL", None) or None,
-                    timeout=getattr(settings, "OPENAI_TIMEOUT", 60.0),
-                    max_retries=getattr(settings, "OPENAI_MAX_RETRIES", 1),
+                    base_url=settings.OPENAI_BASE_URL or None,  # None: OpenAI's own address
+                    timeout=settings.OPENAI_TIMEOUT,
+                    max_retries=settings.OPENAI_MAX_RETRIES,
                 )
             return self._client
 
@@ -247,7 +259,7 @@ class OpenAIEngine(Engine):
     def _download(self, url: str) -> bytes:
         if not url.startswith(("https://", "http://")):
             raise EngineError(_("The image service answered with an unusable address."))
-        timeout = min(DOWNLOAD_TIMEOUT_S, float(getattr(settings, "OPENAI_TIMEOUT", 60.0)))
+        timeout = min(DOWNLOAD_TIMEOUT_S, settings.OPENAI_TIMEOUT)
         try:
             with httpx2.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
                 response.raise_for_status()
@@ -272,68 +284,84 @@ class OpenAIEngine(Engine):
 
 
 def engine_error(error: openai.APIError, model: str) -> EngineError:
-    """A translated, key-free explanation of a failed API call, and whether to retry."""
-    code = error.code or ""
+    """A translated, key-free explanation of a failed API call, and whether to retry.
+
+    Account problems (key, credit, model) come before busy signals: OpenAI
+    answers an exhausted credit with the same 429 as a rate limit, and only
+    the rate limit passes by itself.
+    """
+    return (
+        _network_error(error)
+        or _account_error(error, model)
+        or _refusal(error)
+        or EngineError(_("The image service could not repaint this region."))
+    )
+
+
+def _network_error(error: openai.APIError) -> Optional[EngineError]:
     if isinstance(error, openai.APITimeoutError):
-        return EngineError(
-            _("The image service did not answer in time. Please try again."), retryable=True
-        )
-    if isinstance(error, openai.APIConnectionError):
-        return EngineError(
-            _("The image service could not be reached. Please try again."), retryable=True
-        )
+        message = _("The image service did not answer in time. Please try again.")
+    elif isinstance(error, openai.APIConnectionError):
+        message = _("The image service could not be reached. Please try again.")
+    elif isinstance(error, openai.InternalServerError):
+        message = _("The image service has a problem right now. Please try again later.")
+    else:
+        return None
+    return EngineError(message, retryable=True)
+
+
+def _account_error(error: openai.APIError, model: str) -> Optional[EngineUnavailable]:
+    """Failures no retry can mend: staff must change a setting or the account."""
     if isinstance(error, openai.AuthenticationError):
-        return EngineUnavailable(
-            _("The image service refused the API key. Staff: check the OPENAI_API_KEY setting.")
+        message = _(
+            "The image service refused the API key. Staff: check the OPENAI_API_KEY setting."
         )
-    if code in QUOTA_CODES or error.type in QUOTA_CODES:
-        return EngineUnavailable(
-            _("The image service's credit is used up. Staff: check the OpenAI account's billing.")
+    elif error.code in QUOTA_CODES or error.type in QUOTA_CODES:
+        message = _(
+            "The image service's credit is used up. Staff: check the OpenAI account's billing."
         )
+    elif _names_bad_model(error):
+        message = _lazy_interpolate(
+            _(
+                "The model “%(model)s” is not available to this OpenAI account. "
+                "Staff: choose another one in the OPENAI_IMAGE_MODEL setting."
+            ),
+            {"model": model},
+        )
+    elif isinstance(error, openai.PermissionDeniedError):
+        message = _lazy_interpolate(
+            _(
+                "This OpenAI account may not use the model “%(model)s”. "
+                "Staff: check the account's access or the OPENAI_IMAGE_MODEL setting."
+            ),
+            {"model": model},
+        )
+    elif isinstance(error, openai.NotFoundError):
+        message = _("The image service was not found. Staff: check the OPENAI_BASE_URL setting.")
+    else:
+        return None
+    return EngineUnavailable(message)
+
+
+def _refusal(error: openai.APIError) -> Optional[EngineError]:
+    """The service declined this one request: because it is busy, or because of the wish."""
     if isinstance(error, openai.RateLimitError):
         return EngineError(
             _("The image service is busy right now. Please try again in a moment."), retryable=True
         )
-    if code in SAFETY_CODES:
+    if error.code in SAFETY_CODES:
         return EngineError(
             _(
                 "The image service's safety system declined this wish. "
                 "Please try a different wish or paint a different region."
             )
         )
-    if _names_bad_model(error):
-        return EngineUnavailable(
-            _lazy_interpolate(
-                _(
-                    "The model “%(model)s” is not available to this OpenAI account. "
-                    "Staff: choose another one in the OPENAI_IMAGE_MODEL setting."
-                ),
-                {"model": model},
-            )
-        )
-    if isinstance(error, openai.PermissionDeniedError):
-        return EngineUnavailable(
-            _lazy_interpolate(
-                _(
-                    "This OpenAI account may not use the model “%(model)s”. "
-                    "Staff: check the account's access or the OPENAI_IMAGE_MODEL setting."
-                ),
-                {"model": model},
-            )
-        )
-    if isinstance(error, openai.NotFoundError):
-        return EngineUnavailable(
-            _("The image service was not found. Staff: check the OPENAI_BASE_URL setting.")
-        )
-    if isinstance(error, openai.InternalServerError):
-        return EngineError(
-            _("The image service has a problem right now. Please try again later."), retryable=True
-        )
-    return EngineError(_("The image service could not repaint this region."))
+    return None
 
 
 def _names_bad_model(error: openai.APIError) -> bool:
-    if (error.code or "") in MODEL_CODES:
+    """404 model_not_found, or a 400 that blames the `model` parameter (a retired model)."""
+    if error.code in MODEL_CODES:
         return True
     return isinstance(error, openai.BadRequestError) and error.param == "model"
 
@@ -347,7 +375,7 @@ def _decode_base64(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise EngineError(_("The image service answered with a damaged picture."), retryable=True) from None
+        raise _damaged_picture() from None
 
 
 def _read_capped(response: httpx2.Response) -> bytes:
@@ -355,7 +383,7 @@ def _read_capped(response: httpx2.Response) -> bytes:
     for chunk in response.iter_bytes():
         total += len(chunk)
         if total > DOWNLOAD_MAX_BYTES:
-            raise EngineError(_("The image service answered with a damaged picture."), retryable=True)
+            raise _damaged_picture()
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -365,4 +393,8 @@ def _open_picture(data: bytes) -> Image.Image:
         with Image.open(io.BytesIO(data)) as picture:
             return picture.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise EngineError(_("The image service answered with a damaged picture."), retryable=True) from None
+        raise _damaged_picture() from None
+
+
+def _damaged_picture() -> EngineError:
+    return EngineError(_("The image service answered with a damaged picture."), retryable=True)

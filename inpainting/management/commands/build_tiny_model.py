@@ -14,12 +14,17 @@ from inpainting.tiny_model import write_tiny_model
 
 
 class Command(BaseCommand):
-    help = "Write a miniature Stable Diffusion inpainting model with random weights (a test fixture)."
+    help = (
+        "Write a miniature Stable Diffusion inpainting model with random weights (a test fixture)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("directory", type=Path, help="Where to write the model.")
         parser.add_argument(
-            "--unet-channels", type=int, choices=(9, 4), default=9,
+            "--unet-channels",
+            type=int,
+            choices=(9, 4),
+            default=9,
             help="9: an inpainting UNet; 4: a text-to-image UNet as plain fine-tuning produces.",
         )
         parser.add_argument("--seed", type=int, default=0, help="Seed for the random weights.")
@@ -29,7 +34,9 @@ class Command(BaseCommand):
         if directory.exists() and not directory.is_dir():
             raise CommandError(f"{directory} exists and is not a directory.")
         try:
-            write_tiny_model(directory, unet_channels=options["unet_channels"], seed=options["seed"])
+            write_tiny_model(
+                directory, unet_channels=options["unet_channels"], seed=options["seed"]
+            )
         except OSError as error:
             raise CommandError(f"{error.filename or directory}: {error.strerror}") from error
         self.stdout.write(

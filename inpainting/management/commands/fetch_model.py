@@ -25,9 +25,12 @@ class Command(BaseCommand):
             "--model",
             help=f"Hub id or local directory (default: OLPE_MODEL = {settings.OLPE_MODEL}).",
         )
-        parser.add_argument("--revision", help="Branch, tag or commit of a hub model (default: main).")
         parser.add_argument(
-            "--no-load-check", action="store_true",
+            "--revision", help="Branch, tag or commit of a hub model (default: main)."
+        )
+        parser.add_argument(
+            "--no-load-check",
+            action="store_true",
             help="Do not load the model afterwards (saves memory and time on a small machine).",
         )
 
@@ -36,25 +39,33 @@ class Command(BaseCommand):
         if model_store.looks_like_path(model):
             path = Path(model).expanduser()
             self._check(path, load=not options["no_load_check"])
-            self.stdout.write(self.style.SUCCESS(
-                _("%(path)s is a complete pipeline; nothing to download.") % {"path": path}
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("%(path)s is a complete pipeline; nothing to download.") % {"path": path}
+                )
+            )
         else:
             path = self._fetch_model(model, options["revision"])
             self._check(path, load=not options["no_load_check"])
-            self.stdout.write(self.style.SUCCESS(
-                _("%(model)s is ready in %(path)s.") % {"model": model, "path": path}
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("%(model)s is ready in %(path)s.") % {"model": model, "path": path}
+                )
+            )
         if not options["model"]:
             self._fetch_style_adapters()
         if options["model"] and options["model"] != settings.OLPE_MODEL:
             self.stdout.write(_("To use it, set OLPE_MODEL=%(model)s") % {"model": model})
 
     def _fetch_model(self, hub_id: str, revision) -> Path:
-        self.stdout.write(_("Downloading %(model)s (%(revision)s) into %(path)s …") % {
-            "model": hub_id, "revision": revision or "main",
-            "path": model_store.local_copy_directory(hub_id),
-        })
+        self.stdout.write(
+            _("Downloading %(model)s (%(revision)s) into %(path)s …")
+            % {
+                "model": hub_id,
+                "revision": revision or "main",
+                "path": model_store.local_copy_directory(hub_id),
+            }
+        )
         try:
             return model_store.fetch(hub_id, revision=revision)
         except model_store.ModelStoreError as error:
@@ -62,16 +73,22 @@ class Command(BaseCommand):
 
     def _check(self, path: Path, load: bool) -> None:
         problem = (
-            model_store.pipeline_problem(path) if path.is_dir()
+            model_store.pipeline_problem(path)
+            if path.is_dir()
             else _("The model directory %(path)s does not exist.") % {"path": path}
         )
         if problem:
             raise CommandError(problem)
         if is_tiny_model(path):
-            self.stdout.write(self.style.WARNING(_(
-                "%(path)s is a miniature test model with random weights; "
-                "the engine uses it only with OLPE_ALLOW_TINY_MODEL = True."
-            ) % {"path": path}))
+            self.stdout.write(
+                self.style.WARNING(
+                    _(
+                        "%(path)s is a miniature test model with random weights; "
+                        "the engine uses it only with OLPE_ALLOW_TINY_MODEL = True."
+                    )
+                    % {"path": path}
+                )
+            )
         if not load:
             return
         self.stdout.write(_("Loading %(path)s to check it …") % {"path": path})
@@ -83,23 +100,32 @@ class Command(BaseCommand):
             raise CommandError(
                 _("%(path)s does not load: %(error)s") % {"path": path, "error": error}
             ) from error
-        self.stdout.write(_("Loaded: %(channels)d-channel UNet, scheduler %(scheduler)s.") % {
-            "channels": pipeline.unet.config.in_channels,
-            "scheduler": type(pipeline.scheduler).__name__,
-        })
+        self.stdout.write(
+            _("Loaded: %(channels)d-channel UNet, scheduler %(scheduler)s.")
+            % {
+                "channels": pipeline.unet.config.in_channels,
+                "scheduler": type(pipeline.scheduler).__name__,
+            }
+        )
 
     def _fetch_style_adapters(self) -> None:
         """Fetch the configured LoRA styles that are hub ids, so styles work offline too."""
         for style, configured in sorted((getattr(settings, "OLPE_LORA_STYLES", {}) or {}).items()):
             if model_store.looks_like_path(configured):
                 continue
-            self.stdout.write(_("Downloading the LoRA of style “%(style)s”: %(model)s …") % {
-                "style": style, "model": configured,
-            })
+            self.stdout.write(
+                _("Downloading the LoRA of style “%(style)s”: %(model)s …")
+                % {
+                    "style": style,
+                    "model": configured,
+                }
+            )
             try:
                 path = model_store.fetch_adapter(configured)
             except model_store.ModelStoreError as error:
                 raise CommandError(str(error.message)) from error
-            self.stdout.write(self.style.SUCCESS(
-                _("Style “%(style)s” is ready in %(path)s.") % {"style": style, "path": path}
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("Style “%(style)s” is ready in %(path)s.") % {"style": style, "path": path}
+                )
+            )

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from django.core.management.base import BaseCommand, CommandError
@@ -118,7 +118,9 @@ class OlpeServer:
                 return HttpAnswer(error.code, error.headers, error.read())
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise ServerUnreachable(f"Cannot reach the server at {self.base_url}: {reason}") from error
+            raise ServerUnreachable(
+                f"Cannot reach the server at {self.base_url}: {reason}"
+            ) from error
 
 
 def multipart_body(fields: dict[str, str], files: dict[str, Path]) -> tuple[bytes, str]:
@@ -146,6 +148,10 @@ def data_url(path: Path) -> str:
     return f"data:{media_type};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
 def refusal(answer: HttpAnswer) -> str:
     """A readable explanation of an error answer: field messages line by line."""
     payload = answer.json()
@@ -153,10 +159,8 @@ def refusal(answer: HttpAnswer) -> str:
         wait = answer.headers.get("Retry-After")
         return "Too many requests" + (f"; try again in {wait} s." if wait else ".")
     if isinstance(payload, dict) and set(payload) - {"detail", "status"}:
-        lines = [
-            f"  {field}: {' '.join(map(str, messages if isinstance(messages, list) else [messages]))}"
-            for field, messages in payload.items()
-        ]
+        lines = [f"  {field}: {' '.join(map(str, as_list(messages)))}"
+                 for field, messages in payload.items()]
         return "The server refused the wish:\n" + "\n".join(lines)
     if isinstance(payload, dict) and "detail" in payload:
         return f"The server answered {answer.status}: {payload['detail']}"
@@ -174,9 +178,9 @@ class ProgressDisplay:
 
     def show(self, status: str, *, position: int = 0, step: int = 0, total: int = 0):
         if status == "queued":
-            self.bar.set_description(f"queued, position {position}" if position else "queued")
+            self.bar.set_description_str(f"queued, position {position}" if position else "queued")
         else:
-            self.bar.set_description(status)
+            self.bar.set_description_str(status)
         if total:
             self.bar.total = total
             self.bar.n = min(step, total)
@@ -193,8 +197,10 @@ class ProgressDisplay:
             self.show("queued", position=message.get("position") or 0)
         elif kind in ("started", "progress"):
             self.show("running", step=message.get("step", 0), total=message.get("total", 0))
-        elif kind in TERMINAL:
+        elif kind == "succeeded":  # the last progress event may have been skipped
             self.show(kind, step=self.bar.total or 0, total=self.bar.total or 0)
+        elif kind in TERMINAL:
+            self.show(kind)
 
     def close(self):
         self.bar.close()
@@ -275,7 +281,8 @@ class Command(BaseCommand):
 
     def _via_api(self, server: OlpeServer, options) -> bytes:
         state = self._submit(server, options)
-        self.stdout.write(f"Job {state['id']} accepted ({state['engine']}, wish: {state['prompts']['original']})")
+        wish = state["prompts"]["original"]
+        self.stdout.write(f"Job {state['id']} accepted ({state['engine']}, wish: {wish})")
         display = ProgressDisplay(self.stderr._out)
         try:
             state = self._follow(server, state, display, options)
@@ -296,7 +303,8 @@ class Command(BaseCommand):
         for name in ("engine", "style", "seed", "steps", "guidance", "strength"):
             if options[name] is not None:
                 fields[name] = str(options[name])
-        body, content_type = multipart_body(fields, {"image": options["image"], "mask": options["mask"]})
+        files = {"image": options["image"], "mask": options["mask"]}
+        body, content_type = multipart_body(fields, files)
         answer = server.request("POST", JOBS_PATH, body=body, content_type=content_type)
         if answer.status != 202:
             raise CommandError(refusal(answer))
@@ -315,7 +323,9 @@ class Command(BaseCommand):
                 ))
                 return self._read_state(server, state["url"])
             except WatchFailed as failure:
-                display.bar.write(f"Websocket unavailable ({failure}); reading the job every second.")
+                display.bar.write(
+                    f"Websocket unavailable ({failure}); reading the job every second."
+                )
             except TimeoutError:
                 raise CommandError(f"No result within {options['timeout']:.0f} s.") from None
         return self._poll(server, state["url"], display, deadline, options["timeout"])
@@ -347,7 +357,9 @@ class Command(BaseCommand):
     def _legacy(self, server: OlpeServer, options) -> bytes:
         engine = options["engine"] or "diffusers"
         if engine not in LEGACY_MODELS:
-            raise CommandError("--legacy knows only the engines diffusers (model 0) and openai (model 1).")
+            raise CommandError(
+                "--legacy knows only the engines diffusers (model 0) and openai (model 1)."
+            )
         payload = {
             "prompt": options["prompt"],
             "image": data_url(options["image"]),

@@ -41,8 +41,10 @@ class Command(BaseCommand):
             stream=self.stdout,
             grace_seconds=grace,
         )
-        # systemd and docker stop with SIGTERM: treat it like Ctrl-C.
-        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        # systemd and docker stop with SIGTERM; a shell that started us in the
+        # background ignores SIGINT. Both mean "stop", like Ctrl-C.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _raise_keyboard_interrupt)
         try:
             platform.start()
             addresses = ", ".join(platform.url(port=p) for p in platform.ports)
@@ -53,6 +55,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("Stopping …")
         finally:
+            # A second Ctrl-C must not cut the shutdown short and orphan a worker.
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, signal.SIG_IGN)
             platform.stop()
 
 

@@ -1,0 +1,309 @@
+"""The blocklist the platform ships with: a starting point for curators, not a complete list.
+
+Migration 0002 copies these terms into `BlockedTerm` rows once; from then on
+curators own the list in the admin (edit, deactivate, add). A term later added
+here reaches existing installations only through a new data migration that
+adds just the new terms, so a term a curator deleted does not come back.
+
+How terms are matched (see `gallery.moderation`): spelling is normalised on
+both sides (case, accents, ä/ö/ü/ß as ae/oe/ue/ss, digits used as letters,
+repeated letters, dots or spaces between letters), and a term also matches
+inside longer words, because German builds compounds ("Judenhasser",
+"Scheißkerl"). Terms that hide inside harmless words are `whole_word_only`,
+and words with an everyday meaning are left out on purpose:
+
+* "arsch" is whole-word because of "Marsch" (also: marshland), "anal" because
+  of "Kanal", "porn" because of "Bergsporn", "shit" because of "Shiitake",
+  "cunt" because of "Scunthorpe", "leiche" because of "vergleichen",
+  "nackt" because of "Nacktschnecke", "arier" because of "variieren";
+* left out: "vögeln" (also "with birds"), "dick" (German: thick), "geil"
+  (kids' slang for "great"), "schwul", "behindert" ("behindertengerechter
+  Spielplatz"), "opfer" (memorials), "jude"/"juden" (Olpe's Jewish history is a
+  museum topic; the hateful compounds are listed instead), "galgen" and
+  "scheiterhaufen" (historic place names and the witch trials), "tod"
+  ("Todesstern"), "blut" ("Blutbuche"), "depp" (reads "dep", like "deep"),
+  "boobs" ("bobs", like "Bobsbahn"), "ass", "cum", "sau", "schwein", "88".
+
+Repeated letters count once on both sides, so check a new term against harmless
+words that differ only in doubled letters.
+
+Extremist terms cover symbols and slogans, not history: a wish may show
+Olpe's past, but not glorify the Nazi regime.
+"""
+
+from __future__ import annotations
+
+INSULT = "insult"
+SEXUAL = "sexual"
+VIOLENCE = "violence"
+EXTREMISM = "extremism"
+OTHER = "other"
+
+# (term, whole_word_only) per category.
+_INSULTS = [
+    ("arsch", True),
+    ("arschloch", False),
+    ("arschloecher", False),
+    ("arschgesicht", False),
+    ("hurensohn", False),
+    ("hurensoehne", False),
+    ("hure", False),
+    ("fotze", False),
+    ("wichser", False),
+    ("wixer", False),
+    ("schlampe", False),
+    ("nutte", False),
+    ("missgeburt", False),
+    ("bastard", True),
+    ("drecksau", False),
+    ("drecksack", False),
+    ("idiot", False),
+    ("trottel", False),
+    ("spast", True),
+    ("spasti", True),
+    ("spasten", True),
+    ("mongo", True),
+    ("schwuchtel", False),
+    ("transe", True),
+    ("kanake", False),
+    ("kanacke", False),
+    ("neger", False),
+    ("zigeuner", False),
+    ("scheisse", False),
+    ("scheiss", False),
+    ("kacke", False),
+    ("pisser", False),
+    ("fresse", True),
+    ("verpiss", False),
+    ("schwanzlutscher", False),
+    ("volksverraeter", False),
+    ("fuck", False),
+    ("shit", True),
+    ("shitty", True),
+    ("bullshit", False),
+    ("bitch", False),
+    ("asshole", False),
+    ("arsehole", False),
+    ("dickhead", False),
+    ("wanker", False),
+    ("twat", True),
+    ("cunt", True),
+    ("cunts", True),
+    ("whore", False),
+    ("slut", False),
+    ("retard", True),
+    ("retarded", True),
+    ("faggot", False),
+    ("fag", True),
+    ("fags", True),
+    ("nigger", False),
+    ("nigga", False),
+    ("spic", True),
+    ("chink", True),
+    ("kike", True),
+    ("tranny", False),
+    ("moron", True),
+    ("dumbass", False),
+]
+
+_SEXUAL = [
+    ("fick", False),
+    ("muschi", True),
+    ("pimmel", False),
+    ("schwanz", True),
+    ("penis", False),
+    ("vagina", False),
+    ("titten", False),
+    ("brueste", True),
+    ("nackt", True),
+    ("nackte", True),
+    ("nackten", True),
+    ("nacktbild", False),
+    ("bumsen", True),
+    ("wichsen", True),
+    ("porno", False),
+    ("porn", True),
+    ("sex", True),
+    ("sexbild", False),
+    ("sexshop", False),
+    ("erotik", False),
+    ("erotisch", False),
+    ("erotic", False),
+    ("orgasm", False),
+    ("masturb", False),
+    ("selbstbefriedigung", False),
+    ("bordell", False),
+    ("prostitu", False),
+    ("stripper", False),
+    ("striptease", False),
+    ("strip club", False),
+    ("blowjob", False),
+    ("handjob", False),
+    ("dildo", False),
+    ("hentai", False),
+    ("nude", True),
+    ("nudes", True),
+    ("naked", True),
+    ("tits", True),
+    ("titties", False),
+    ("pussy", True),
+    ("cock", True),
+    ("horny", True),
+    ("brothel", False),
+    ("bdsm", False),
+    ("kinderporno", False),
+    ("child porn", False),
+]
+
+_VIOLENCE = [
+    ("mord", True),
+    ("morde", True),
+    ("morden", True),
+    ("ermord", False),
+    ("massenmord", False),
+    ("voelkermord", False),
+    ("moerder", False),
+    ("mordanschlag", False),
+    ("toeten", False),
+    ("toetet", False),
+    ("toetung", False),
+    ("umbringen", False),
+    ("umgebracht", False),
+    ("erschiessen", False),
+    ("erschossen", False),
+    ("erstechen", False),
+    ("erstochen", False),
+    ("abknallen", False),
+    ("abschlachten", False),
+    ("erhaengen", False),
+    ("erhaengt", False),
+    ("enthaupt", False),
+    ("hinricht", False),
+    ("lynchen", False),
+    ("folter", False),
+    ("massaker", False),
+    ("blutbad", False),
+    ("gemetzel", False),
+    ("amoklauf", False),
+    ("amok", True),
+    ("terror", False),
+    ("bombenanschlag", False),
+    ("attentat", False),
+    ("selbstmord", False),
+    ("suizid", False),
+    ("genozid", False),
+    ("ethnische saeuberung", False),
+    ("vergewaltig", False),
+    ("kinderschaender", False),
+    ("kindesmissbrauch", False),
+    ("missbrauch", False),
+    ("paedophil", False),
+    ("leiche", True),
+    ("leichen", True),
+    ("leichenberg", False),
+    ("kill", True),
+    ("kills", True),
+    ("killing", True),
+    ("killed", True),
+    ("murder", False),
+    ("massacre", False),
+    ("genocide", False),
+    ("behead", False),
+    ("decapitat", False),
+    ("torture", False),
+    ("lynch", True),
+    ("lynching", False),
+    ("school shooting", False),
+    ("mass shooting", False),
+    ("suicide", False),
+    ("rape", True),
+    ("raped", True),
+    ("rapist", False),
+    ("molest", False),
+    ("pedophil", False),
+    ("child abuse", False),
+    ("corpse", False),
+    ("dead bodies", False),
+    ("ethnic cleansing", False),
+]
+
+_EXTREMISM = [
+    ("nazi", False),
+    ("hitler", False),
+    ("heil hitler", False),
+    ("sieg heil", False),
+    ("hakenkreuz", False),
+    ("swastika", False),
+    ("nsdap", False),
+    ("reichskriegsflagge", False),
+    ("reichsbuerger", False),
+    ("ss totenkopf", True),
+    ("waffen ss", True),
+    ("gaskammer", False),
+    ("vergasen", False),
+    ("vergast", False),
+    ("judenhass", False),
+    ("judensau", False),
+    ("judenschwein", False),
+    ("saujude", False),
+    ("juden raus", False),
+    ("auslaender raus", False),
+    ("deutschland den deutschen", False),
+    ("auschwitzluege", False),
+    ("holocaustluege", False),
+    ("herrenrasse", False),
+    ("rassenkrieg", False),
+    ("rassenreinheit", False),
+    ("untermensch", False),
+    ("umvolkung", False),
+    ("arier", True),
+    ("arisch", True),
+    ("white power", False),
+    ("white pride", False),
+    ("white supremac", False),
+    ("blood and honour", False),
+    ("blut und ehre", False),
+    ("master race", False),
+    ("aryan", True),
+    ("gas chamber", False),
+    ("gas the jews", False),
+    ("ku klux klan", False),
+    ("combat 18", False),
+    ("1488", True),
+    ("islamischer staat", False),
+    ("islamic state", False),
+    ("isis", True),
+    ("al qaida", False),
+    ("al qaeda", False),
+    ("al kaida", False),
+    ("jihad", False),
+    ("dschihad", False),
+]
+
+SHIPPED_TERMS: tuple[tuple[str, str, bool], ...] = tuple(
+    (term, category, whole_word_only)
+    for category, terms in (
+        (INSULT, _INSULTS),
+        (SEXUAL, _SEXUAL),
+        (VIOLENCE, _VIOLENCE),
+        (EXTREMISM, _EXTREMISM),
+    )
+    for term, whole_word_only in terms
+)
+"""(term, category, whole_word_only) for every shipped term."""
+
+
+def seed(blocked_term_model) -> int:
+    """Add the shipped terms that are missing; never touches a curator's rows.
+
+    Takes the model as an argument so a migration can pass its historical model.
+    Returns how many terms were added.
+    """
+    existing = set(blocked_term_model.objects.values_list("term", flat=True))
+    missing = [
+        blocked_term_model(term=term, category=category, whole_word_only=whole_word_only)
+        for term, category, whole_word_only in SHIPPED_TERMS
+        if term not in existing
+    ]
+    blocked_term_model.objects.bulk_create(missing)
+    return len(missing)

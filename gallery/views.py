@@ -1,0 +1,287 @@
+"""The gallery's public pages and every picture of a creation or a World.
+
+Nothing here is a plain media file: MEDIA_URL is not served in production,
+and each view decides who may see what. Anonymous visitors see approved
+creations and visible Worlds only; curators (the `moderate_creation`
+permission for creations, `view_world` for Worlds) see everything, with
+`private, no-store` answers so no shared cache keeps what is not public.
+A creation that is missing and one that is not public answer the same 404,
+so slugs cannot be probed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpResponse, HttpResponseNotFound
+from django.shortcuts import get_object_or_404, render
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.views.decorators.http import require_safe
+from PIL import Image
+
+from gallery import qr, wall as wall_state
+from gallery.creations import creation_folder
+from gallery.models import Creation, SiteSettings, World
+
+MODERATE_PERMISSION = "gallery.moderate_creation"
+VIEW_WORLD_PERMISSION = "gallery.view_world"
+
+CREATIONS_PER_PAGE = 24
+THUMBNAIL_BOX = (480, 480)
+THUMBNAIL_QUALITY = 82
+PICTURES = {"before": "before_image", "after": "after_image"}
+
+# The wall's pace: seconds per slide, overridable per screen with ?seconds=.
+WALL_SECONDS_RANGE = (4, 120)
+
+
+# --- who sees what ----------------------------------------------------------------------
+
+
+def may_moderate(user) -> bool:
+    return user.is_authenticated and user.has_perm(MODERATE_PERMISSION)
+
+
+def public_creations() -> QuerySet:
+    """Approved creations, featured first, newest first (the model's ordering)."""
+    return Creation.objects.filter(status=Creation.Status.APPROVED).select_related("world")
+
+
+def creations_visible_to(user) -> QuerySet:
+    if may_moderate(user):
+        return Creation.objects.select_related("world")
+    return public_creations()
+
+
+def worlds_visible_to(user) -> QuerySet:
+    if user.is_authenticated and user.has_perm(VIEW_WORLD_PERMISSION):
+        return World.objects.all()
+    return World.objects.filter(visible=True)
+
+
+def visible_creation(request, slug: str) -> Creation | None:
+    return creations_visible_to(request.user).filter(slug=slug).first()
+
+
+def cache_seconds() -> int:
+    """How long browsers and proxies may keep a public picture.
+
+    Withdrawing an approval takes up to this long to reach every cache.
+    """
+    return int(getattr(settings, "OLPE_GALLERY_CACHE_SECONDS", 3600))
+
+
+def mark_cacheable(response, public: bool):
+    if public:
+        patch_cache_control(response, public=True, max_age=cache_seconds())
+    else:
+        patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def not_public(request):
+    """The friendly 404 of a creation that does not exist or is not (yet) public."""
+    response = render(request, "gallery/not_public.html", status=404)
+    add_never_cache_headers(response)  # it may become public any minute
+    return response
+
+
+def picture_not_found():
+    response = HttpResponseNotFound(b"", content_type="text/plain")
+    add_never_cache_headers(response)
+    return response
+
+
+# --- pages ------------------------------------------------------------------------------
+
+
+@require_safe
+def gallery_index(request):
+    """Approved creations, featured first, in pages; optionally of one World."""
+    worlds = list(World.objects.filter(visible=True))
+    chosen_world = next((w for w in worlds if w.slug == request.GET.get("world")), None)
+    creations = public_creations()
+    if chosen_world is not None:
+        creations = creations.filter(world=chosen_world)
+    page = Paginator(creations, CREATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "gallery/index.html",
+        {"page": page, "worlds": worlds, "chosen_world": chosen_world},
+    )
+
+
+@require_safe
+def creation_detail(request, slug):
+    """One creation: what the QR code opens on a visitor's phone."""
+    creation = visible_creation(request, slug)
+    if creation is None:
+        return not_public(request)
+    response = render(
+        request,
+        "gallery/creation.html",
+        {
+            "creation": creation,
+            "qr_svg": qr.creation_qr_svg(request, creation.slug),
+            "page_url": qr.creation_page_url(request, creation.slug),
+            "engine_label": engine_label(creation.engine),
+        },
+    )
+    if not creation.is_public:  # a curator's preview
+        mark_cacheable(response, public=False)
+    return response
+
+
+def engine_label(engine: str) -> str:
+    """The engine as curators name it in the settings ("own model"), else its plain name."""
+    labels = dict(SiteSettings.VisitorEngine.choices)
+    return str(labels.get(engine, engine))
+
+
+@require_safe
+def wall(request):
+    """The gallery wall: a fullscreen slideshow for a screen in the exhibition.
+
+    The first playlist is part of the page, so the wall starts at once even
+    before its websocket connects; the socket then keeps it current.
+    """
+    return render(
+        request,
+        "gallery/wall.html",
+        {
+            "playlist": wall_state.playlist(),
+            "seconds": wall_seconds(request.GET.get("seconds")),
+            "max_slides": wall_state.max_slides(),
+            "reload_hours": wall_state.reload_hours(),
+            "sync_seconds": wall_state.sync_seconds(),
+        },
+    )
+
+
+def wall_seconds(requested) -> int:
+    low, high = WALL_SECONDS_RANGE
+    default = int(getattr(settings, "OLPE_WALL_SECONDS", 12))
+    try:
+        return min(max(int(requested), low), high)
+    except (TypeError, ValueError):
+        return default
+
+
+# --- pictures of creations ----------------------------------------------------------------
+
+
+@require_safe
+def creation_picture(request, slug, which):
+    """The before or after picture; `?download=1` offers it as a file to save."""
+    creation = visible_creation(request, slug)
+    picture = getattr(creation, PICTURES[which], None) if creation else None
+    if not picture:
+        return picture_not_found()
+    download = request.GET.get("download") == "1"
+    response = FileResponse(
+        picture.open("rb"),
+        content_type="image/png",
+        as_attachment=download,
+        filename=f"olpe-{creation.slug}-{which}.png" if download else None,
+    )
+    return mark_cacheable(response, creation.is_public)
+
+
+@require_safe
+def creation_thumbnail(request, slug):
+    """A small JPEG of the after picture for lists, made once and kept beside it."""
+    creation = visible_creation(request, slug)
+    if creation is None or not creation.after_image:
+        return picture_not_found()
+    response = FileResponse(cached_thumbnail(creation), content_type="image/jpeg")
+    return mark_cacheable(response, creation.is_public)
+
+
+@require_safe
+def creation_qr(request, slug):
+    creation = visible_creation(request, slug)
+    if creation is None:
+        return picture_not_found()
+    response = HttpResponse(qr.creation_qr_svg(request, creation.slug), content_type="image/svg+xml")
+    return mark_cacheable(response, creation.is_public)
+
+
+def thumbnail_name(creation: Creation) -> str:
+    """Beside the creation's pictures: deleting a creation deletes its whole folder."""
+    return posixpath.join(creation_folder(creation), "thumb.jpg")
+
+
+def cached_thumbnail(creation: Creation):
+    """The open thumbnail file, made from the after picture on first use."""
+    storage = creation.after_image.storage
+    name = thumbnail_name(creation)
+    if not storage.exists(name):
+        store_atomically(storage, name, render_thumbnail(creation.after_image))
+    return storage.open(name, "rb")
+
+
+def render_thumbnail(picture) -> bytes:
+    with picture.open("rb") as source, Image.open(source) as image:
+        image.draft("RGB", THUMBNAIL_BOX)  # JPEG sources decode at a reduced scale
+        small = image.convert("RGB")
+        small.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True, progressive=True)
+    return buffer.getvalue()
+
+
+def store_atomically(storage, name: str, data: bytes) -> None:
+    """Write `name` so that a concurrent request never reads half a file.
+
+    On the local filesystem the file is renamed into place; other storages
+    write objects whole. Two requests racing both write the same bytes.
+    """
+    try:
+        target = Path(storage.path(name))
+    except NotImplementedError:
+        saved = storage.save(name, ContentFile(data))
+        if saved != name:  # another request stored it meanwhile
+            storage.delete(saved)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --- pictures of Worlds --------------------------------------------------------------------
+
+
+@require_safe
+def world_image(request, slug):
+    world = get_object_or_404(worlds_visible_to(request.user), slug=slug)
+    if not world.image:
+        return picture_not_found()
+    handle = world.image.open("rb")
+    response = FileResponse(handle, content_type=picture_content_type(handle))
+    return mark_cacheable(response, world.visible)
+
+
+def picture_content_type(handle) -> str:
+    """The type of the picture itself: a World's file is named .png whatever was uploaded."""
+    try:
+        with Image.open(handle) as image:  # reads the header only
+            content_type = Image.MIME.get(image.format, "application/octet-stream")
+    except (OSError, Image.DecompressionBombError):
+        content_type = "application/octet-stream"
+    handle.seek(0)
+    return content_type

@@ -1,0 +1,5 @@
+// Moves the split between the before and after pictures with the slider.
+document.querySelectorAll(".olpe-compare").forEach((figure) => {
+  const slider = figure.querySelector(".olpe-compare-slider");
+  slider.addEventListener("input", () => figure.style.setProperty("--split", `${slider.value}%`));
+});

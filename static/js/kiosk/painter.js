@@ -1,0 +1,343 @@
+// The drawing layer over the map: where the visitor marks the place to repaint.
+//
+// The layer is a canvas with exactly the map's pixel size, scaled to the screen
+// by CSS. Strokes are recorded in map coordinates, so the mask that leaves the
+// kiosk has the map's full resolution however small the screen shows it. Paint
+// is opaque colour on transparency; the server reads the alpha channel.
+//
+// History is a list of operations (strokes, "clear", a new map). Undo and redo
+// replay the list from the start instead of storing pixel snapshots: a stroke
+// costs a few hundred numbers, a snapshot of a large map tens of megabytes.
+
+const PAINT = "#e4412b";
+// A brush stroke whose end comes back within this many screen pixels of its
+// start is an outline, and its inside is filled.
+const CLOSE_DISTANCE_CSS = 40;
+// ... unless the stroke is short: a dab or a tiny scribble is no outline.
+const MIN_OUTLINE_CSS = 160;
+const SHAPE_OUTLINE_CSS = 6;
+const MIN_POINT_DISTANCE_CSS = 1.5;
+const PROBE_SIZE = 192;
+
+export const TOOLS = Object.freeze({ BRUSH: "brush", SHAPE: "shape", ERASER: "eraser" });
+
+export class Painter {
+  /**
+   * @param {HTMLCanvasElement} canvas the drawing layer, stacked over the map picture
+   * @param {{onChange?: Function, onMapChange?: Function}} handlers
+   *   onChange(state) after every change: {canUndo, canRedo, hasPaint};
+   *   onMapChange(map) when undo, redo or adoptMap changes which map lies below.
+   */
+  constructor(canvas, { onChange = () => {}, onMapChange = () => {} } = {}) {
+    this.canvas = canvas;
+    this.context = canvas.getContext("2d");
+    this.onChange = onChange;
+    this.onMapChange = onMapChange;
+    this.baseMap = null;
+    this.history = [];
+    this.undone = [];
+    this.tool = TOOLS.BRUSH;
+    this.brushCss = 28;
+    this.enabled = true;
+    this.stroke = null;
+    this.hasPaint = false;
+    this.shownMap = null;
+    this.probe = document.createElement("canvas");
+    this.listen();
+  }
+
+  // --- the map below ---------------------------------------------------------
+
+  /** The first map: not undoable. `map` = {width, height, ...} (the page's own fields). */
+  setBaseMap(map) {
+    this.baseMap = map;
+    this.history = [];
+    this.undone = [];
+    this.replay();
+  }
+
+  /** A new map to paint on (a result): clears the paint; undo brings the old map back. */
+  adoptMap(map) {
+    this.push({ kind: "map", map });
+  }
+
+  currentMap() {
+    for (let index = this.history.length - 1; index >= 0; index -= 1) {
+      if (this.history[index].kind === "map") return this.history[index].map;
+    }
+    return this.baseMap;
+  }
+
+  /** A picture (e.g. a restored drawing) as the paint of the current map, not undoable. */
+  restorePaint(picture) {
+    this.history.push({ kind: "picture", picture });
+    this.replay();
+  }
+
+  // --- tools -----------------------------------------------------------------
+
+  setTool(tool) {
+    if (Object.values(TOOLS).includes(tool)) this.tool = tool;
+  }
+
+  setBrushSize(cssPixels) {
+    this.brushCss = Number(cssPixels) || this.brushCss;
+  }
+
+  setEnabled(enabled) {
+    this.enabled = enabled;
+    if (!enabled) this.finishStroke();
+    this.canvas.classList.toggle("is-locked", !enabled);
+  }
+
+  undo() {
+    if (!this.history.length || this.history.at(-1).kind === "picture") return;
+    this.undone.push(this.history.pop());
+    this.replay();
+  }
+
+  redo() {
+    if (!this.undone.length) return;
+    this.history.push(this.undone.pop());
+    this.replay();
+  }
+
+  clear() {
+    if (this.hasPaint) this.push({ kind: "clear" });
+  }
+
+  state() {
+    const last = this.history.at(-1);
+    return {
+      canUndo: Boolean(last) && last.kind !== "picture",
+      canRedo: this.undone.length > 0,
+      hasPaint: this.hasPaint,
+    };
+  }
+
+  /** The mask: the paint at the map's resolution, PNG with alpha. */
+  maskBlob() {
+    return new Promise((resolve, reject) => {
+      this.canvas.toBlob(
+        (blob) => (blob ? resolve(blob) : reject(new Error("mask export failed"))),
+        "image/png",
+      );
+    });
+  }
+
+  maskDataUrl() {
+    return this.canvas.toDataURL("image/png");
+  }
+
+  /** Forget everything: the next visitor gets an empty layer. */
+  wipe() {
+    this.stroke = null;
+    this.history = [];
+    this.undone = [];
+    this.baseMap = null;
+    this.shownMap = null;
+    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.canvas.width = 1;
+    this.canvas.height = 1;
+    this.hasPaint = false;
+  }
+
+  // --- history ---------------------------------------------------------------
+
+  push(operation) {
+    this.history.push(operation);
+    this.undone = [];
+    this.replay();
+  }
+
+  /** Redraw the paint from the history: strokes since the last "clear" or new map. */
+  replay() {
+    const map = this.currentMap();
+    if (map !== this.shownMap) {
+      this.shownMap = map;
+      if (map) this.resize(map.width, map.height);
+      this.onMapChange(map);
+    }
+    let start = 0;
+    this.history.forEach((operation, index) => {
+      if (operation.kind === "clear" || operation.kind === "map") start = index + 1;
+    });
+    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    for (const operation of this.history.slice(start)) {
+      if (operation.kind === "stroke") drawStroke(this.context, operation);
+      else if (operation.kind === "picture") {
+        this.context.drawImage(operation.picture, 0, 0, this.canvas.width, this.canvas.height);
+      }
+    }
+    this.changed();
+  }
+
+  resize(width, height) {
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
+  }
+
+  changed() {
+    this.hasPaint = this.detectPaint();
+    this.onChange(this.state());
+  }
+
+  /** Whether any paint is left, read from a small copy: reading a large map's pixels is slow. */
+  detectPaint() {
+    const { width, height } = this.canvas;
+    if (width < 2 || height < 2) return false;
+    const scale = Math.min(1, PROBE_SIZE / Math.max(width, height));
+    const probeWidth = Math.max(1, Math.round(width * scale));
+    const probeHeight = Math.max(1, Math.round(height * scale));
+    this.probe.width = probeWidth;
+    this.probe.height = probeHeight;
+    const probe = this.probe.getContext("2d", { willReadFrequently: true });
+    probe.clearRect(0, 0, probeWidth, probeHeight);
+    probe.drawImage(this.canvas, 0, 0, probeWidth, probeHeight);
+    const pixels = probe.getImageData(0, 0, probeWidth, probeHeight).data;
+    for (let alpha = 3; alpha < pixels.length; alpha += 4) {
+      if (pixels[alpha] > 0) return true;
+    }
+    return false;
+  }
+
+  // --- pointer input ----------------------------------------------------------
+
+  listen() {
+    const canvas = this.canvas;
+    canvas.addEventListener("pointerdown", (event) => this.startStroke(event));
+    canvas.addEventListener("pointermove", (event) => this.extendStroke(event));
+    canvas.addEventListener("pointerup", (event) => this.endStroke(event));
+    canvas.addEventListener("pointercancel", (event) => this.endStroke(event));
+    canvas.addEventListener("lostpointercapture", (event) => this.endStroke(event));
+    // A long press must not open a context menu in the middle of a stroke.
+    canvas.addEventListener("contextmenu", (event) => event.preventDefault());
+  }
+
+  /** Map pixels per screen pixel, as the layer is shown right now. */
+  mapPixelsPerCss() {
+    const box = this.canvas.getBoundingClientRect();
+    return box.width > 0 ? this.canvas.width / box.width : 1;
+  }
+
+  toMap(event, box) {
+    return [
+      ((event.clientX - box.left) * this.canvas.width) / box.width,
+      ((event.clientY - box.top) * this.canvas.height) / box.height,
+    ];
+  }
+
+  startStroke(event) {
+    if (!this.enabled || this.stroke || !event.isPrimary) return;
+    if (event.pointerType === "mouse" && event.button !== 0) return;
+    event.preventDefault();
+    this.canvas.setPointerCapture(event.pointerId);
+    const box = this.canvas.getBoundingClientRect();
+    const scale = this.canvas.width / box.width;
+    const [x, y] = this.toMap(event, box);
+    const outline = this.tool === TOOLS.SHAPE;
+    this.stroke = {
+      pointerId: event.pointerId,
+      box,
+      scale,
+      operation: {
+        kind: "stroke",
+        tool: this.tool,
+        width: (outline ? SHAPE_OUTLINE_CSS : this.brushCss) * scale,
+        points: [x, y],
+        closed: false,
+      },
+    };
+    drawStroke(this.context, this.stroke.operation);
+  }
+
+  extendStroke(event) {
+    const stroke = this.stroke;
+    if (!stroke || event.pointerId !== stroke.pointerId) return;
+    event.preventDefault();
+    const points = stroke.operation.points;
+    const minimum = MIN_POINT_DISTANCE_CSS * stroke.scale;
+    const samples = event.getCoalescedEvents ? event.getCoalescedEvents() : [];
+    for (const sample of samples.length ? samples : [event]) {
+      const [x, y] = this.toMap(sample, stroke.box);
+      const lastX = points.at(-2);
+      const lastY = points.at(-1);
+      if (Math.hypot(x - lastX, y - lastY) < minimum) continue;
+      points.push(x, y);
+      drawSegment(this.context, stroke.operation, lastX, lastY, x, y);
+    }
+  }
+
+  endStroke(event) {
+    if (!this.stroke || event.pointerId !== this.stroke.pointerId) return;
+    this.finishStroke();
+  }
+
+  finishStroke() {
+    const stroke = this.stroke;
+    if (!stroke) return;
+    this.stroke = null;
+    const operation = stroke.operation;
+    operation.closed = this.isOutline(operation, stroke.scale);
+    if (operation.tool === TOOLS.SHAPE && !operation.closed) {
+      this.replay(); // an outline too small to fill leaves no trace
+      return;
+    }
+    this.push(operation);
+  }
+
+  /** Whether a finished stroke encloses an area that should be filled. */
+  isOutline(operation, scale) {
+    const points = operation.points;
+    if (points.length < 6) return false;
+    let length = 0;
+    for (let index = 2; index < points.length; index += 2) {
+      length += Math.hypot(points[index] - points[index - 2], points[index + 1] - points[index - 1]);
+    }
+    if (operation.tool === TOOLS.SHAPE) return length > operation.width * 4;
+    const gap = Math.hypot(points.at(-2) - points[0], points.at(-1) - points[1]);
+    const closeEnough = Math.max(CLOSE_DISTANCE_CSS * scale, operation.width);
+    return operation.tool === TOOLS.BRUSH && gap <= closeEnough && length >= MIN_OUTLINE_CSS * scale
+      && length > 4 * gap;
+  }
+}
+
+function drawStroke(context, operation) {
+  const points = operation.points;
+  context.save();
+  style(context, operation);
+  context.beginPath();
+  context.moveTo(points[0], points[1]);
+  if (points.length === 2) context.lineTo(points[0] + 0.01, points[1]); // a dab
+  for (let index = 2; index < points.length; index += 2) {
+    context.lineTo(points[index], points[index + 1]);
+  }
+  if (operation.closed) {
+    context.closePath();
+    context.fill();
+  }
+  context.stroke();
+  context.restore();
+}
+
+function drawSegment(context, operation, fromX, fromY, toX, toY) {
+  context.save();
+  style(context, operation);
+  context.beginPath();
+  context.moveTo(fromX, fromY);
+  context.lineTo(toX, toY);
+  context.stroke();
+  context.restore();
+}
+
+function style(context, operation) {
+  context.globalCompositeOperation =
+    operation.tool === TOOLS.ERASER ? "destination-out" : "source-over";
+  context.strokeStyle = PAINT;
+  context.fillStyle = PAINT;
+  context.lineWidth = operation.width;
+  context.lineCap = "round";
+  context.lineJoin = "round";
+}

@@ -1,0 +1,453 @@
+"""The own-model engine on miniature random-weight models built by `build_tiny_model`.
+
+The tiny models have the real model's structure and geometry (9- or 4-channel
+UNet, VAE scale 8, CLIP text encoder and tokenizer), so loading, scheduling,
+progress, cancellation, seeding, sizing and LoRA styles run through the real
+diffusers code paths in well under a second per generation.
+"""
+
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from PIL import Image
+
+from inpainting.engines.base import Cancelled, EngineError, EngineRequest, EngineUnavailable
+from inpainting.engines.diffusion import SCHEDULERS, DiffusersEngine, load_inpaint_pipeline
+
+WIDTH, HEIGHT = 128, 96
+LATENT_SIZE = (WIDTH // 8, HEIGHT // 8)
+MASK_BOX = (32, 24, 96, 72)
+
+
+def build_model(directory: Path, channels: int) -> Path:
+    call_command(
+        "build_tiny_model",
+        str(directory),
+        "--unet-channels",
+        str(channels),
+        "--seed",
+        "1",
+        stdout=io.StringIO(),
+    )
+    return directory
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The tiny model's work is too small to split; on a busy machine torch's
+    spinning worker threads make it ten times slower instead."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {channels: build_model(root / f"unet{channels}", channels) for channels in (9, 4)}
+
+
+@pytest.fixture
+def use_model(settings):
+    """Configure the engine for a tiny model, as a test would on a museum PC."""
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL_RESOLUTION = 128
+    settings.OLPE_SCHEDULER = "dpmsolver++"
+    settings.OLPE_LORA_STYLES = {}
+
+    def use(path):
+        settings.OLPE_MODEL = str(path)
+        return DiffusersEngine()
+
+    return use
+
+
+@pytest.fixture
+def engine(use_model, tiny_models):
+    return use_model(tiny_models[9])
+
+
+def map_crop(size=(WIDTH, HEIGHT)) -> Image.Image:
+    """A structured picture (gradients and stripes) so changes are measurable."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack(
+        [
+            x * 255 // max(width - 1, 1),
+            y * 255 // max(height - 1, 1),
+            ((x // 8 + y // 8) % 2) * 200,
+        ],
+        axis=-1,
+    )
+    return Image.fromarray(rgb.astype(np.uint8), "RGB")
+
+
+def mask_for(size=(WIDTH, HEIGHT), box=MASK_BOX) -> Image.Image:
+    mask = Image.new("L", size, 0)
+    mask.paste(255, box)
+    return mask
+
+
+def make_request(size=(WIDTH, HEIGHT), **fields) -> EngineRequest:
+    fields.setdefault("steps", 6)
+    fields.setdefault("seed", 11)
+    fields.setdefault("prompt", "a lake in the forest")
+    return EngineRequest(image=map_crop(size), mask=mask_for(size), **fields)
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+# ------------------------------------------------------------------------------
+# Loading both kinds of checkpoint
+# ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [9, 4])
+def test_both_unet_kinds_load_from_pretrained_and_repaint_the_masked_region(
+    use_model, tiny_models, channels
+):
+    engine = use_model(tiny_models[channels])
+    assert engine.status().usable
+    assert not engine.loaded
+
+    request = make_request()
+    result = engine.inpaint(request)
+
+    assert engine.loaded
+    pipeline = engine.load()
+    assert pipeline.unet.config.in_channels == channels
+    assert type(pipeline).__name__ == "StableDiffusionInpaintPipeline"
+    assert pipeline.safety_checker is None
+    assert result.mode == "RGB" and result.size == request.image.size
+    left, top, right, bottom = MASK_BOX
+    inside = pixels(result)[top:bottom, left:right]
+    assert np.abs(inside - pixels(request.image)[top:bottom, left:right]).mean() > 10
+
+
+def test_four_channel_model_keeps_the_original_latents_outside_the_mask(use_model, tiny_models):
+    """A text-to-image UNet inpaints by blending: after the last step, the latents
+    outside the mask are the original's, whatever the wish (seen in the preview)."""
+    engine = use_model(tiny_models[4])
+
+    def final_preview(prompt):
+        previews = []
+        engine.inpaint(make_request(prompt=prompt), progress=lambda s, t, p: previews.append(p))
+        return pixels(previews[-1])
+
+    lake, snow = final_preview("a lake"), final_preview("snow on the field")
+    left, top, right, bottom = (value // 8 for value in MASK_BOX)
+    outside = np.ones(lake.shape[:2], dtype=bool)
+    outside[top:bottom, left:right] = False
+    assert np.array_equal(lake[outside], snow[outside])
+    assert not np.array_equal(lake[~outside], snow[~outside])
+
+
+@pytest.mark.parametrize("size", [(128, 96), (100, 70), (64, 128)])
+def test_output_has_the_request_size(engine, size):
+    request = make_request(size=size)
+    assert engine.inpaint(request).size == size
+
+
+def test_target_size_scales_the_long_side_to_the_model_resolution(engine, settings):
+    settings.OLPE_MODEL_RESOLUTION = 768
+    assert engine.target_size(400, 300) == (768, 576)
+    width, height = engine.target_size(333, 1000)
+    assert height == 768 and width % 8 == 0 and abs(width / height - 0.333) < 0.01
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_scheduler_setting_chooses_the_scheduler(use_model, tiny_models, settings, name):
+    settings.OLPE_SCHEDULER = name
+    engine = use_model(tiny_models[9])
+    engine.inpaint(make_request(steps=4))
+    scheduler = engine.load().scheduler
+    expected = "PNDMScheduler" if name == "default" else SCHEDULERS[name][0]
+    assert type(scheduler).__name__ == expected
+    if name == "dpmsolver++":
+        assert scheduler.config.algorithm_type == "dpmsolver++"
+
+
+# ------------------------------------------------------------------------------
+# Progress, cancellation, seeds
+# ------------------------------------------------------------------------------
+
+
+def test_progress_reports_every_step_and_previews_every_fifth_and_the_last(engine):
+    events = []
+    engine.inpaint(make_request(steps=12), progress=lambda *event: events.append(event))
+
+    assert [(step, total) for step, total, _ in events] == [(step, 12) for step in range(1, 13)]
+    with_preview = {step: preview for step, _, preview in events if preview is not None}
+    assert sorted(with_preview) == [5, 10, 12]
+    for preview in with_preview.values():
+        assert preview.mode == "RGB" and preview.size == LATENT_SIZE
+        assert np.asarray(preview).std() > 0
+
+
+def test_progress_total_counts_the_steps_that_strength_leaves(engine):
+    events = []
+    engine.inpaint(
+        make_request(steps=10, strength=0.5), progress=lambda *event: events.append(event)
+    )
+    assert [step for step, _, _ in events] == [1, 2, 3, 4, 5]
+    assert {total for _, total, _ in events} == {5}
+
+
+def test_cancel_between_steps_raises_and_leaves_the_engine_usable(engine):
+    reference = pixels(engine.inpaint(make_request(steps=8)))
+    steps_seen = []
+
+    with pytest.raises(Cancelled):
+        engine.inpaint(
+            make_request(steps=8),
+            progress=lambda step, total, preview: steps_seen.append(step),
+            should_cancel=lambda: len(steps_seen) >= 3,
+        )
+    assert steps_seen == [1, 2, 3]
+
+    again = pixels(engine.inpaint(make_request(steps=8)))
+    assert np.array_equal(again, reference)
+
+
+def test_cancel_before_start_runs_no_step(engine):
+    steps_seen = []
+    with pytest.raises(Cancelled):
+        engine.inpaint(
+            make_request(),
+            progress=lambda *event: steps_seen.append(event),
+            should_cancel=lambda: True,
+        )
+    assert steps_seen == []
+
+
+def test_the_seed_makes_results_reproducible(engine):
+    first = pixels(engine.inpaint(make_request(seed=5)))
+    second = pixels(engine.inpaint(make_request(seed=5)))
+    other = pixels(engine.inpaint(make_request(seed=6)))
+    assert np.array_equal(first, second)
+    assert not np.array_equal(first, other)
+
+
+def test_without_a_seed_the_engine_picks_one_and_tells_which(engine):
+    request = make_request(seed=None)
+    result = pixels(engine.inpaint(request))
+    seed = request.extra["seed_used"]
+    assert isinstance(seed, int)
+    assert np.array_equal(pixels(engine.inpaint(make_request(seed=seed))), result)
+
+
+def test_cuda_out_of_memory_is_a_retryable_engine_error(engine, monkeypatch):
+    import torch
+
+    pipeline = engine.load()
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(type(pipeline), "__call__", out_of_memory)
+    with pytest.raises(EngineError) as raised:
+        engine.inpaint(make_request())
+    assert raised.value.retryable
+    assert "memory" in str(raised.value)
+
+
+# ------------------------------------------------------------------------------
+# Status
+# ------------------------------------------------------------------------------
+
+
+def test_status_for_a_hub_model_that_was_not_fetched(settings, tmp_path):
+    settings.OLPE_MODEL = "GP-Alternativweltgeschichten/OlpeAI"
+    settings.OLPE_MODEL_DIR = tmp_path / "models"
+    status = DiffusersEngine().status()
+    assert not status.usable
+    assert "GP-Alternativweltgeschichten/OlpeAI" in status.reason
+    assert "fetch_model" in status.reason
+
+
+def test_status_for_a_missing_directory_and_an_incomplete_model(settings, tmp_path, tiny_models):
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL = str(tmp_path / "nowhere")
+    assert "does not exist" in DiffusersEngine().status().reason
+
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_models[9], partial)
+    (partial / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    settings.OLPE_MODEL = str(partial)
+    status = DiffusersEngine().status()
+    assert not status.usable and "unet" in status.reason
+
+
+def test_status_is_usable_for_a_present_model_without_loading_it(engine):
+    status = engine.status()
+    assert status.usable and status.name == "diffusers" and status.reason == ""
+    assert not engine.loaded
+
+
+def test_status_imports_no_machine_learning_library(tiny_models):
+    """The web tier calls status() for every page; it must not pull in torch."""
+    script = (
+        "import sys, django\n"
+        "from django.conf import settings\n"
+        f"settings.configure(OLPE_MODEL={str(tiny_models[9])!r}, OLPE_ALLOW_TINY_MODEL=True)\n"
+        "django.setup()\n"
+        "from inpainting.engines.diffusion import DiffusersEngine\n"
+        "status = DiffusersEngine().status()\n"
+        "assert status.usable, status\n"
+        "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
+def test_the_tiny_model_is_refused_unless_allowed(settings, tiny_models):
+    settings.OLPE_MODEL = str(tiny_models[9])
+    settings.OLPE_ALLOW_TINY_MODEL = False
+    engine = DiffusersEngine()
+    status = engine.status()
+    assert not status.usable and "test model" in status.reason
+    with pytest.raises(EngineUnavailable):
+        engine.inpaint(make_request())
+    assert not engine.loaded
+
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    assert engine.status().usable
+
+
+def test_unknown_scheduler_makes_the_engine_unavailable(settings, tiny_models, use_model):
+    settings.OLPE_SCHEDULER = "warp-drive"
+    engine = use_model(tiny_models[9])
+    assert "warp-drive" in engine.status().reason
+    with pytest.raises(EngineUnavailable):
+        engine.load()
+
+
+def test_a_model_that_fails_to_load_is_unavailable_with_the_reason_until_replaced(
+    use_model, tiny_models, tmp_path
+):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_models[9], broken)
+    (broken / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"not a tensor file")
+    engine = use_model(broken)
+    assert engine.status().usable  # the cheap check cannot see inside the weights
+
+    with pytest.raises(EngineUnavailable) as raised:
+        engine.load()
+    assert "could not be loaded" in str(raised.value)
+    status = engine.status()
+    assert not status.usable and "could not be loaded" in status.reason
+
+    shutil.rmtree(broken)
+    build_model(broken, 9)  # fetching again replaces model_index.json
+    assert engine.status().usable
+    assert engine.inpaint(make_request()).size == (WIDTH, HEIGHT)
+
+
+# ------------------------------------------------------------------------------
+# LoRA styles
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tiny_models, tmp_path_factory):
+    """A LoRA for the tiny UNet, saved the way training scripts save one."""
+    pytest.importorskip("peft")
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    pipeline = load_inpaint_pipeline(tiny_models[9])
+    torch.manual_seed(3)
+    # init_lora_weights=False: random non-zero weights, so the adapter visibly changes pictures.
+    config = LoraConfig(
+        r=4,
+        lora_alpha=4,
+        init_lora_weights=False,
+        target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+    )
+    pipeline.unet.add_adapter(config)
+    directory = tmp_path_factory.mktemp("lora") / "watercolour"
+    StableDiffusionInpaintPipeline.save_lora_weights(
+        directory,
+        unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(pipeline.unet)),
+    )
+    return directory
+
+
+def test_a_style_with_a_lora_changes_the_picture_and_other_styles_do_not_use_it(
+    engine, settings, tiny_lora
+):
+    plain = pixels(engine.inpaint(make_request(style="none")))
+    settings.OLPE_LORA_STYLES = {"watercolour": str(tiny_lora)}
+
+    styled = pixels(engine.inpaint(make_request(style="watercolour")))
+    assert not np.array_equal(styled, plain)
+    assert engine.load().get_active_adapters() == ["watercolour"]
+
+    after = pixels(engine.inpaint(make_request(style="none")))
+    assert np.array_equal(after, plain)
+    assert np.array_equal(pixels(engine.inpaint(make_request(style="watercolour"))), styled)
+
+
+def test_a_style_whose_lora_is_missing_runs_without_it(engine, settings, tmp_path):
+    plain = pixels(engine.inpaint(make_request(style="none")))
+    settings.OLPE_LORA_STYLES = {"watercolour": str(tmp_path / "no-such-lora")}
+    assert np.array_equal(pixels(engine.inpaint(make_request(style="watercolour"))), plain)
+
+
+# ------------------------------------------------------------------------------
+# Through the shared pipeline
+# ------------------------------------------------------------------------------
+
+
+def test_generate_with_the_own_model_repaints_only_the_painted_region(
+    settings, tiny_models, reset_engines
+):
+    from inpainting.demo import make_demo_map
+    from inpainting.pipeline import GenerationOptions, generate
+
+    settings.OLPE_MODEL = str(tiny_models[9])
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL_RESOLUTION = 128
+    settings.OLPE_LORA_STYLES = {}
+    demo = make_demo_map(width=320, height=240, seed=4)
+    painted = np.zeros((240, 320), dtype=np.float32)
+    painted[90:150, 120:200] = 1.0
+    events = []
+
+    result = generate(
+        demo,
+        painted,
+        "Ein See mitten in der Stadt",
+        GenerationOptions(engine="diffusers", steps=5, seed=9),
+        progress=lambda *event: events.append(event),
+    )
+
+    assert result.engine == "diffusers" and result.image.size == demo.size
+    assert [(step, total) for step, total, _ in events] == [(step, 5) for step in range(1, 6)]
+    before, after = pixels(demo), pixels(result.image)
+    assert np.abs(after[100:140, 130:190] - before[100:140, 130:190]).mean() > 10
+    far = np.ones(painted.shape, dtype=bool)
+    far[50:190, 80:240] = False  # the painted region plus padding and feather
+    assert np.array_equal(after[far], before[far])
+    assert reset_engines.get_engine("diffusers").loaded

@@ -1,0 +1,464 @@
+"""The kiosk in a real browser against the real platform.
+
+Debian's Chromium (headless, through Playwright) visits the kiosk served by
+daphne, while the django-q2 cluster paints wishes with the offline classic
+engine: a visitor picks a World, paints with mouse and finger, wishes in
+German, watches the job's progress over its websocket, compares, hands the
+result to the gallery, switches the language and walks away. Screenshots of
+every step go to test-artifacts/kiosk/.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from inpainting.launcher import CLUSTER
+from tests.live import live_platform
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "kiosk"
+MAP_SIZE = (512, 384)
+KIOSK = (1920, 1080)
+TABLET = (1280, 800)
+WISH = "Was wäre, wenn hier ein See wäre?"
+BLOCKED_TERM = "Stinkstiefel"
+LONG_IDLE = 600
+SHORT_IDLE = 5
+JOB_SECONDS = 60_000  # milliseconds Playwright waits for a job to finish
+
+SEED = f"""
+from django.core.files.base import ContentFile
+import io
+from gallery.models import BlockedTerm, SiteSettings, World
+from inpainting.demo import make_demo_map
+
+def png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return ContentFile(buffer.getvalue())
+
+def world(slug, name, **fields):
+    world = World(slug=slug, name=name, **fields)
+    world.image.save("map.png", png(make_demo_map(width={MAP_SIZE[0]}, height={MAP_SIZE[1]})), save=False)
+    world.save()
+
+world("olpe-heute", "Olpe heute", description="Die Stadt am Biggesee, wie sie heute aussieht.", order=1)
+world("urkarte", "Urkarte 1830", kind=World.Kind.HISTORIC, map_date="1830", editable=False,
+      description="Die preußische Urkatasterkarte.", order=2)
+world("entwurf", "Entwurf", visible=False, order=3)
+site = SiteSettings.load()
+site.idle_reset_seconds = {LONG_IDLE}
+site.visitor_engine = SiteSettings.VisitorEngine.CLASSIC
+site.prompt_suggestions_de = "Was wäre, wenn hier ein See wäre?\\nWas wäre, wenn hier ein Wald wäre?"
+site.prompt_suggestions_en = "What if there were a lake here?"
+site.save()
+BlockedTerm.objects.get_or_create(term="{BLOCKED_TERM}", defaults={{"category": "insult"}})
+"""
+
+
+# --- the platform and the browser ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    with live_platform("embedded", tmp_path_factory.mktemp("kiosk"), workers=1) as platform:
+        platform.manage("shell", "-c", SEED)
+        yield platform
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def kiosk(live, browser):
+    """A fresh kiosk browser (own cookies and storage) at 1920x1080 with a touchscreen."""
+    context = browser.new_context(
+        viewport={"width": KIOSK[0], "height": KIOSK[1]}, has_touch=True,
+        base_url=live.platform.url("").rstrip("/"),
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def database(live) -> sqlite3.Connection:
+    return sqlite3.connect(live.profile.database_url.removeprefix("sqlite:///"), timeout=30)
+
+
+def set_idle_seconds(live, seconds: int) -> None:
+    with database(live) as connection:
+        connection.execute("UPDATE gallery_sitesettings SET idle_reset_seconds = ?", [seconds])
+
+
+def shoot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+# --- painting helpers -------------------------------------------------------------------
+
+
+def open_world(page, slug: str = "olpe-heute") -> None:
+    page.goto(f"/kiosk/worlds/{slug}/")
+    page.wait_for_function(
+        "([w, h]) => { const c = document.getElementById('paint-layer');"
+        " return c && c.width === w && c.height === h; }",
+        arg=list(MAP_SIZE),
+    )
+
+
+def screen_point(page, x: float, y: float) -> tuple[float, float]:
+    """Where map pixel (x, y) is on the screen."""
+    box = page.locator("#paint-layer").bounding_box()
+    return box["x"] + x * box["width"] / MAP_SIZE[0], box["y"] + y * box["height"] / MAP_SIZE[1]
+
+
+def mouse_stroke(page, points) -> None:
+    page.mouse.move(*screen_point(page, *points[0]))
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*screen_point(page, *point), steps=4)
+    page.mouse.up()
+
+
+def finger_stroke(page, points) -> None:
+    """A finger on the touchscreen: touch events, which Chromium turns into pointer events."""
+    cdp = page.context.new_cdp_session(page)
+    kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+    for kind, point in zip(kinds, points):
+        x, y = screen_point(page, *point)
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def circle(cx, cy, radius, count=40) -> list[tuple[float, float]]:
+    return [
+        (cx + radius * math.cos(2 * math.pi * step / count),
+         cy + radius * math.sin(2 * math.pi * step / count))
+        for step in range(count + 1)
+    ]
+
+
+def paint_alpha(page, x: int, y: int) -> int:
+    return page.evaluate(
+        "([x, y]) => document.getElementById('paint-layer').getContext('2d')"
+        ".getImageData(x, y, 1, 1).data[3]",
+        [x, y],
+    )
+
+
+def record_job_display(page) -> None:
+    """Note every text and progress value the job panel shows, however briefly."""
+    page.evaluate("""() => {
+        window.seen = {messages: [], progress: [], previews: 0};
+        const message = document.getElementById('job-message');
+        const bar = document.getElementById('job-progress');
+        const preview = document.getElementById('job-preview');
+        new MutationObserver(() => window.seen.messages.push(message.textContent))
+            .observe(message, {childList: true, characterData: true, subtree: true});
+        new MutationObserver(() => {
+            if (bar.hasAttribute('value')) window.seen.progress.push([bar.value, bar.max]);
+        }).observe(bar, {attributes: true});
+        new MutationObserver(() => window.seen.previews += 1)
+            .observe(preview, {attributes: true, attributeFilter: ['src']});
+    }""")
+
+
+def websocket_messages(page) -> list[str]:
+    frames = []
+    page.on("websocket", lambda socket: socket.on(
+        "framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else "")
+    ))
+    return frames
+
+
+def generate_button(page):
+    return page.locator("#generate")
+
+
+# --- tests --------------------------------------------------------------------------------
+
+
+def test_a_visit_from_the_welcome_to_the_gallery_and_back(live, kiosk):
+    page = kiosk
+    frames = websocket_messages(page)
+
+    page.goto("/kiosk/")
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.locator("h1").inner_text() == "What if Olpe looked different?" or page.locator("h1").is_visible()
+    shoot(page, "01-start")
+
+    page.locator("#start-button").click()
+    page.wait_for_url("**/kiosk/worlds/")
+    cards = page.locator(".world-card")
+    assert sorted(cards.evaluate_all("cards => cards.map(card => card.dataset.world)")) == [
+        "olpe-heute", "urkarte",
+    ]
+    assert "1830" in page.locator('[data-world="urkarte"]').inner_text()
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    shoot(page, "02-worlds")
+
+    page.locator('[data-world="olpe-heute"] .world-link').click()
+    page.wait_for_url("**/kiosk/worlds/olpe-heute/")
+    open_world(page)
+    assert generate_button(page).is_disabled()
+    shoot(page, "03-paint")
+
+    # A brush stroke with the mouse; an outline with a finger, which fills when it closes.
+    mouse_stroke(page, [(60, 300), (120, 320), (200, 310), (260, 330)])
+    assert paint_alpha(page, 120, 320) == 255
+    finger_stroke(page, circle(330, 150, 70))
+    assert paint_alpha(page, 330, 150) == 255, "the closed outline is filled"
+    assert paint_alpha(page, 470, 30) == 0, "nothing outside the strokes is painted"
+    assert generate_button(page).is_disabled(), "no wish yet"
+
+    page.locator("#undo").click()
+    assert paint_alpha(page, 330, 150) == 0
+    page.locator("#redo").click()
+    assert paint_alpha(page, 330, 150) == 255
+
+    # The curators' suggestions are offered while typing.
+    suggestions = page.locator("#wish-suggestions option").evaluate_all(
+        "options => options.map(option => option.value)"
+    )
+    assert WISH in suggestions
+    page.locator("#wish").fill(WISH)
+    assert generate_button(page).is_enabled()
+    page.locator("input[name=fidelity][value=exact]").check(force=True)
+    shoot(page, "04-wish")
+
+    # Enter generates; the panel shows the job's progress as it arrives.
+    record_job_display(page)
+    page.locator("#wish").press("Enter")
+    page.locator("#result-panel").wait_for(state="visible", timeout=JOB_SECONDS)
+    seen = page.evaluate("window.seen")
+    kinds = {re.search(r'"type": ?"(\w+)"', frame).group(1) for frame in frames if '"type"' in frame}
+    assert {"progress", "succeeded"} <= kinds, kinds
+    assert seen["progress"], "the progress bar moved"
+    assert seen["progress"][-1][0] == seen["progress"][-1][1], "it reached its end"
+    assert any("AI" in text or "KI" in text for text in seen["messages"]), seen["messages"]
+    assert seen["previews"] >= 1, "a preview arrived while painting"
+    assert page.locator("#compare").is_visible()
+    shoot(page, "05-result")
+
+    # The comparison: keyboard on the range, then a drag on the picture.
+    slider = page.locator("#compare-range")
+    page.wait_for_function("() => document.getElementById('compare-range').value === '50'")
+    slider.focus()
+    page.keyboard.press("Home")
+    assert slider.input_value() == "0"
+    for _ in range(30):
+        page.keyboard.press("ArrowRight")
+    assert slider.input_value() == "30"
+    assert "30%" in page.locator("#compare").get_attribute("style")
+    box = page.locator("#compare").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    assert int(slider.input_value()) in range(73, 78)
+    shoot(page, "06-compare")
+
+    # Into the gallery: a title, a first name with consent, and the code for the phone.
+    page.locator("#to-gallery").click()
+    page.locator("#gallery-title-input").fill("Der Olpesee")
+    page.locator("#gallery-name").fill("Mia")
+    page.locator("#gallery-consent").check()
+    shoot(page, "07-gallery-form")
+    page.locator("#gallery-submit").click()
+    page.locator("#qr-code svg").wait_for(state="visible")
+    shoot(page, "08-qr")
+    with database(live) as connection:
+        rows = connection.execute(
+            "SELECT title, visitor_name, consent, status, slug FROM gallery_creation"
+        ).fetchall()
+    assert [row[:4] for row in rows] == [("Der Olpesee", "Mia", 1, "pending")]
+    assert rows[0][4] in page.locator("#qr-code").get_attribute("data-url")
+
+    # English, without losing the visit; then the visitor walks away.
+    set_idle_seconds(live, SHORT_IDLE)
+    page.locator("#language-form button[value=en]").click()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    page.locator("#result-panel").wait_for(state="visible")
+    assert page.locator("#result-title").inner_text() == "Here is your picture!"
+    assert page.locator("#compare").is_visible()
+    shoot(page, "09-english")
+
+    dialog = page.locator("#idle-dialog")
+    dialog.wait_for(state="visible", timeout=(SHORT_IDLE + 5) * 1000)
+    assert page.locator("#idle-seconds").inner_text().isdigit()
+    shoot(page, "10-still-there")
+    page.locator("#idle-continue").click()
+    assert not dialog.is_visible()
+    assert page.locator("#result-panel").is_visible(), "continuing keeps the visit"
+
+    page.wait_for_url("**/kiosk/", timeout=(SHORT_IDLE * 2 + 15) * 1000)
+    assert page.locator("html").get_attribute("lang") == "de"
+    assert page.evaluate("window.sessionStorage.length") == 0
+    shoot(page, "11-reset")
+    set_idle_seconds(live, LONG_IDLE)
+
+    # Nothing of the previous visit is left for the next visitor.
+    open_world(page)
+    assert paint_alpha(page, 330, 150) == 0
+    assert page.locator("#wish").input_value() == ""
+    assert page.locator("#compare").is_hidden()
+    assert page.locator("#result-panel").is_hidden()
+    assert generate_button(page).is_disabled()
+
+
+def test_generate_waits_for_both_a_drawing_and_a_wish(kiosk):
+    page = kiosk
+    open_world(page)
+    page.locator("#wish").fill(WISH)
+    assert generate_button(page).is_disabled(), "a wish alone is not enough"
+    assert "paint" in page.locator("#generate-hint").inner_text().lower() or page.locator(
+        "#generate-hint").inner_text()
+
+    mouse_stroke(page, [(100, 100), (180, 120)])
+    assert generate_button(page).is_enabled()
+
+    # Erasing every trace of paint takes the permission away again.
+    page.locator("label.tool:has(input[value=eraser])").click()
+    page.locator("label.size:has(input[value='96'])").click()
+    mouse_stroke(page, [(80, 90), (200, 130), (80, 130), (200, 90)])
+    assert paint_alpha(page, 140, 110) == 0
+    page.wait_for_function("() => document.getElementById('generate').disabled")
+
+    page.locator("#undo").click()
+    assert generate_button(page).is_enabled()
+    page.locator("#wish").fill("   ")
+    assert generate_button(page).is_disabled(), "blanks are no wish"
+
+    # The area tool fills whatever outline it draws, closed or not.
+    page.locator("label.tool:has(input[value=shape])").click()
+    mouse_stroke(page, [(300, 250), (420, 250), (420, 350), (300, 350)])
+    assert paint_alpha(page, 360, 300) == 255
+
+
+def test_a_world_for_viewing_only_cannot_be_painted(kiosk):
+    page = kiosk
+    page.goto("/kiosk/worlds/urkarte/")
+    page.wait_for_function("() => document.getElementById('map-image').complete")
+    assert page.locator("#paint-layer").count() == 0
+    assert page.locator("#tools").count() == 0
+    assert page.locator("#wish").count() == 0
+    assert page.locator("#view-only-title").is_visible()
+    box = page.locator("#map-image").bounding_box()
+    page.mouse.move(box["x"] + 50, box["y"] + 50)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 250, box["y"] + 150, steps=5)
+    page.mouse.up()
+    assert page.locator("canvas").count() == 0
+    shoot(page, "12-view-only")
+
+
+def test_a_blocked_wish_is_explained_and_the_drawing_stays(kiosk):
+    page = kiosk
+    open_world(page)
+    mouse_stroke(page, [(200, 200), (260, 220)])
+    page.locator("#wish").fill(f"Was wäre, wenn hier ein {BLOCKED_TERM} wohnte?")
+    page.locator("#generate").click()
+    error = page.locator("#wish-error")
+    error.wait_for(state="visible")
+    assert error.inner_text().strip()
+    assert page.locator("#job-status").is_hidden()
+    assert paint_alpha(page, 230, 210) == 255, "the drawing is kept"
+    assert generate_button(page).is_enabled(), "the visitor may change the wish and try again"
+    shoot(page, "13-blocked")
+
+
+def test_the_job_survives_a_web_server_restart(live, kiosk):
+    """The socket drops while the wish waits; it reconnects, and the result still arrives."""
+    page = kiosk
+    live.platform.stop_process(CLUSTER)
+    try:
+        open_world(page)
+        mouse_stroke(page, [(100, 200), (200, 220), (300, 200)])
+        page.locator("#wish").fill("Ein Wald")
+        page.locator("#generate").click()
+        page.wait_for_function(
+            "() => /next|waiting|nächste|wartet/i.test(document.getElementById('job-message').textContent)"
+        )
+        assert page.locator("#cancel-job").is_enabled()
+        assert generate_button(page).is_disabled(), "one wish at a time"
+        web = live.platform.web_names[0]
+        live.platform.stop_process(web)
+        page.locator("#job-connection").wait_for(state="visible")
+        shoot(page, "14-reconnecting")
+        live.platform.start_process(web)
+        live.platform.wait_until_ready()
+    finally:
+        live.platform.start_process(CLUSTER)
+    page.locator("#result-panel").wait_for(state="visible", timeout=JOB_SECONDS)
+    assert page.locator("#job-connection").is_hidden()
+
+
+def test_a_waiting_wish_can_be_cancelled(live, kiosk):
+    page = kiosk
+    live.platform.stop_process(CLUSTER)
+    try:
+        open_world(page)
+        mouse_stroke(page, [(100, 100), (150, 150)])
+        page.locator("#wish").fill("Ein Schloss")
+        page.locator("#generate").click()
+        page.locator("#job-status").wait_for(state="visible")
+        page.locator("#cancel-job").click()
+        page.locator("#job-status").wait_for(state="hidden")
+        assert page.locator("#wish-form").is_visible()
+        assert paint_alpha(page, 125, 125) == 255
+        assert generate_button(page).is_enabled()
+    finally:
+        live.platform.start_process(CLUSTER)
+
+
+def test_the_tablet_layout_keeps_touch_targets_large(live, browser):
+    context = browser.new_context(
+        viewport={"width": TABLET[0], "height": TABLET[1]}, has_touch=True,
+        base_url=live.platform.url("").rstrip("/"),
+    )
+    page = context.new_page()
+    try:
+        open_world(page)
+        small = page.evaluate("""() => [...document.querySelectorAll(
+            'button, a.button, .tool-face, .choice-face, select, input[type=text], input[type=range]'
+        )].filter(element => element.offsetParent !== null).map(element => {
+            const box = element.getBoundingClientRect();
+            return [element.id || element.className || element.tagName, box.width, box.height];
+        }).filter(([, width, height]) => width < 48 || height < 48)""")
+        assert small == [], f"touch targets under 48 px: {small}"
+        stage = page.locator("#stage").bounding_box()
+        assert stage["width"] * stage["height"] > 0.35 * TABLET[0] * TABLET[1], "the map dominates"
+        shoot(page, "15-tablet")
+        page.goto("/kiosk/")
+        shoot(page, "16-tablet-start")
+    finally:
+        context.close()
