@@ -97,8 +97,10 @@ class Sizes:
     busy_jobs: int  # (b) large maps queued so that the worker paints through both phases
 
 
-FULL = Sizes(submissions=20, window_s=8.0, busy_jobs=10)
-QUICK = Sizes(submissions=6, window_s=3.0, busy_jobs=5)
+# Enough large maps for a fast machine (about 1.5 s each) to paint through both
+# phases; the ones left over are cancelled, which costs nothing.
+FULL = Sizes(submissions=20, window_s=8.0, busy_jobs=24)
+QUICK = Sizes(submissions=6, window_s=3.0, busy_jobs=10)
 
 
 @dataclass
@@ -248,8 +250,18 @@ def running_platform(work_dir: Path, extra_env: dict[str, str]) -> Iterator[str]
     try:
         platform.start(timeout=60)
         yield platform.url("").rstrip("/")
+    except BaseException:
+        print_log_tails(work_dir / "logs")
+        raise
     finally:
         platform.stop()
+
+
+def print_log_tails(log_dir: Path, lines: int = 30) -> None:
+    """The end of each process's log, to see why a measurement failed before they vanish."""
+    for log in sorted(log_dir.glob("*.log")):
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        print(f"--- {log.name}", *tail, sep="\n", file=sys.stderr)
 
 
 @contextmanager

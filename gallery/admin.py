@@ -27,9 +27,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from PIL import Image, UnidentifiedImageError
 
 from gallery import creations, engine_choice, moderation
@@ -42,6 +41,7 @@ THUMBNAIL_SIDE = 160
 THUMBNAIL_QUALITY = 80
 THUMBNAIL_SUFFIX = ".admin-thumb.jpg"
 MODERATE_PERMISSION = "gallery.moderate_creation"
+ADMIN_CSS = {"all": ["admin/gallery/admin.css"]}
 
 
 # --- pictures, for staff only ------------------------------------------------------------
@@ -128,7 +128,9 @@ class PicturesMixin:
             else:
                 response = FileResponse(picture.open("rb"), content_type="image/png")
         except (OSError, UnidentifiedImageError) as error:
-            logger.warning("Picture %s of %s %s unreadable: %s", which, obj._meta.model_name, obj.pk, error)
+            logger.warning(
+                "Picture %s of %s %s unreadable: %s", which, obj._meta.model_name, obj.pk, error
+            )
             raise Http404 from error
         response["Cache-Control"] = "private, max-age=300"
         return response
@@ -146,7 +148,8 @@ class PicturesMixin:
             return "–"
         return format_html(
             '<img src="{}" alt="{}" height="{}" loading="lazy" class="olpe-thumbnail">',
-            self.picture_url(obj, which, thumb=True), which, height,
+            self.picture_url(obj, which, thumb=True),
+            obj._meta.get_field(self.pictures[which]).verbose_name, height,
         )
 
 
@@ -213,6 +216,10 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
         "moderated_at",
     )
 
+    class Media:
+        css = ADMIN_CSS
+        js = ["admin/gallery/compare.js"]  # the before/after slider of a creation's page
+
     def has_add_permission(self, request):
         return False  # creations come from visitors' jobs
 
@@ -245,7 +252,11 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
 
     @admin.display(description=_("settings"))
     def settings_summary(self, creation):
-        shown = {key: value for key, value in creation.generation_settings.items() if value not in (None, "")}
+        shown = {
+            key: value
+            for key, value in creation.generation_settings.items()
+            if value not in (None, "")
+        }
         if not shown:
             return "–"
         return format_html(
@@ -290,13 +301,17 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
     @staticmethod
     def _state_label(creation) -> str:
         status = creation.get_status_display()
-        return gettext("%(status)s and featured") % {"status": status} if creation.featured else status
+        if creation.featured:
+            return gettext("%(status)s and featured") % {"status": status}
+        return status
 
     # --- bulk decisions
 
     @admin.action(description=_("Approve selected creations"), permissions=["moderate"])
     def approve_selected(self, request, queryset):
-        count = self._decide_each(queryset, lambda creation: creations.approve(creation, request.user))
+        count = self._decide_each(
+            queryset, lambda creation: creations.approve(creation, request.user)
+        )
         self.message_user(
             request,
             ngettext("%(count)d creation approved.", "%(count)d creations approved.", count)
@@ -402,6 +417,9 @@ class WorldAdmin(PicturesMixin, admin.ModelAdmin):
         "visible", "editable", "order", "created_at",
     )
 
+    class Media:
+        css = ADMIN_CSS
+
     @admin.display(description=_("map"))
     def preview(self, world):
         return self.picture_tag(world, "image", height=48)
@@ -434,6 +452,9 @@ class SiteSettingsAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("engine_status", "openai_usage_today")
 
+    class Media:
+        css = ADMIN_CSS
+
     def has_add_permission(self, request):
         return False  # the one row is created on first visit
 
@@ -447,7 +468,10 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         row = SiteSettings.load()
         opts = self.model._meta
         return HttpResponseRedirect(
-            reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[row.pk])
+            reverse(
+                f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change",
+                args=[row.pk],
+            )
         )
 
     @admin.display(description=_("OpenAI images today"))
@@ -497,7 +521,10 @@ class BlockedTermForm(forms.ModelForm):
         term = " ".join(self.cleaned_data["term"].split())
         if len(moderation.normalise(term).replace(" ", "")) < 2:
             raise forms.ValidationError(
-                _("A term needs at least two letters or digits; a shorter one would block almost every wish.")
+                _(
+                    "A term needs at least two letters or digits; "
+                    "a shorter one would block almost every wish."
+                )
             )
         return term
 
@@ -545,7 +572,8 @@ class BlockedTermAdmin(admin.ModelAdmin):
         moderation.forget_matcher()  # update() sends no signals
         self.message_user(
             request,
-            ngettext("%(count)d term changed.", "%(count)d terms changed.", count) % {"count": count},
+            ngettext("%(count)d term changed.", "%(count)d terms changed.", count)
+            % {"count": count},
             messages.SUCCESS,
         )
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 
@@ -43,7 +48,8 @@ class WorldSerializer(serializers.ModelSerializer):
                   "image_url"]
 
     def get_image_url(self, world) -> str:
-        return absolute(self.context.get("request"), reverse("gallery:world-image", args=[world.slug]))
+        path = reverse("gallery:world-image", args=[world.slug])
+        return absolute(self.context.get("request"), path)
 
 
 class CreationSerializer(serializers.ModelSerializer):
@@ -52,22 +58,30 @@ class CreationSerializer(serializers.ModelSerializer):
     visitor_name = serializers.SerializerMethodField(
         help_text=_("The visitor's first name; empty unless they agreed to show it."),
     )
-    wish = serializers.CharField(source="prompt_original", help_text=_("The visitor's wish as typed."))
+    wish = serializers.CharField(
+        source="prompt_original", help_text=_("The visitor's wish as typed."),
+    )
     wish_translated = serializers.CharField(
         source="prompt_translated", help_text=_("The wish in English, if it was translated."),
     )
     world = WorldSummarySerializer(allow_null=True)
     created = serializers.DateTimeField(source="created_at")
-    url = serializers.SerializerMethodField(help_text=_("The creation's page (what its QR code opens)."))
+    url = serializers.SerializerMethodField(
+        help_text=_("The creation's page (what its QR code opens)."),
+    )
     before_url = serializers.SerializerMethodField()
     after_url = serializers.SerializerMethodField()
-    thumbnail_url = serializers.SerializerMethodField(help_text=_("A small JPEG of the after picture."))
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text=_("A small JPEG of the after picture."),
+    )
     qr_url = serializers.SerializerMethodField(help_text=_("A QR code of the page, as SVG."))
 
     class Meta:
         model = Creation
-        fields = ["slug", "title", "visitor_name", "wish", "wish_translated", "world", "engine",
-                  "created", "featured", "url", "before_url", "after_url", "thumbnail_url", "qr_url"]
+        fields = [
+            "slug", "title", "visitor_name", "wish", "wish_translated", "world", "engine",
+            "created", "featured", "url", "before_url", "after_url", "thumbnail_url", "qr_url",
+        ]
 
     def _link(self, name: str, creation) -> str:
         return absolute(self.context.get("request"), reverse(name, args=[creation.slug]))
@@ -105,7 +119,8 @@ WORLD_FILTER = OpenApiParameter(
     "world", OpenApiTypes.STR, description="Only creations made on the World with this slug.",
 )
 FEATURED_FILTER = OpenApiParameter(
-    "featured", OpenApiTypes.BOOL, description="Only featured (true) or only other (false) creations.",
+    "featured", OpenApiTypes.BOOL,
+    description="Only featured (true) or only other (false) creations.",
 )
 
 
@@ -133,7 +148,9 @@ class CreationListView(ApiView, generics.ListAPIView):
 
 
 @extend_schema_view(
-    get=extend_schema(summary="One published creation", responses={200: CreationSerializer, 404: NOT_FOUND})
+    get=extend_schema(
+        summary="One published creation", responses={200: CreationSerializer, 404: NOT_FOUND},
+    )
 )
 class CreationDetailView(ApiView, generics.RetrieveAPIView):
     serializer_class = CreationSerializer

@@ -14,5 +14,6 @@ class GalleryConfig(AppConfig):
         from gallery.models import Creation
 
         creation_changed.connect(
-            wall.on_creation_changed, sender=Creation, dispatch_uid="gallery.wall.on_creation_changed"
+            wall.on_creation_changed, sender=Creation,
+            dispatch_uid="gallery.wall.on_creation_changed",
         )

@@ -72,7 +72,9 @@ def create_creation(
         return existing
     title = _checked_text(job, title, field="title")
     visitor_name = _checked_text(job, visitor_name, field="visitor_name") if consent else ""
-    creation = _new_creation(job, title=title, visitor_name=visitor_name, consent=consent, world=world)
+    creation = _new_creation(
+        job, title=title, visitor_name=visitor_name, consent=consent, world=world
+    )
     _copy_pictures(job, creation)
     try:
         with transaction.atomic():

@@ -6,7 +6,6 @@ media files: every view that shows one checks that the creation is approved
 """
 
 import secrets
-import threading
 import time
 
 from django.conf import settings
@@ -138,7 +137,6 @@ class SiteSettings(models.Model):
     # many seconds, so a curator's change reaches other processes that much later.
     CACHE_SECONDS = 5.0
     _cached: tuple[float, "SiteSettings"] | None = None
-    _cache_lock = threading.Lock()
 
     class VisitorEngine(models.TextChoices):
         DIFFUSERS = "diffusers", _("own model")
@@ -188,15 +186,19 @@ class SiteSettings(models.Model):
     @classmethod
     def cached(cls) -> "SiteSettings":
         """The settings as read at most CACHE_SECONDS ago; read-only, use load() to edit."""
-        with cls._cache_lock:
-            if cls._cached is None or time.monotonic() - cls._cached[0] > cls.CACHE_SECONDS:
-                cls._cached = (time.monotonic(), cls.load())
-            return cls._cached[1]
+        # No lock: replacing the tuple is atomic, and two threads that both
+        # reload at expiry merely read the same row twice. (Loading may save a
+        # new row, and save() clears the cache, so a lock here would deadlock.)
+        cached = cls._cached
+        if cached is None or time.monotonic() - cached[0] > cls.CACHE_SECONDS:
+            row = cls.load()
+            cls._cached = (time.monotonic(), row)
+            return row
+        return cached[1]
 
     @classmethod
     def forget_cached(cls) -> None:
-        with cls._cache_lock:
-            cls._cached = None
+        cls._cached = None
 
     def suggestions(self, language: str) -> list[str]:
         text = self.prompt_suggestions_en if language.startswith("en") else self.prompt_suggestions_de

@@ -16,7 +16,8 @@ disguises do not get through:
   in harmless words ("arsch" in "Marsch").
 
 Terms are normalised the same way as wishes, so a curator types a term as it
-is spelled. All active terms are compiled into one regular expression, kept
+is spelled. All active terms are compiled into one regular expression (a
+trie of their spellings, so a check takes microseconds), kept
 per process and rebuilt when a term changes in this process (signals) or
 after `OLPE_BLOCKLIST_REFRESH_SECONDS` (other processes: workers, a second
 web server).
@@ -98,40 +99,78 @@ class BlockedMatch:
     category: str
 
 
-def term_pattern(normalised_term: str, whole_word_only: bool) -> str:
-    """A term's words may be written apart or together: "heil hitler", "heilhitler"."""
-    body = r"\s?".join(re.escape(word) for word in normalised_term.split())
-    return rf"\b{body}\b" if whole_word_only else body
+def term_tokens(normalised_term: str, whole_word_only: bool) -> tuple[str, ...]:
+    """A term as regex pieces; its words may be written apart or together ("heil hitler")."""
+    tokens: list[str] = [r"\b"] if whole_word_only else []
+    for index, word in enumerate(normalised_term.split()):
+        if index:
+            tokens.append(r"\s?")
+        tokens.extend(re.escape(char) for char in word)
+    if whole_word_only:
+        tokens.append(r"\b")
+    return tuple(tokens)
+
+
+def trie_pattern(token_lists) -> str:
+    """One regex for many terms, with shared prefixes merged.
+
+    A flat alternation of a few hundred terms makes the regex engine try every
+    term at every position of a wish; merged prefixes ("hure", "hurensohn")
+    let it give up after one character almost everywhere.
+    """
+    trie: dict = {}
+    for tokens in token_lists:
+        node = trie
+        for token in tokens:
+            node = node.setdefault(token, {})
+        node[""] = {}  # a term ends here
+
+    def emit(node: dict) -> str:
+        branches = [token + emit(child) for token, child in node.items() if token]
+        if not branches:
+            return ""
+        group = f"(?:{'|'.join(branches)})"
+        return f"{group}?" if "" in node else group  # greedy: the longest term wins
+
+    return emit(trie)
 
 
 class Matcher:
-    """All active terms as one regular expression; which term matched is the group's name."""
+    """All active terms as one regular expression, built from a trie of their spellings."""
 
     def __init__(self, terms):
-        self._matches: list[BlockedMatch] = []
-        alternatives: dict[str, str] = {}
-        # Longest first, so at any position the most specific term is reported.
-        for term in sorted(terms, key=lambda term: -len(normalise(term.term))):
-            normalised = normalise(term.term)
-            if not normalised:
-                continue
-            pattern = term_pattern(normalised, term.whole_word_only)
-            if pattern not in alternatives:
-                alternatives[pattern] = f"t{len(self._matches)}"
-                self._matches.append(BlockedMatch(term.term, term.category))
-        self._regex = (
-            re.compile("|".join(f"(?P<{name}>{pattern})" for pattern, name in alternatives.items()))
-            if alternatives else None
-        )
+        # Longest first, so a hit is reported as the most specific term.
+        self._terms: list[tuple[BlockedMatch, re.Pattern]] = []
+        seen: dict[tuple[str, ...], None] = {}  # ordered, so the regex is the same every time
+        for term in sorted(terms, key=lambda term: (-len(normalise(term.term)), term.term)):
+            tokens = term_tokens(normalise(term.term), term.whole_word_only)
+            if tokens and tokens not in seen:
+                seen[tokens] = None
+                self._terms.append(
+                    (BlockedMatch(term.term, term.category), re.compile("".join(tokens)))
+                )
+        self._regex = re.compile(trie_pattern(seen)) if seen else None
 
     def __len__(self) -> int:
-        return len(self._matches)
+        return len(self._terms)
 
     def find(self, text: str) -> Optional[BlockedMatch]:
         if self._regex is None:
             return None
-        found = self._regex.search(normalise(text))
-        return self._matches[int(found.lastgroup[1:])] if found else None
+        normalised = normalise(text)
+        found = self._regex.search(normalised)
+        if found is None:
+            return None
+        return self._which(normalised, found.start(), found.end())
+
+    def _which(self, normalised: str, start: int, end: int) -> BlockedMatch:
+        """The term behind a hit: only looked up on hits, which are rare."""
+        candidates = [
+            (match, hit.end())
+            for match, pattern in self._terms
+            if (hit := pattern.match(normalised, start))
+        ]
+        return next((match for match, hit_end in candidates if hit_end == end), candidates[0][0])
 
 
 class _MatcherCache:

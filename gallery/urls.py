@@ -1,4 +1,4 @@
-"""Routes of the gallery: public pages, pictures, the wall and the gallery API (names `gallery:...`)."""
+"""Routes of the gallery: pages, pictures, the wall and the gallery API (names `gallery:...`)."""
 
 from django.urls import include, path
 

@@ -6,3 +6,9 @@ class InpaintingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "inpainting"
     verbose_name = _("Inpainting")
+
+    def ready(self):
+        # Workers report their loaded engines and GPU memory for /health/workers/.
+        from olpe_site.health import connect_worker_signals
+
+        connect_worker_signals()

@@ -30,8 +30,15 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 from PIL import Image
 
+from gallery.engine_choice import (
+    EngineChoice,
+    EngineChoiceProblem,
+    choose_engine,
+    record_openai_use,
+)
+from gallery.moderation import check_wish
 from inpainting import events
-from inpainting.engines import ENGINE_NAMES, get_engine
+from inpainting.engines import ENGINE_NAMES
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
@@ -43,6 +50,7 @@ Status = InpaintJob.Status
 RUN_JOB_TASK = "inpainting.tasks.run_job"
 # The engine that falls back to the classic one in the worker when it cannot load.
 OWN_MODEL_ENGINE = "diffusers"
+OPENAI_ENGINE = "openai"
 FALLBACK_ENGINE = "classic"
 
 STEPS_RANGE = (1, 150)
@@ -63,8 +71,8 @@ class JobProblem(ValueError):
 
 
 def default_engine() -> str:
-    """The engine used when a request names none."""
-    return settings.OLPE_DEFAULT_ENGINE
+    """The engine a visitor gets right now when a request names none (curators decide)."""
+    return choose_engine().engine
 
 
 def max_attempts() -> int:
@@ -109,19 +117,34 @@ def submit_job(
     kiosk_session: str = "",
     api_user=None,
     client_ip: Optional[str] = None,
+    world=None,
 ) -> InpaintJob:
     """Check a wish, store it with its pictures, and queue it once stored.
 
+    The curators' site settings choose the engine (a requested one counts only
+    where they allow it, or for API clients with a token), and the blocklist
+    stops a wish before any engine or translation service sees it.
+
     Raises JobProblem, imaging.ImageProblem (and EmptyMask) or
-    prompts.PromptProblem, each with a readable `message` and a `field`.
+    prompts.PromptProblem (gallery.moderation.WishBlocked for a blocked wish),
+    each with a readable `message` and a `field`.
     """
-    engine = _checked_engine(engine)
+    may_choose = bool(getattr(api_user, "is_authenticated", False))
+    choice = _chosen_engine(engine, may_choose=may_choose)
     _check_parameters(steps=steps, guidance=guidance, strength=strength, seed=seed)
+    if world is not None and not world.editable:
+        raise JobProblem(_("This map can only be viewed, not painted."), field="world")
     map_image, mask_array = load_inputs(image, mask)
+    # Outside any transaction: the record of a blocked attempt must survive the refusal.
+    check_wish(wish, kiosk_session=kiosk_session, client_ip=client_ip)
     prompt = prepare_prompt(wish, style)
+    if prompt.translated != prompt.original:
+        check_wish(prompt.translated, kiosk_session=kiosk_session, client_ip=client_ip)
     job = InpaintJob(
-        engine=engine,
-        requested_engine=engine,
+        engine=choice.engine,
+        requested_engine=engine or "",
+        notice=str(choice.notice),
+        world=world,
         style=prompt.style,
         steps=steps,
         guidance=guidance,
@@ -143,18 +166,19 @@ def submit_job(
         job.save()
         events.publish(job, events.QUEUED, {"position": job.queue_position()})
         transaction.on_commit(lambda: enqueue(job.pk))
+    if job.engine == OPENAI_ENGINE:
+        record_openai_use()
     return job
 
 
-def _checked_engine(engine: Optional[str]) -> str:
-    name = engine or default_engine()
-    if name not in ENGINE_NAMES:
-        raise JobProblem(_("Unknown engine “%(name)s”.") % {"name": name}, field="engine")
-    if name != OWN_MODEL_ENGINE:  # the own model falls back in the worker instead
-        status = get_engine(name).status()
-        if not status.usable:
-            raise JobProblem(status.reason, field="engine")
-    return name
+def _chosen_engine(requested: Optional[str], *, may_choose: bool) -> EngineChoice:
+    # A name that does not exist is a mistake worth telling, whoever may choose.
+    if requested and requested not in ENGINE_NAMES:
+        raise JobProblem(_("Unknown engine “%(name)s”.") % {"name": requested}, field="engine")
+    try:
+        return choose_engine(requested, may_choose=may_choose)
+    except EngineChoiceProblem as problem:
+        raise JobProblem(problem.message, field="engine") from problem
 
 
 def _check_parameters(**values) -> None:
@@ -231,6 +255,7 @@ def job_state(job: InpaintJob, *, recover: bool = True) -> dict:
         "requested_engine": job.requested_engine,
         "style": job.style,
         "notice": job.notice,
+        "world": job.world_id,
         "prompts": {
             "original": job.prompt_original,
             "translated": job.prompt_translated,

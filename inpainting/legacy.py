@@ -12,8 +12,9 @@ Answer: the repainted map as `image/png`; an empty mask answers the map
 unchanged, as the prototype did. Errors are JSON `{"detail": ...}`.
 
 The prototype's frontend posted from another origin without a CSRF token, so
-this one endpoint is CSRF-exempt and allows any origin. Nothing here reads
-cookies or sessions, so that opens no door to a visitor's session.
+this one endpoint is CSRF-exempt and allows any origin. Its jobs belong to no
+user or session and it changes nothing else, so a forged request can do no
+more than an honest one; the job-creation rate limit applies as in the API.
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ async def inpainting(request):
         response["Allow"] = "POST, OPTIONS"
         return response
     try:
-        wish = parse_request(request)
+        await sync_to_async(check_rate)(request)
+        # Decoding megabytes of JSON and base64 is CPU work: off the event loop,
+        # and off the thread that Django's synchronous views share.
+        wish = await sync_to_async(parse_request, thread_sensitive=False)(request)
         job = await sync_to_async(submit)(request, wish)
         if job is None:  # an empty mask: the map comes back unchanged
             return png_response(await sync_to_async(unchanged_map_png)(wish.image))
@@ -146,13 +150,17 @@ def guidance_from(value) -> float | None:
     return float(value)
 
 
-def submit(request, wish: LegacyRequest) -> InpaintJob | None:
-    """Create the job; None for an empty mask, which the prototype answered with the map."""
+def check_rate(request) -> None:
+    """Legacy wishes count against the same budget as the API's, checked before any decoding."""
     throttle = JobCreationThrottle()
     if not throttle.allow_request(request, None):
         wait = throttle.wait()
         headers = {"Retry-After": str(int(wait) + 1)} if wait is not None else {}
         raise LegacyError(429, _("Too many wishes at once; please try again shortly."), headers)
+
+
+def submit(request, wish: LegacyRequest) -> InpaintJob | None:
+    """Create the job; None for an empty mask, which the prototype answered with the map."""
     try:
         return jobs.submit_job(
             image=wish.image, mask=wish.mask, wish=wish.prompt, engine=wish.engine,
@@ -181,7 +189,7 @@ async def wait_for(job: InpaintJob) -> InpaintJob:
     try:
         while True:
             status = await current_status(job)
-            if status in InpaintJob.FINISHED:
+            if status is None or status in InpaintJob.FINISHED:
                 break
             if loop.time() >= deadline:
                 logger.warning("Legacy request for job %s timed out; cancelling it", job.pk)
@@ -191,7 +199,9 @@ async def wait_for(job: InpaintJob) -> InpaintJob:
     except asyncio.CancelledError:
         await sync_to_async(jobs.cancel_job)(job)
         raise
-    job = await InpaintJob.objects.aget(pk=job.pk)
+    job = await InpaintJob.objects.filter(pk=job.pk).afirst()
+    if job is None:  # a curator deleted it meanwhile
+        raise LegacyError(503, _("The job was cancelled."))
     if job.status == InpaintJob.Status.FAILED:
         raise LegacyError(503, job.error_message or _("The generation failed."))
     if job.status == InpaintJob.Status.CANCELLED:
@@ -199,8 +209,8 @@ async def wait_for(job: InpaintJob) -> InpaintJob:
     return job
 
 
-async def current_status(job: InpaintJob) -> str:
-    return await InpaintJob.objects.filter(pk=job.pk).values_list("status", flat=True).aget()
+async def current_status(job: InpaintJob) -> str | None:
+    return await InpaintJob.objects.filter(pk=job.pk).values_list("status", flat=True).afirst()
 
 
 def read_result(job: InpaintJob) -> bytes:

@@ -96,6 +96,11 @@ class InpaintJob(models.Model):
     worker = models.CharField(_("worker"), max_length=128, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
 
+    world = models.ForeignKey(
+        "gallery.World", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="jobs", verbose_name=_("world"),
+    )
+
     # Who asked.
     kiosk_session = models.CharField(max_length=64, blank=True, db_index=True)
     api_user = models.ForeignKey(

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gallery.models import SiteSettings
 from inpainting import engines
+from inpainting.prompts import style_choices
 
 FREE_GUIDANCE = 4.0
 EXACT_GUIDANCE = 12.0
@@ -79,3 +80,14 @@ def preselected_engine(site: SiteSettings, offered: list[engines.EngineStatus]) 
     if site.visitor_engine in names:
         return site.visitor_engine
     return names[0] if names else ""
+
+
+def offered_styles() -> list[tuple[str, str]]:
+    """The style presets visitors may pick: curators withdraw a style by withdrawing its LoRA."""
+    choices = style_choices()
+    if not settings.OLPE_MODEL_REGISTRY:
+        return choices
+    from training.registry import kiosk_styles
+
+    offered = set(kiosk_styles())
+    return [(key, label) for key, label in choices if key in offered]

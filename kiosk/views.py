@@ -14,6 +14,8 @@ cache or a proxy kept could show the previous visitor's work.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,13 +29,10 @@ from gallery import qr
 from gallery.creations import CreationProblem, create_creation
 from gallery.models import Creation, SiteSettings, World
 from inpainting.models import InpaintJob
-from inpainting.prompts import max_wish_chars, style_choices
+from inpainting.prompts import max_wish_chars
 from kiosk import options
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
-
-KIOSK_WORLD_SESSION_KEY = "kiosk_world"
-
 
 # --- pages ------------------------------------------------------------------------------
 
@@ -66,8 +65,6 @@ def choose_world(request):
 def paint(request, slug):
     """Paint a region of one World and make a wish; view only when the World is not editable."""
     world = get_object_or_404(World, slug=slug, visible=True)
-    # Remembered for the gallery, in case the job itself does not name its World.
-    request.session[KIOSK_WORLD_SESSION_KEY] = world.pk
     site = SiteSettings.load()
     language = get_language()
     fidelity = options.fidelity_levels()
@@ -76,7 +73,7 @@ def paint(request, slug):
         "world": world,
         "world_size": world_size(world),
         "editable": world.editable,
-        "styles": style_choices(),
+        "styles": options.offered_styles(),
         "fidelity_levels": fidelity,
         "default_fidelity": options.DEFAULT_FIDELITY,
         "suggestions": site.suggestions(language),
@@ -92,9 +89,7 @@ def paint(request, slug):
             world={
                 "id": world.pk,
                 "slug": world.slug,
-                "name": world.name,
                 "imageUrl": reverse("gallery:world-image", args=[world.slug]),
-                "editable": world.editable,
             },
             fidelity={level.key: level.guidance for level in fidelity},
         ),
@@ -120,11 +115,9 @@ def kiosk_config(request, site: SiteSettings | None = None, **extra) -> dict:
         "language": get_language(),
         "defaultLanguage": settings.LANGUAGE_CODE,
         "urls": {
-            "start": reverse("kiosk:start"),
-            "worlds": reverse("kiosk:worlds"),
-            "reset": reverse("kiosk:reset"),
             "jobs": reverse("inpainting:api:job-list"),
-            "gallery": reverse("kiosk:gallery", args=["00000000-0000-0000-0000-000000000000"]),
+            # The script puts the job's id in place of the zeros.
+            "gallery": reverse("kiosk:gallery", args=[uuid.UUID(int=0)]),
         },
         **extra,
     }
@@ -174,7 +167,7 @@ def submit_to_gallery(request, job_id):
             title=form.cleaned_data["title"],
             visitor_name=form.cleaned_data["visitor_name"],
             consent=form.cleaned_data["consent"],
-            world=world_of(request, job),
+            world=job.world,
         )
     except CreationProblem as problem:
         return problem_response(problem)
@@ -188,12 +181,6 @@ def own_job(request, job_id) -> InpaintJob | None:
     if job is None or not session_key or not job.kiosk_session:
         return None
     return job if constant_time_compare(job.kiosk_session, session_key) else None
-
-
-def world_of(request, job: InpaintJob) -> World | None:
-    """The World the job was painted on: the job's own, else the one this visit chose."""
-    world_id = getattr(job, "world_id", None) or request.session.get(KIOSK_WORLD_SESSION_KEY)
-    return World.objects.filter(pk=world_id).first() if world_id else None
 
 
 def creation_response(request, creation: Creation, status: int) -> JsonResponse:

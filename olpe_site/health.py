@@ -37,7 +37,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connections
 from django.http import JsonResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -131,10 +131,10 @@ async def check_channel_layer() -> dict[str, Any]:
 
 
 def _in_own_thread(check: Callable[[], dict]) -> Callable[[], Awaitable[dict]]:
-    """Run a blocking check in a thread of its own, closing its database connections.
+    """Run a blocking check in a pool thread, not the request's, closing its connections.
 
-    A check that hangs (an unreachable host) then holds only its own thread,
-    and the request still answers when the timeout strikes.
+    A check that hangs (an unreachable host) then holds only that thread until
+    its socket gives up, and the request still answers when the timeout strikes.
     """
 
     def run() -> dict:
@@ -174,8 +174,8 @@ async def web_health(request):
     """200 when this web process can serve, 503 naming what fails."""
     names = list(WEB_CHECKS)
     results = await asyncio.gather(*(run_check(name, WEB_CHECKS[name]) for name in names))
-    checks = {name: result.as_dict() for name, result in zip(names, results)}
-    failing = [name for name, result in zip(names, results) if not result.ok]
+    checks = {name: result.as_dict() for name, result in zip(names, results, strict=True)}
+    failing = [name for name, result in zip(names, results, strict=True) if not result.ok]
     body = {"status": "failing" if failing else "ok", "failing": failing, "checks": checks}
     return JsonResponse(body, status=503 if failing else 200)
 
@@ -194,10 +194,11 @@ def record_worker_state(**signal_arguments) -> None:
         report = worker_snapshot()
         cache = caches[SHARED_CACHE]
         cache.set(WORKER_KEY_PREFIX + report["worker"], report, WORKER_REPORT_SECONDS)
-        names = cache.get(WORKER_INDEX_KEY) or []
-        if report["worker"] not in names:
-            names = [*names, report["worker"]][-MAX_WORKER_REPORTS:]
-            cache.set(WORKER_INDEX_KEY, names, WORKER_REPORT_SECONDS)
+        # The index lives as long as its latest report; two workers writing it at
+        # once may drop one name, which that worker's next report puts back.
+        others = [name for name in cache.get(WORKER_INDEX_KEY) or [] if name != report["worker"]]
+        names = [*others, report["worker"]][-MAX_WORKER_REPORTS:]
+        cache.set(WORKER_INDEX_KEY, names, WORKER_REPORT_SECONDS)
     except Exception:
         logger.warning("Could not record the worker's health report", exc_info=True)
 
@@ -284,7 +285,7 @@ def cluster_stats() -> list[dict[str, Any]]:
             {
                 "cluster": str(stat.cluster_id),
                 "host": stat.host,
-                "status": str(stat.status),
+                "status": _untranslated(stat.status),
                 "workers": list(stat.workers),
                 "reincarnations": stat.reincarnations,
                 "uptime_seconds": _seconds_between(stat.tob, now),
@@ -403,6 +404,12 @@ def _read_part(name: str, read: Callable[[], Any], failing: list[str]) -> Any:
         logger.warning("Health report %s unavailable: %s: %s", name, type(error).__name__, error)
         failing.append(name)
         return {"error": type(error).__name__}
+
+
+def _untranslated(text) -> str:
+    """django-q2's status words in English: monitors read them, whatever the site's language."""
+    with translation.override("en"):
+        return str(text)
 
 
 def _close_broker(broker) -> None:

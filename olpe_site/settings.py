@@ -41,11 +41,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served locally: museum PCs may be offline
     "channels",
     "django_q",
     "axes",  # locks out repeated failed logins (see docs/security.md)
     "inpainting",
     "gallery",
+    "training",
     "kiosk",
 ]
 
@@ -102,7 +104,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     DATABASES["default"].setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test-db.sqlite3")
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -126,6 +128,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from here after collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -197,6 +200,9 @@ OLPE_GUIDANCE = env.float("OLPE_GUIDANCE", default=7.5)
 OLPE_STRENGTH = env.float("OLPE_STRENGTH", default=1.0)
 # The miniature random model from build_tiny_model is a test fixture: never offered to visitors.
 OLPE_ALLOW_TINY_MODEL = env.bool("OLPE_ALLOW_TINY_MODEL", default=False)
+# Where curators register models and LoRA styles (admin); workers pick a change up
+# before their next job. Empty: only OLPE_MODEL and OLPE_LORA_STYLES count.
+OLPE_MODEL_REGISTRY = env.str("OLPE_MODEL_REGISTRY", default="training.registry") or None
 # LoRA style adapters, "style=path_or_hub_id" pairs separated by commas.
 OLPE_LORA_STYLES = env.dict("OLPE_LORA_STYLES", default={})
 
@@ -221,11 +227,26 @@ OLPE_MAX_IMAGE_PIXELS = env.int("OLPE_MAX_IMAGE_PIXELS", default=4096 * 4096)
 OLPE_CROP_PADDING = env.int("OLPE_CROP_PADDING", default=48)
 OLPE_FEATHER_PX = env.int("OLPE_FEATHER_PX", default=8)
 
+# --- Gallery and wall ----------------------------------------------------------
+# The museum's public address for QR codes, when kiosks and the wall reach the
+# server under a local name (e.g. https://olpe.example.org); default: the request's.
+OLPE_PUBLIC_BASE_URL = env.str("OLPE_PUBLIC_BASE_URL", default="")
+# How long browsers and proxies may cache public gallery images.
+OLPE_GALLERY_CACHE_SECONDS = env.int("OLPE_GALLERY_CACHE_SECONDS", default=3600)
+OLPE_WALL_SECONDS = env.int("OLPE_WALL_SECONDS", default=12)
+OLPE_WALL_MAX_SLIDES = env.int("OLPE_WALL_MAX_SLIDES", default=60)
+OLPE_WALL_SYNC_SECONDS = env.int("OLPE_WALL_SYNC_SECONDS", default=60)
+OLPE_WALL_RELOAD_HOURS = env.int("OLPE_WALL_RELOAD_HOURS", default=12)
+# Other processes see a curator's blocklist edits within this many seconds.
+OLPE_BLOCKLIST_REFRESH_SECONDS = env.int("OLPE_BLOCKLIST_REFRESH_SECONDS", default=60)
+
 # --- Jobs: django-q2 cluster ---------------------------------------------------
 # A job runs at most OLPE_JOB_TIMEOUT seconds; the ORM broker redelivers an
 # unacknowledged task after `retry` seconds, which must stay above the timeout.
 OLPE_JOB_TIMEOUT = env.int("OLPE_JOB_TIMEOUT", default=600)
 OLPE_JOB_MAX_ATTEMPTS = env.int("OLPE_JOB_MAX_ATTEMPTS", default=2)
+# The prototype's /inpainting/ endpoint waits at most this long for its job.
+OLPE_LEGACY_TIMEOUT = env.int("OLPE_LEGACY_TIMEOUT", default=600)
 # A running job whose worker has been silent this long lost its worker (SIGKILL, crash);
 # workers touch their job every OLPE_HEARTBEAT_SECONDS, well below that.
 OLPE_JOB_STALE_SECONDS = env.int("OLPE_JOB_STALE_SECONDS", default=30)
@@ -273,6 +294,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Paint a region of a map of Olpe, make a wish, and an AI repaints it.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Slugs are documented with their real pattern, so clients (and fuzzers) send valid ones.
+    "PATH_CONVERTER_OVERRIDES": {"slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}},
 }
 
 # --- Production profile ----------------------------------------------------------
@@ -281,7 +307,9 @@ SPECTACULAR_SETTINGS = {
 # on http://localhost, where secure cookies and HTTPS redirects would lock it out.
 DJANGO_ENV = env.str("DJANGO_ENV", default="embedded").strip().lower()
 if DJANGO_ENV not in ("embedded", "production"):
-    raise ImproperlyConfigured(f"DJANGO_ENV must be 'embedded' or 'production', not {DJANGO_ENV!r}.")
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV must be 'embedded' or 'production', not {DJANGO_ENV!r}."
+    )
 PRODUCTION = DJANGO_ENV == "production"
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production.")
@@ -312,7 +340,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    # openai's HTTP library logs every request at INFO.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "urllib3")},
 }
 
 # --- Caches ----------------------------------------------------------------------
@@ -357,3 +386,5 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Record failures only: successful logins need no log of addresses.
 AXES_DISABLE_ACCESS_LOG = True
+# Lockouts are still logged; no banner on every start of every process.
+AXES_VERBOSE = False

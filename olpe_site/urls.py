@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
@@ -16,5 +14,5 @@ urlpatterns = [
     path("", include("gallery.urls")),
     path("", include("inpainting.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_URL is deliberately not served, not even with DEBUG: every picture goes
+# through a view that checks who may see it (pending creations stay private).

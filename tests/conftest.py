@@ -9,7 +9,45 @@ def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT.mkdir()
     # Tests never reach Google Translate; the translation tests start local fakes.
     settings.OLPE_TRANSLATION_ENABLED = False
+    # The model registry lives in the database; tests that need it switch it on.
+    settings.OLPE_MODEL_REGISTRY = None
     yield
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked():
+    """Messages made outside a request are checked in English; German tests ask for German.
+
+    Visitors get German (LANGUAGE_CODE) through the middleware, which chooses per
+    request, so this only fixes the language of code called directly by a test.
+    """
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Rate-limit counters and cached translations live in the cache; no test inherits them."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_curator_caches():
+    """Site settings and the blocklist are cached per process; every test starts clean."""
+    from gallery import moderation
+    from gallery.models import SiteSettings
+
+    SiteSettings.forget_cached()
+    moderation.forget_matcher()
+    yield
+    SiteSettings.forget_cached()
+    moderation.forget_matcher()
 
 
 @pytest.fixture

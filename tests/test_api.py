@@ -19,7 +19,7 @@ from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from inpainting.api.serializers import JobJsonSerializer
+from inpainting.api.serializers import JobJsonSerializer, JobStateSerializer
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
 
@@ -130,7 +130,7 @@ def test_json_wish_is_accepted_and_painted_by_a_worker(api, map_png, mask_png, j
     result = api.get(state["result_url"])
     assert result.status_code == 200
     assert result["Content-Type"] == "image/png"
-    painted = np.asarray(Image.open(io.BytesIO(b"".join(result.streaming_content))).convert("RGB"))
+    painted = np.asarray(Image.open(io.BytesIO(result.content)).convert("RGB"))
     original = np.asarray(Image.open(io.BytesIO(map_png)).convert("RGB"))
     assert painted.shape == original.shape
     assert not np.array_equal(painted[PAINTED], original[PAINTED])
@@ -175,6 +175,14 @@ def test_data_url_wish_is_stored_and_queued(api, map_png, mask_png, jobs_stay_qu
             np.asarray(Image.open(stored).convert("RGB")),
             np.asarray(Image.open(io.BytesIO(map_png)).convert("RGB")),
         )
+
+
+def test_the_schema_documents_every_field_of_a_job(api, map_png, mask_png, jobs_stay_queued):
+    state = submit_json(api, map_png, mask_png).json()
+    documented = JobStateSerializer().fields
+    assert set(state) == set(documented)
+    for nested in ("prompts", "progress"):
+        assert set(state[nested]) == set(documented[nested].fields)
 
 
 def test_base64_wrapped_in_lines_is_accepted(api, map_png, mask_png, jobs_stay_queued):
@@ -241,15 +249,18 @@ def test_empty_mask_and_mask_of_another_size_say_why(api, map_png, mask_png, job
     assert "100 × 100" in other["mask"][0] and f"{WIDTH} × {HEIGHT}" in other["mask"][0]
 
 
-def test_an_engine_that_cannot_run_is_refused_with_its_reason(
+def test_an_engine_that_cannot_run_falls_back_and_says_so(
     api, map_png, mask_png, jobs_stay_queued, settings, reset_engines
 ):
+    # Token clients may choose the engine; one that cannot run gives way to one that can.
+    user = get_user_model().objects.create_user("museum-app")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     settings.OPENAI_API_KEY = ""
     response = submit_json(api, map_png, mask_png, engine="openai")
-    assert response.status_code == 400
-    reason = next(e["reason"] for e in api.get("/api/v1/engines/").json()["engines"]
-                  if e["name"] == "openai")
-    assert response.json()["engine"] == [reason]
+    assert response.status_code == 202
+    body = response.json()
+    assert body["engine"] == "classic" and body["requested_engine"] == "openai"
+    assert body["notice"]
 
 
 def test_multipart_refusals_name_the_field(api, map_png, jobs_stay_queued):

@@ -103,6 +103,7 @@ def _stored_bytes(name):
         return handle.read()
 
 
+@pytest.mark.django_db
 def test_seed_demo_writes_the_map_and_the_mask_example():
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
@@ -115,6 +116,7 @@ def test_seed_demo_writes_the_map_and_the_mask_example():
     assert np.array_equal(np.asarray(stored_mask), np.asarray(make_demo_mask_example()))
 
 
+@pytest.mark.django_db
 def test_seed_demo_keeps_existing_files_unless_forced(settings):
     call_command("seed_demo", stdout=io.StringIO())
     for name in (DEMO_MAP_NAME, DEMO_MASK_NAME):
@@ -133,3 +135,22 @@ def test_seed_demo_keeps_existing_files_unless_forced(settings):
     worlds = default_storage.listdir("worlds")[1]
     assert sorted(worlds) == ["demo-olpe-mask-example.png", "demo-olpe.png"]  # replaced, not renamed
     assert (settings.MEDIA_ROOT / DEMO_MAP_NAME).is_file()
+
+
+@pytest.mark.django_db
+def test_seed_demo_makes_the_map_a_world_and_suggests_wishes_once():
+    from gallery.models import SiteSettings, World
+
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
+    world = World.objects.get()
+    assert world.image.name == DEMO_MAP_NAME and world.visible and world.editable
+    site = SiteSettings.load()
+    assert "Was wäre, wenn hier ein See wäre?" in site.suggestions("de")
+    assert site.suggestions("en")
+
+    site.prompt_suggestions_de = "Ein Leuchtturm"
+    site.prompt_suggestions_en = ""
+    site.save()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert SiteSettings.load().suggestions("de") == ["Ein Leuchtturm"]  # curators' words stay

@@ -160,7 +160,8 @@ def test_slugs_are_random_and_unrelated(client):
 def test_an_approved_creation_has_a_page_for_phones(client):
     world = new_world(name="Olpe 1830")
     creation = new_creation(world=world)
-    response = client.get(reverse("gallery:creation", args=[creation.slug]), HTTP_ACCEPT_LANGUAGE="en")
+    page_url = reverse("gallery:creation", args=[creation.slug])
+    response = client.get(page_url, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     html = response.content.decode()
     for expected in ("Der Olpe-See", "Was wäre, wenn hier ein See wäre?", "Mira", "Olpe 1830",
@@ -194,11 +195,21 @@ def test_pictures_of_an_approved_creation(client):
     assert served == creation.after_image.open("rb").read()
 
 
+def test_a_client_holding_a_picture_revalidates_it_cheaply(client):
+    creation = new_creation()
+    url = reverse("gallery:after", args=[creation.slug])
+    first = client.get(url)
+    again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and not again.content
+    assert "public" in again["Cache-Control"]
+
+
 def test_download_offers_the_after_picture_as_a_file(client):
     creation = new_creation()
     response = client.get(reverse("gallery:after", args=[creation.slug]) + "?download=1")
     assert response.status_code == 200
-    assert response["Content-Disposition"] == f'attachment; filename="olpe-{creation.slug}-after.png"'
+    expected = f'attachment; filename="olpe-{creation.slug}-after.png"'
+    assert response["Content-Disposition"] == expected
     inline = client.get(reverse("gallery:after", args=[creation.slug]))
     assert "attachment" not in inline.get("Content-Disposition", "")
 
@@ -206,7 +217,8 @@ def test_download_offers_the_after_picture_as_a_file(client):
 def test_the_thumbnail_is_made_once_and_removed_with_its_creation(
     client, django_capture_on_commit_callbacks
 ):
-    creation = new_creation(pictures=picture_pair(width=1200, height=900))
+    large = Image.linear_gradient("L").resize((1200, 900)).convert("RGB")
+    creation = new_creation(pictures=(png_bytes(large), png_bytes(large)))
     url = reverse("gallery:thumb", args=[creation.slug])
     first = b"".join(client.get(url).streaming_content)
     name = views.thumbnail_name(creation)
@@ -263,7 +275,8 @@ def test_curators_see_pending_creations_privately(client):
         assert response.status_code == 200, url
         assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
     # The API shows the public gallery, also to curators.
-    assert client.get(reverse("gallery:api:creation-detail", args=[pending.slug])).status_code == 404
+    api_detail = reverse("gallery:api:creation-detail", args=[pending.slug])
+    assert client.get(api_detail).status_code == 404
 
 
 def test_staff_without_the_permission_see_nothing_pending(client):
@@ -387,8 +400,9 @@ def test_world_images_are_public_for_visible_worlds_and_curators_see_all(client)
 
 def test_the_schema_documents_the_gallery_and_stays_valid(tmp_path):
     # Warnings (a view it cannot introspect, a guessed type) fail the command too.
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
-    schema = (tmp_path / "schema.yml").read_text()
+    schema_file = tmp_path / "schema.yml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(schema_file))
+    schema = schema_file.read_text()
     for path in ("/api/v1/gallery/:", "/api/v1/gallery/{slug}/:", "/api/v1/worlds/:",
                  "/api/v1/worlds/{slug}/:"):
         assert f"\n  {path}\n" in schema, path

@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ, Schedule
 from PIL import Image
 
+from gallery.models import SiteSettings
 from inpainting import events, jobs, tasks
 from inpainting.demo import make_demo_map
 from inpainting.engines.base import EngineError
@@ -152,12 +154,35 @@ def test_submit_refuses_bad_parameters_and_stores_nothing(submit, extra, field):
 
 
 @pytest.mark.django_db
-def test_submit_refuses_an_engine_that_cannot_run(submit, settings, reset_engines):
+def test_an_engine_that_cannot_run_falls_back_with_a_notice(submit, settings, reset_engines):
+    SiteSettings.objects.update_or_create(pk=1, defaults={"visitors_choose_engine": True})
     settings.OPENAI_API_KEY = ""
-    with pytest.raises(jobs.JobProblem) as problem:
-        submit(engine="openai")
-    assert problem.value.field == "engine"
+    job = submit(engine="openai")
+    # No key for OpenAI and no own model on this machine: the classic engine paints.
+    assert (job.requested_engine, job.engine) == ("openai", "classic")
+    assert "OpenAI" in job.notice
+
+
+@pytest.mark.django_db
+def test_a_requested_engine_counts_only_where_curators_allow_it(submit, settings, reset_engines):
+    settings.OPENAI_API_KEY = "sk-test"
+    SiteSettings.objects.update_or_create(
+        pk=1, defaults={"visitor_engine": "classic", "visitors_choose_engine": False}
+    )
+    job = submit(engine="openai")
+    assert (job.requested_engine, job.engine, job.notice) == ("openai", "classic", "")
+
+
+@pytest.mark.django_db
+def test_a_blocked_wish_is_refused_before_anything_is_stored(map_png, mask_png):
+    from gallery.models import BlockedAttempt
+    from gallery.moderation import WishBlocked
+
+    with pytest.raises(WishBlocked) as blocked:
+        jobs.submit_job(image=map_png, mask=mask_png, wish="Ein See voller Nazis", kiosk_session="k1")
+    assert blocked.value.field == "prompt" and blocked.value.code == "blocked"
     assert not InpaintJob.objects.exists()
+    assert BlockedAttempt.objects.get().kiosk_session == "k1"
 
 
 @pytest.mark.django_db
@@ -273,16 +298,24 @@ def test_the_heartbeat_proves_life_and_notices_a_lost_claim(submit):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_unavailable_own_model_falls_back_to_the_classic_engine(
+def test_an_own_model_that_fails_to_load_falls_back_to_the_classic_engine(
     submit, settings, tmp_path, reset_engines
 ):
-    settings.OLPE_MODEL = str(tmp_path / "no-such-model")
-    job = submit(engine="diffusers")
+    # The files look complete, so the job is given to the own model; loading then fails.
+    model = tmp_path / "broken-model"
+    call_command("build_tiny_model", str(model))
+    for weights in (model / "unet").glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    settings.OLPE_MODEL = str(model)
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    SiteSettings.objects.update_or_create(pk=1, defaults={"visitor_engine": "diffusers"})
+    job = submit()
+    assert job.engine == "diffusers"
 
     assert tasks.run_job(str(job.pk)) == Status.SUCCEEDED
     job.refresh_from_db()
-    assert (job.requested_engine, job.engine) == ("diffusers", "classic")
-    assert "classic" in job.notice
+    assert job.engine == "classic"
+    assert "classic" in job.notice.lower() or "klassisch" in job.notice.lower()
     assert job.events.get(kind="succeeded").payload["notice"] == job.notice
     assert jobs.job_state(job)["notice"] == job.notice
 

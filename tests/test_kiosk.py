@@ -9,12 +9,13 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery.models import Creation, SiteSettings, World
+from gallery.models import BlockedTerm, Creation, SiteSettings, World
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
 from kiosk.options import countdown_seconds
@@ -61,16 +62,21 @@ def hidden_world(map_png):
 
 
 def visit(client: Client, world: World) -> str:
-    """Open the paint page, which starts the kiosk session; its key."""
+    """Open the paint page; the key of the session the kiosk's wishes are made in."""
     assert client.get(reverse("kiosk:paint", args=[world.slug])).status_code == 200
-    return client.session.session_key
+    session = client.session
+    if session.session_key is None:  # the API creates it with the first wish
+        session.save()
+        client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    return session.session_key
 
 
-def finished_job(map_png, session_key: str, status=InpaintJob.Status.SUCCEEDED) -> InpaintJob:
+def finished_job(map_png, session_key: str, status=InpaintJob.Status.SUCCEEDED,
+                 world=None) -> InpaintJob:
     job = InpaintJob(
         engine="classic", requested_engine="classic", prompt_original="Ein See",
         prompt_translated="a lake", prompt_final="aerial photo, a lake", status=status,
-        kiosk_session=session_key, finished_at=timezone.now(),
+        kiosk_session=session_key, finished_at=timezone.now(), world=world,
     )
     job.input_image.save("input.png", ContentFile(map_png), save=False)
     job.mask_image.save("mask.png", ContentFile(map_png), save=False)
@@ -108,7 +114,9 @@ def test_the_start_page_speaks_german_first_whatever_the_browser_prefers(client)
 
 
 def test_a_visitor_switches_to_english_and_every_kiosk_page_follows(client, lake, old_map):
-    answer = client.post(reverse("set_language"), {"language": "en", "next": reverse("kiosk:start")})
+    answer = client.post(
+        reverse("set_language"), {"language": "en", "next": reverse("kiosk:start")}
+    )
     assert answer.status_code == 302
     for url in (
         reverse("kiosk:start"),
@@ -160,8 +168,8 @@ def test_an_editable_world_opens_with_the_painting_tools(client, lake):
     assert re.search(r'<button[^>]*id="generate"[^>]*disabled', html), "Generate starts disabled"
     config = kiosk_config(response)
     assert config["world"] == {
-        "id": lake.pk, "slug": lake.slug, "name": lake.name,
-        "imageUrl": reverse("gallery:world-image", args=[lake.slug]), "editable": True,
+        "id": lake.pk, "slug": lake.slug,
+        "imageUrl": reverse("gallery:world-image", args=[lake.slug]),
     }
     assert config["urls"]["jobs"] == reverse("inpainting:api:job-list")
     # The map's size lays the page out before the picture has loaded.
@@ -175,8 +183,8 @@ def test_a_non_editable_world_opens_for_viewing_only(client, old_map):
     assert 'id="paint-layer"' not in html
     assert 'id="wish-form"' not in html
     assert 'name="tool"' not in html
-    assert "This map is for looking only" in html
-    assert kiosk_config(response)["world"]["editable"] is False
+    assert 'id="view-only-title"' in html
+    assert "paint-page.js" not in html
 
 
 def test_kiosk_pages_are_never_cached(client, lake):
@@ -243,7 +251,7 @@ def test_visitors_choose_the_engine_only_when_curators_allow_it(client, lake):
 
 
 def test_a_visitor_hands_their_result_to_the_gallery_and_gets_its_code(client, lake, map_png):
-    job = finished_job(map_png, visit(client, lake))
+    job = finished_job(map_png, visit(client, lake), world=lake)
     response = client.post(
         gallery_url(job), {"title": "Der Olpesee", "visitor_name": "Mia", "consent": "1"}
     )
@@ -300,6 +308,15 @@ def test_only_a_finished_picture_may_go_to_the_gallery(client, lake, map_png, st
     response = client.post(gallery_url(job), {"title": "Zu früh"})
     assert response.status_code == 409
     assert response.json()["detail"]
+    assert not Creation.objects.exists()
+
+
+def test_a_title_with_a_blocked_word_is_refused_like_a_wish(client, lake, map_png):
+    BlockedTerm.objects.create(term="Stinkstiefel", category=BlockedTerm.Category.INSULT)
+    job = finished_job(map_png, visit(client, lake))
+    response = client.post(gallery_url(job), {"title": "Der Stinkstiefel von Olpe"})
+    assert response.status_code == 400
+    assert response.json()["errors"]["title"][0]["code"] == "blocked"
     assert not Creation.objects.exists()
 
 

@@ -16,6 +16,7 @@ from django.test import Client
 from django_q.conf import Conf
 from PIL import Image
 
+from gallery.models import SiteSettings
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
 
@@ -37,6 +38,12 @@ def _fresh_throttles():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _short_legacy_timeout(settings):
+    # A job that never runs (a test without real commits) fails in seconds, not ten minutes.
+    settings.OLPE_LEGACY_TIMEOUT = 20
 
 
 @pytest.fixture
@@ -89,6 +96,8 @@ def decoded(response) -> np.ndarray:
 
 @pytest.mark.django_db(transaction=True)
 def test_prototype_request_gets_the_repainted_map(map_pixels, jobs_run_inline):
+    # The prototype let visitors pick the model; here curators decide whether they may.
+    SiteSettings.objects.update_or_create(pk=1, defaults={"visitors_choose_engine": True})
     response = post(prototype_request(map_pixels, strokes()))
 
     result = decoded(response)
@@ -99,7 +108,7 @@ def test_prototype_request_gets_the_repainted_map(map_pixels, jobs_run_inline):
     assert np.array_equal(result[:, :20], original[:, :20])  # far from the strokes: untouched
 
     job = InpaintJob.objects.get()
-    # Model 0 is the own model; without its weights here the worker fell back.
+    # Model 0 is the own model; without its weights here the classic engine stood in.
     assert job.requested_engine == "diffusers" and job.engine == "classic"
     assert job.notice and job.guidance == 7.0
     with job.result_image.open("rb") as stored:
@@ -133,7 +142,7 @@ def test_only_post_and_options(map_pixels):
     assert response["Allow"] == "POST, OPTIONS"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the job must really run: commits, not a wrapper
 @pytest.mark.parametrize(
     ("body", "status"),
     [
@@ -165,12 +174,17 @@ def test_errors_are_json_details(map_pixels, jobs_stay_queued, body, status):
     assert not InpaintJob.objects.exists()
 
 
-@pytest.mark.django_db
-def test_openai_without_a_key_is_unavailable(map_pixels, settings, jobs_stay_queued, reset_engines):
+@pytest.mark.django_db(transaction=True)  # the job must really run: commits, not a wrapper
+def test_openai_without_a_key_gives_way_to_an_engine_that_runs(
+    map_pixels, settings, jobs_run_inline, reset_engines
+):
+    SiteSettings.objects.update_or_create(pk=1, defaults={"visitors_choose_engine": True})
     settings.OPENAI_API_KEY = ""
     response = post(prototype_request(map_pixels, strokes(), model=1))
-    assert response.status_code == 503
-    assert response.json()["detail"]
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    job = InpaintJob.objects.get()
+    assert (job.requested_engine, job.engine) == ("openai", "classic")
+    assert job.notice
 
 
 @pytest.mark.django_db

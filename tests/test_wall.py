@@ -2,8 +2,11 @@
 
 Decisions go through `gallery.creations` in a worker thread, as admin
 actions run in the web process's thread pool; the news reaches the socket
-through the in-memory channel layer.
+through the channel layer: in memory as on one museum PC, and through the
+local Redis as between several daphnes.
 """
+
+import secrets
 
 import pytest
 from channels.db import database_sync_to_async
@@ -19,12 +22,21 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True), pytest
 
 Status = Creation.Status
 ORIGIN = (b"origin", b"http://localhost")
-IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS_SERVER = "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture(autouse=True)
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = IN_MEMORY  # channels drops its cached layers on this change
+@pytest.fixture(autouse=True, params=["memory", pytest.param("redis", marks=pytest.mark.scaled)])
+def channel_layer(request, settings):
+    """The in-memory layer of one museum PC, or Redis, which carries news between daphnes."""
+    if request.param == "memory":
+        layer = {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    else:
+        layer = {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # A prefix of its own: nothing else on this Redis hears these tests' groups.
+            "CONFIG": {"hosts": [REDIS_SERVER], "prefix": f"olpe-test-{secrets.token_hex(4)}"},
+        }
+    settings.CHANNEL_LAYERS = {"default": layer}  # channels drops its cached layers on this change
 
 
 @pytest.fixture

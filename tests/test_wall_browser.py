@@ -13,12 +13,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from django.conf import settings
+from django.test import override_settings
 from PIL import Image
 
 from inpainting import imaging
@@ -37,7 +39,10 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 VIEWPORT = {"width": 1920, "height": 1080}
 CURATOR = ("kuratorin", "Wand-Test-Passwort-2024")
+COUNT_ELEMENTS = "document.getElementsByTagName('*').length"
 SECONDS_PER_SLIDE = 8
+WIPE_STARTS = SECONDS_PER_SLIDE * 0.3  # as wall.js sets it
+WIPE_SECONDS = min(2.5, SECONDS_PER_SLIDE * 0.25)
 
 WISHES = {
     "lake": {"title": "Ein See mitten in Olpe", "wish": "Was wäre, wenn hier ein See wäre?",
@@ -98,10 +103,11 @@ def server(tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.fail("Debian's Chromium is missing: apt-get install chromium (scripts/test does)")
     data_dir = tmp_path_factory.mktemp("wall")
-    wishes = {
-        key: {**wish, **paint_wish(data_dir, key, wish["wish"], wish["seed"])}
-        for key, wish in WISHES.items()
-    }
+    with override_settings(OLPE_TRANSLATION_ENABLED=False):  # offline: the glossary translates
+        wishes = {
+            key: {**wish, **paint_wish(data_dir, key, wish["wish"], wish["seed"])}
+            for key, wish in WISHES.items()
+        }
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "olpe_site.settings",
@@ -195,21 +201,25 @@ def test_a_wall_shows_creations_as_curators_approve_them(server, browser):
         log_in(curator, platform)
         approve_in_admin(curator, platform, made["lake"]["pk"])
         wait_for_slide(wall, WISHES["lake"]["title"])
+        shown_at = time.monotonic()
+        elements = wall.evaluate(COUNT_ELEMENTS)
         assert wall.is_hidden(".wall-empty")
         caption = wall.inner_text(".wall-slide.is-visible .wall-caption")
         assert WISHES["lake"]["wish"] in caption and "Mira" in caption and "Olpe heute" in caption
-        wall.wait_for_timeout(1500)  # the crossfade, before the wipe
-        screenshot(wall, "wall-approved-before-wipe.png")
-        wall.wait_for_timeout(SECONDS_PER_SLIDE * 0.3 * 1000 + 2500)
-        screenshot(wall, "wall-approved-after-wipe.png")
+        # The slide's timeline: crossfade, the before picture, a wipe to the after picture.
+        for name, moment in (("before-wipe", 1.4), ("mid-wipe", WIPE_STARTS + WIPE_SECONDS / 2),
+                             ("after-wipe", WIPE_STARTS + WIPE_SECONDS + 0.4)):
+            wall.wait_for_timeout(max(0.0, shown_at + moment - time.monotonic()) * 1000)
+            screenshot(wall, f"wall-approved-{name}.png")
 
         # A second approval is shown next, while the first one is on screen.
         approve_in_admin(curator, platform, made["forest"]["pk"])
         wait_for_slide(wall, WISHES["forest"]["wish"])  # no title: the wish is the heading
-        wall.wait_for_timeout(SECONDS_PER_SLIDE * 0.3 * 1000 + 3000)
+        wall.wait_for_timeout((WIPE_STARTS + WIPE_SECONDS + 0.4) * 1000)
         screenshot(wall, "wall-second-approval.png")
 
         assert wall.evaluate("window.loadedOnce") is True
+        assert wall.evaluate(COUNT_ELEMENTS) == elements  # slides reuse their elements
         qr_loaded = wall.evaluate(
             "document.querySelector('.wall-slide.is-visible .wall-qr img').naturalWidth"
         )

@@ -20,6 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gallery.models import World
 from inpainting import jobs
 from inpainting.engines import ENGINE_NAMES
 from inpainting.models import InpaintJob
@@ -152,6 +153,10 @@ class GenerationParametersSerializer(serializers.Serializer):
     seed = _range_field(
         serializers.IntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
     )
+    world = serializers.PrimaryKeyRelatedField(
+        queryset=World.objects.filter(visible=True), required=False, allow_null=True,
+        help_text=_("The World (map) the region was painted on (see /api/v1/worlds/)."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -188,6 +193,9 @@ class PromptsSerializer(serializers.Serializer):
     final = serializers.CharField()
     negative = serializers.CharField()
     translation_source = serializers.CharField()
+    land_covers = serializers.ListField(
+        child=serializers.CharField(), help_text=_("Land covers the wish names, e.g. water.")
+    )
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -205,6 +213,9 @@ class JobStateSerializer(serializers.Serializer):
     style = serializers.CharField()
     notice = serializers.CharField(
         help_text=_("For example, that the job fell back to another engine.")
+    )
+    world = serializers.IntegerField(
+        allow_null=True, help_text=_("The gallery world (map) the wish was made on, if any.")
     )
     prompts = PromptsSerializer()
     progress = ProgressSerializer()

@@ -9,7 +9,7 @@ service refuses becomes a 400 with field messages in the client's language.
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import FileResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
@@ -229,6 +229,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
                 guidance=values.get("guidance"),
                 strength=values.get("strength"),
                 seed=values.get("seed"),
+                world=values.get("world"),
                 kiosk_session=kiosk_session_key(request),
                 api_user=request.user,
                 client_ip=request.META.get("REMOTE_ADDR"),
@@ -261,7 +262,9 @@ class JobDetailView(ApiView, APIView):
             ),
             403: detail_response("Neither a curator nor whoever made the wish."),
             404: detail_response("No such job."),
-            409: detail_response("The job has already finished."),
+            409: detail_response(
+                "The job has already succeeded or failed (cancelling a cancelled job is a 202)."
+            ),
         },
     )
     def delete(self, request, pk):
@@ -290,18 +293,20 @@ class NotFoundWithStatus(NotFound):
 
 
 class JobPictureView(ApiView, APIView):
-    """A picture of a job, streamed from storage: media files are never served directly."""
+    """A picture of a job, read from storage: media files are never served directly."""
 
     renderer_classes = [JSONRenderer]
     content_negotiation_class = ErrorsAsJSONNegotiation
-    field_name: str
     content_type: str
     cache_control: str
 
     def get(self, request, pk):
         job = get_object_or_404(InpaintJob, pk=pk)
         picture = self.available_picture(job)
-        response = FileResponse(picture.open("rb"), content_type=self.content_type)
+        # Read whole, not streamed: under ASGI Django reads a FileResponse's file
+        # whole anyway (with a warning per response), and these are our own PNGs.
+        with picture.open("rb") as source:
+            response = HttpResponse(source.read(), content_type=self.content_type)
         response["Cache-Control"] = self.cache_control
         return response
 

@@ -73,8 +73,28 @@ LATENT_RGB_FACTORS = (
 )
 
 
+def model_registry():
+    """The curators' registry (OLPE_MODEL_REGISTRY, e.g. "training.registry"), or None.
+
+    It may name an active model and LoRA styles that override OLPE_MODEL and
+    OLPE_LORA_STYLES, and it has a version number to check before each job.
+    """
+    path = getattr(settings, "OLPE_MODEL_REGISTRY", None)
+    return importlib.import_module(path) if path else None
+
+
 def configured_model() -> str:
-    return str(getattr(settings, "OLPE_MODEL", DEFAULT_MODEL))
+    registry = model_registry()
+    chosen = registry.active_model_source() if registry else None
+    return chosen or str(getattr(settings, "OLPE_MODEL", DEFAULT_MODEL))
+
+
+def configured_lora_styles() -> dict[str, str]:
+    styles = dict(getattr(settings, "OLPE_LORA_STYLES", {}) or {})
+    registry = model_registry()
+    if registry:
+        styles.update(registry.active_lora_styles())
+    return styles
 
 
 def configured_scheduler() -> str:
@@ -146,6 +166,8 @@ class DiffusersEngine(Engine):
         self._load_failure: Optional[tuple[tuple, str]] = None
         self._adapters: set[str] = set()
         self._failed_adapters: set[str] = set()
+        self._loaded_model: Optional[str] = None
+        self._registry_version: Optional[int] = None
 
     # --------------------------------------------------------------------------
     # Status
@@ -217,6 +239,7 @@ class DiffusersEngine(Engine):
             self._load_failure = (_fingerprint(location.path), reason)
             raise EngineUnavailable(reason) from error
         self._load_failure = None
+        self._loaded_model = location.configured
         self._adapters.clear()
         self._failed_adapters.clear()
         logger.info(
@@ -248,6 +271,30 @@ class DiffusersEngine(Engine):
         scheduler_class = getattr(diffusers, class_name)
         return scheduler_class.from_config(model_scheduler.config, **overrides)
 
+    def _follow_registry(self) -> None:
+        """Take up a curator's new model or styles before a job, without a restart.
+
+        One cheap query per job; only a changed version costs more: a reload
+        when the model changed, else fresh adapters on their next use.
+        """
+        registry = model_registry()
+        if registry is None:
+            return
+        version = registry.registry_version()
+        if version == self._registry_version:
+            return
+        self._registry_version = version
+        if self._pipeline is None:
+            return
+        if configured_model() != self._loaded_model:
+            logger.info("The curators chose another model; reloading")
+            self._pipeline = None
+            _free_gpu_memory()
+        elif self._adapters or self._failed_adapters:
+            self._pipeline.unload_lora_weights()
+            self._adapters.clear()
+            self._failed_adapters.clear()
+
     # --------------------------------------------------------------------------
     # Generating
     # --------------------------------------------------------------------------
@@ -259,6 +306,7 @@ class DiffusersEngine(Engine):
         should_cancel: Optional[CancelCheck] = None,
     ) -> Image.Image:
         with self._lock:
+            self._follow_registry()
             pipeline = self.load()
             check_cancel(should_cancel)
             self._apply_style(pipeline, request.style)
@@ -303,7 +351,7 @@ class DiffusersEngine(Engine):
 
     def _apply_style(self, pipeline, style: str) -> None:
         """Activate the style's LoRA, or switch all adapters off for other styles."""
-        sources = getattr(settings, "OLPE_LORA_STYLES", {}) or {}
+        sources = configured_lora_styles()
         if style in sources and self._ensure_adapter(pipeline, style, sources[style]):
             pipeline.enable_lora()
             pipeline.set_adapters([style])
@@ -349,6 +397,13 @@ def _step_callback(progress: Optional[ProgressCallback], should_cancel: Optional
         return tensors
 
     return on_step_end
+
+
+def _free_gpu_memory() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _fingerprint(path) -> tuple:

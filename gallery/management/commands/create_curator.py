@@ -37,7 +37,9 @@ class Command(BaseCommand):
         try:
             group = Group.objects.get(name=GROUP_NAME)
         except Group.DoesNotExist:
-            raise CommandError("The Curators group is missing: run `manage.py migrate` first.") from None
+            raise CommandError(
+                "The Curators group is missing: run `manage.py migrate` first."
+            ) from None
         user_model = get_user_model()
         user = user_model.objects.filter(**{user_model.USERNAME_FIELD: username}).first()
         with transaction.atomic():

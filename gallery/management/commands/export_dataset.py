@@ -56,7 +56,9 @@ def png_bytes(picture) -> bytes:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".part"
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -96,7 +98,10 @@ def export(directory: Path) -> int:
 
 
 class Command(BaseCommand):
-    help = "Write approved creations as a Hugging Face imagefolder dataset (data/*.png, metadata.csv)."
+    help = (
+        "Write approved creations as a Hugging Face imagefolder dataset "
+        "(data/*.png, metadata.csv)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("directory", type=Path, help="Where to write the dataset.")
@@ -109,4 +114,6 @@ class Command(BaseCommand):
             count = export(directory)
         except OSError as error:
             raise CommandError(f"{error.filename or directory}: {error.strerror}") from error
-        self.stdout.write(self.style.SUCCESS(f"Exported {count} approved creations to {directory}."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Exported {count} approved creations to {directory}.")
+        )

@@ -333,18 +333,19 @@ class Command(BaseCommand):
     def _poll(self, server, url, display, deadline, timeout) -> dict:
         while True:
             answer = server.request("GET", url)
+            pause = POLL_SECONDS
             if answer.status == 429:  # polling too fast for the server: wait as told
-                time.sleep(float(answer.headers.get("Retry-After") or POLL_SECONDS))
-                continue
-            if answer.status != 200:
+                pause = float(answer.headers.get("Retry-After") or POLL_SECONDS)
+            elif answer.status != 200:
                 raise CommandError(refusal(answer))
-            state = answer.json()
-            display.show_state(state)
-            if state["status"] in TERMINAL:
-                return state
-            if time.monotonic() >= deadline:
+            else:
+                state = answer.json()
+                display.show_state(state)
+                if state["status"] in TERMINAL:
+                    return state
+            if time.monotonic() + pause > deadline:
                 raise CommandError(f"No result within {timeout:.0f} s.")
-            time.sleep(POLL_SECONDS)
+            time.sleep(pause)
 
     def _read_state(self, server: OlpeServer, url: str) -> dict:
         answer = server.request("GET", url)

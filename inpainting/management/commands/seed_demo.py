@@ -3,7 +3,9 @@
 The project ships no real imagery of Olpe, so a fresh installation starts
 with `inpainting.demo`'s painted map (worlds/demo-olpe.png) and a painted
 mask over its lake shore (worlds/demo-olpe-mask-example.png), enough to try
-the `inpaint` command and the web page at once. Existing files are kept
+the `inpaint` command and the kiosk at once. The map becomes a gallery World,
+and the kiosk gets a few wish suggestions if curators have written none yet;
+a museum replaces both with its real maps and ideas. Existing files are kept
 unless --force is given.
 """
 
@@ -14,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from gallery.models import SiteSettings, World
 from inpainting.demo import make_demo_map, make_demo_mask_example
 
 DEMO_MAP_NAME = "worlds/demo-olpe.png"
@@ -34,6 +37,46 @@ class Command(BaseCommand):
                 continue
             saved = _save_png(name, make())
             self.stdout.write(self.style.SUCCESS(_("Wrote %(name)s.") % {"name": saved}))
+        world, created = World.objects.get_or_create(
+            slug=DEMO_WORLD_SLUG,
+            defaults={
+                "kind": World.Kind.SATELLITE,
+                "name": "Olpe (Demo)",
+                "description": DEMO_WORLD_DESCRIPTION,
+                "image": DEMO_MAP_NAME,
+            },
+        )
+        if created:
+            self.stdout.write(self.style.SUCCESS(_("Added the World “%(name)s”.") % {"name": world}))
+        _suggest_wishes()
+
+
+# Demo content in the visitors' language; curators edit it in admin like any other World.
+DEMO_WORLD_SLUG = "olpe-demo"
+DEMO_WORLD_DESCRIPTION = (
+    "Eine gemalte Luftaufnahme im Stil von Olpe: Stausee, Fluss, Wälder, Felder und die Stadt. "
+    "Sie steht hier, bis das Museum seine echten Karten einstellt."
+)
+SUGGESTIONS_DE = [
+    "Was wäre, wenn hier ein See wäre?", "Ein dichter Wald", "Eine Burg auf dem Hügel",
+    "Ein Vulkan", "Schnee im Sommer", "Ein Strand mit Palmen", "Ein Weinberg",
+    "Ein Windpark", "Ein Dorf mit Fachwerkhäusern", "Eine Wüste",
+]
+SUGGESTIONS_EN = [
+    "What if there were a lake here?", "A dense forest", "A castle on the hill", "A volcano",
+    "Snow in summer", "A beach with palm trees", "A vineyard", "A wind farm",
+    "A village of timber-framed houses", "A desert",
+]
+
+
+def _suggest_wishes() -> None:
+    """Give the kiosk's autocomplete a start, unless curators wrote their own."""
+    site = SiteSettings.load()
+    if site.prompt_suggestions_de or site.prompt_suggestions_en:
+        return
+    site.prompt_suggestions_de = "\n".join(SUGGESTIONS_DE)
+    site.prompt_suggestions_en = "\n".join(SUGGESTIONS_EN)
+    site.save()
 
 
 def _save_png(name: str, picture) -> str:

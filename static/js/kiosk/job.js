@@ -2,10 +2,12 @@
 //
 // The server's first message on every connection is a snapshot of the job's
 // state, so a socket that drops and comes back knows at once where the job
-// stands; `?after=<last event id>` replays whatever happened in between
-// (previews included). While the socket is down, the job is read over HTTP
-// every few seconds, so the visitor sees the result even if websockets never
-// come back (a proxy that does not pass them, a restarting server).
+// stands. `?after=<last event id seen>` (0 on the first connection) replays
+// what happened before: of that history only a missed preview is still news,
+// the snapshot already tells the rest. While the socket is down, the job is
+// read over HTTP every few seconds, so the visitor sees the result even if
+// websockets never come back (a proxy that does not pass them, a restarting
+// server).
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
@@ -30,6 +32,7 @@ export class JobWatcher {
     this.onConnection = onConnection;
     this.onGone = onGone;
     this.lastEventId = 0;
+    this.snapshotId = 0;
     this.failures = 0;
     this.finished = false;
     this.socket = null;
@@ -60,10 +63,11 @@ export class JobWatcher {
   connect() {
     if (this.finished) return;
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const replay = this.lastEventId > 0 ? `?after=${this.lastEventId}` : "";
+    const address = `${scheme}//${window.location.host}${this.socketPath}?after=${this.lastEventId}`;
+    this.snapshotId = 0;
     let socket;
     try {
-      socket = new WebSocket(`${scheme}//${window.location.host}${this.socketPath}${replay}`);
+      socket = new WebSocket(address);
     } catch (error) {
       this.connectionLost();
       return;
@@ -75,7 +79,7 @@ export class JobWatcher {
       this.pollTimer = null;
       this.setConnected(true);
     };
-    socket.onmessage = (event) => this.receive(event.data, replay !== "");
+    socket.onmessage = (event) => this.receive(event.data);
     socket.onclose = (event) => {
       this.socket = null;
       if (this.finished) return;
@@ -88,7 +92,7 @@ export class JobWatcher {
     };
   }
 
-  receive(text, reconnected) {
+  receive(text) {
     let message;
     try {
       message = JSON.parse(text);
@@ -98,13 +102,11 @@ export class JobWatcher {
     if (this.finished || typeof message !== "object" || message === null) return;
     const eventId = Number(message.event_id) || 0;
     if (message.snapshot) {
-      this.lastEventId = Math.max(this.lastEventId, eventId);
-      // After a reconnect the replayed events follow and tell the story in
-      // order; only a finished job's snapshot matters then.
-      if (reconnected && !TERMINAL.has(message.type)) return;
+      this.snapshotId = eventId;
     } else if (eventId) {
-      if (eventId <= this.lastEventId) return;
+      if (eventId <= this.lastEventId) return; // seen on an earlier connection
       this.lastEventId = eventId;
+      if (eventId <= this.snapshotId && message.type !== "preview") return; // history
     }
     this.deliver(message);
   }

@@ -16,7 +16,10 @@ import { Painter } from "./painter.js";
 const { gettext, ngettext, interpolate } = window;
 const config = kioskConfig();
 const DRAFT_KEY = "olpe-kiosk-draft";
-const RESULT_ATTEMPTS = 4;
+// A picture that cannot be fetched is asked for again after 1, 2 and 3 seconds
+// when the reason may pass (rate limit, a restarting server).
+const FETCH_ATTEMPTS = 4;
+const PASSING_STATUSES = new Set([429, 500, 502, 503, 504]);
 const byId = (id) => document.getElementById(id);
 
 const STATES = {
@@ -37,6 +40,17 @@ function csrfToken() {
 
 function wait(milliseconds) {
   return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+async function fetchPicture(address) {
+  for (let attempt = 1; ; attempt += 1) {
+    const response = await fetch(address, { credentials: "same-origin" });
+    if (response.ok) return response.blob();
+    if (attempt >= FETCH_ATTEMPTS || !PASSING_STATUSES.has(response.status)) {
+      throw new Error(`${address} answered ${response.status}`);
+    }
+    await wait(1000 * attempt);
+  }
 }
 
 class PaintPage {
@@ -61,7 +75,7 @@ class PaintPage {
     this.job = null; // {id, url, websocket_url, map}
     this.watcher = null;
     this.releaseIdle = null;
-    this.result = null; // {jobId, map, before}
+    this.result = null; // {jobId, map, before, notice}
     this.retryAction = null;
     this.objectUrls = new Set();
   }
@@ -91,14 +105,7 @@ class PaintPage {
   /** Fetch a map as a blob (it is sent with the next wish) and measure it. */
   async loadMap(reference) {
     const address = reference.source === "world" ? config.world.imageUrl : reference.resultUrl;
-    let response;
-    for (let attempt = 1; ; attempt += 1) {
-      response = await fetch(address, { credentials: "same-origin" });
-      if (response.ok || attempt >= RESULT_ATTEMPTS || ![429, 500, 502, 503].includes(response.status)) break;
-      await wait(1000 * attempt);
-    }
-    if (!response.ok) throw new Error(`map ${address}: ${response.status}`);
-    const blob = await response.blob();
+    const blob = await fetchPicture(address);
     const url = this.objectUrl(blob);
     const picture = new Image();
     picture.src = url;
@@ -174,7 +181,8 @@ class PaintPage {
   }
 
   canGenerate() {
-    return this.state === "painting" && this.painter.state().hasPaint && this.wish.value.trim() !== "";
+    const { hasPaint } = this.painter.state();
+    return this.state === "painting" && hasPaint && this.wish.value.trim() !== "";
   }
 
   wishFields(map, mask) {
@@ -195,6 +203,7 @@ class PaintPage {
     if (!this.canGenerate()) return;
     this.hideProblem();
     this.setState("submitting");
+    byId("cancel-job").disabled = true; // nothing to cancel before the server has the wish
     this.setJobMessage(gettext("Sending your wish …"));
     const map = this.painter.currentMap();
     let response;
@@ -207,7 +216,8 @@ class PaintPage {
         credentials: "same-origin",
       });
     } catch (error) {
-      this.showProblem(gettext("The kiosk cannot reach the server right now."), () => this.generate());
+      this.showProblem(
+        gettext("The kiosk cannot reach the server right now."), () => this.generate());
       return;
     }
     if (response.status === 202) {
@@ -267,8 +277,8 @@ class PaintPage {
     this.watcher = new JobWatcher(job, {
       onMessage: (message) => this.job?.id === jobId && this.onJobMessage(message),
       onConnection: (connected) => this.showConnection(connected),
-      onGone: () => this.jobEnded(() =>
-        this.showProblem(gettext("Your wish got lost on the way. Please try again."), () => this.generate())),
+      onGone: () => this.jobEnded(() => this.showProblem(
+        gettext("Your wish got lost on the way. Please try again."), () => this.generate())),
     }).start();
   }
 
@@ -379,7 +389,9 @@ class PaintPage {
       const state = await response.json();
       // A waiting job is cancelled at once; a running one stops at its next
       // step and the watcher reports it. A job that finished meanwhile stays.
-      if (state.status === "cancelled" && this.job?.id === jobId) this.onJobMessage({ type: "cancelled" });
+      if (state.status === "cancelled" && this.job?.id === jobId) {
+        this.onJobMessage({ type: "cancelled" });
+      }
     } catch (error) {
       if (this.job?.id === jobId) button.disabled = false;
     }
@@ -440,7 +452,8 @@ class PaintPage {
     const button = byId("gallery-submit");
     button.disabled = true;
     try {
-      const response = await fetch(config.urls.gallery.replace(/[0-9a-f-]{36}/, this.result.jobId), {
+      const address = config.urls.gallery.replace(/[0-9a-f-]{36}/, this.result.jobId);
+      const response = await fetch(address, {
         method: "POST",
         body: new FormData(form),
         headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
@@ -539,7 +552,9 @@ class PaintPage {
       fidelity: this.form.querySelector("input[name=fidelity]:checked")?.value,
       engine: this.form.querySelector("input[name=engine]:checked")?.value,
       map: mapReference(this.painter.currentMap()),
-      job: this.job && { id: this.job.id, url: this.job.url, websocket_url: this.job.websocket_url },
+      job: this.job && {
+        id: this.job.id, url: this.job.url, websocket_url: this.job.websocket_url,
+      },
       result: this.result && {
         jobId: this.result.jobId, resultUrl: this.result.map.resultUrl,
         before: mapReference(this.result.before), notice: this.result.notice,
@@ -555,7 +570,8 @@ class PaintPage {
     this.wish.value = draft.wish || "";
     if (draft.style) byId("style").value = draft.style;
     for (const name of ["fidelity", "engine"]) {
-      const input = draft[name] && this.form.querySelector(`input[name=${name}][value="${CSS.escape(draft[name])}"]`);
+      const selector = `input[name=${name}][value="${CSS.escape(draft[name] || "")}"]`;
+      const input = draft[name] && this.form.querySelector(selector);
       if (input) input.checked = true;
     }
     try {
@@ -565,7 +581,8 @@ class PaintPage {
       if (draft.job) this.follow(draft.job, map);
       else if (draft.result) {
         const before = await this.mapFor(draft.result.before);
-        await this.showResult(draft.result.resultUrl, draft.result.notice, before, draft.result.jobId);
+        const { resultUrl, notice, jobId } = draft.result;
+        await this.showResult(resultUrl, notice, before, jobId);
       }
     } catch (error) {
       console.warn("kiosk: the visit could not be restored", error);
@@ -623,4 +640,4 @@ async function pictureFrom(dataUrl) {
   return picture;
 }
 
-if (byId("paint-layer")) new PaintPage().start();
+new PaintPage().start();

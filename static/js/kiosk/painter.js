@@ -294,7 +294,8 @@ export class Painter {
     if (points.length < 6) return false;
     let length = 0;
     for (let index = 2; index < points.length; index += 2) {
-      length += Math.hypot(points[index] - points[index - 2], points[index + 1] - points[index - 1]);
+      length += Math.hypot(points[index] - points[index - 2],
+        points[index + 1] - points[index - 1]);
     }
     if (operation.tool === TOOLS.SHAPE) return length > operation.width * 4;
     const gap = Math.hypot(points.at(-2) - points[0], points.at(-1) - points[1]);
