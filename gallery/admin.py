@@ -9,19 +9,14 @@ small cached thumbnails for the lists.
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import posixpath
-import tempfile
-from pathlib import Path
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.core.files.base import ContentFile
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,9 +24,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
-from gallery import creations, engine_choice, moderation
+from gallery import creations, engine_choice, moderation, thumbnails
 from gallery.models import BlockedAttempt, BlockedTerm, Creation, OpenAIUsage, SiteSettings, World
 from inpainting.engines import statuses as engine_statuses
 
@@ -52,43 +47,10 @@ def thumbnail_name(picture_name: str) -> str:
     return posixpath.splitext(picture_name)[0] + THUMBNAIL_SUFFIX
 
 
-def render_thumbnail(picture) -> bytes:
-    with picture.open("rb") as source, Image.open(source) as image:
-        image.draft("RGB", (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-        small = image.convert("RGB")
-    small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
-    return buffer.getvalue()
-
-
-def store_whole(storage, name: str, data: bytes) -> None:
-    """Store `name` so a concurrent request never reads half a file."""
-    try:
-        target = Path(storage.path(name))
-    except NotImplementedError:  # object storages write whole objects
-        saved = storage.save(name, ContentFile(data))
-        if saved != name:  # another request stored it meanwhile
-            storage.delete(saved)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def open_thumbnail(picture):
-    storage = picture.storage
-    name = thumbnail_name(picture.name)
-    if not storage.exists(name):
-        store_whole(storage, name, render_thumbnail(picture))
-    return storage.open(name, "rb")
+    return thumbnails.open_cached(
+        picture, thumbnail_name(picture.name), side=THUMBNAIL_SIDE, quality=THUMBNAIL_QUALITY
+    )
 
 
 class PicturesMixin:

@@ -11,14 +11,9 @@ so slugs cannot be probed.
 
 from __future__ import annotations
 
-import io
-import os
 import posixpath
-import tempfile
-from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, HttpResponseNotFound
@@ -32,7 +27,7 @@ from django.utils.http import quote_etag
 from django.views.decorators.http import require_safe
 from PIL import Image
 
-from gallery import qr
+from gallery import qr, thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
 from gallery.models import Creation, SiteSettings, World
@@ -41,7 +36,7 @@ MODERATE_PERMISSION = "gallery.moderate_creation"
 VIEW_WORLD_PERMISSION = "gallery.view_world"
 
 CREATIONS_PER_PAGE = 24
-THUMBNAIL_BOX = (480, 480)
+THUMBNAIL_SIDE = 480
 THUMBNAIL_QUALITY = 82
 PICTURES = {"before": "before_image", "after": "after_image"}
 
@@ -248,46 +243,9 @@ def thumbnail_name(creation: Creation) -> str:
 
 def cached_thumbnail(creation: Creation):
     """The open thumbnail file, made from the after picture on first use."""
-    storage = creation.after_image.storage
-    name = thumbnail_name(creation)
-    if not storage.exists(name):
-        store_atomically(storage, name, render_thumbnail(creation.after_image))
-    return storage.open(name, "rb")
-
-
-def render_thumbnail(picture) -> bytes:
-    with picture.open("rb") as source, Image.open(source) as image:
-        image.draft("RGB", THUMBNAIL_BOX)  # JPEG sources decode at a reduced scale
-        small = image.convert("RGB")
-        small.thumbnail(THUMBNAIL_BOX, Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True, progressive=True)
-    return buffer.getvalue()
-
-
-def store_atomically(storage, name: str, data: bytes) -> None:
-    """Write `name` so that a concurrent request never reads half a file.
-
-    On the local filesystem the file is renamed into place; other storages
-    write objects whole. Two requests racing both write the same bytes.
-    """
-    try:
-        target = Path(storage.path(name))
-    except NotImplementedError:
-        saved = storage.save(name, ContentFile(data))
-        if saved != name:  # another request stored it meanwhile
-            storage.delete(saved)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, getattr(storage, "file_permissions_mode", None) or 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return thumbnails.open_cached(
+        creation.after_image, thumbnail_name(creation), side=THUMBNAIL_SIDE, quality=THUMBNAIL_QUALITY
+    )
 
 
 # --- pictures of Worlds --------------------------------------------------------------------

@@ -233,8 +233,8 @@ def loaded_engines() -> dict[str, dict[str, Any]]:
         engine = engines.get_engine(name)
         if hasattr(engine, "loaded"):
             report[name] = {"loaded": bool(engine.loaded)}
-            if engine.loaded and name == "diffusers":
-                report[name]["model"] = str(getattr(settings, "OLPE_MODEL", ""))
+            if getattr(engine, "loaded_model", None):
+                report[name]["model"] = engine.loaded_model
     return report
 
 

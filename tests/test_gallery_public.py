@@ -228,7 +228,7 @@ def test_the_thumbnail_is_made_once_and_removed_with_its_creation(
     assert default_storage.get_modified_time(name) == made_at
     with Image.open(io.BytesIO(first)) as thumbnail:
         assert thumbnail.format == "JPEG"
-        assert max(thumbnail.size) == max(views.THUMBNAIL_BOX)
+        assert max(thumbnail.size) == views.THUMBNAIL_SIDE
         assert thumbnail.size[0] / thumbnail.size[1] == pytest.approx(1200 / 900, rel=0.01)
     with django_capture_on_commit_callbacks(execute=True):  # files go once the delete commits
         creation.delete()

@@ -177,6 +177,11 @@ class DiffusersEngine(Engine):
     def loaded(self) -> bool:
         return self._pipeline is not None
 
+    @property
+    def loaded_model(self) -> Optional[str]:
+        """The model this process runs (the registry's choice may differ from OLPE_MODEL)."""
+        return self._loaded_model if self.loaded else None
+
     def status(self) -> EngineStatus:
         problem = self._problem()
         return self._unusable(problem) if problem else self._usable()
