@@ -32,6 +32,7 @@ import numpy as np
 from django.conf import settings
 from django.test.utils import override_settings
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from PIL import Image, ImageDraw, ImageFont
 
 from inpainting import engines, imaging, landcover
@@ -142,7 +143,7 @@ class EvaluationReport:
 
     def as_markdown(self) -> str:
         lines = [
-            f"# {_('Model evaluation')}",
+            "# " + _("Model evaluation"),
             "",
             _("%(cases)d cases, %(steps)d engine steps, resolution %(resolution)d, %(created)s.")
             % {
@@ -152,7 +153,7 @@ class EvaluationReport:
                 "created": self.created,
             },
             "",
-            f"{_('Scoring')}: {self.scoring}",
+            _("Scoring") + f": {self.scoring}",
             "",
             "| "
             + " | ".join(
@@ -175,11 +176,12 @@ class EvaluationReport:
             )
         lines += [
             "",
-            f"## {_('Per case')}",
+            "## " + _("Per case"),
             "",
             "| "
             + " | ".join(
-                [_("Case"), _("Column"), _("s"), _("change inside"), _("CLIP score"), _("Prompt")]
+                [_("Case"), _("Column"), pgettext("seconds", "s"), _("change inside"),
+                 _("CLIP score"), _("Prompt")]
             )
             + " |",
             "|---|---|---:|---:|---:|---|",
@@ -192,7 +194,7 @@ class EvaluationReport:
                 f"{result.mean_change_inside:.1f} | {clip} | {prompt} |"
             )
         if self.grid is not None:
-            lines += ["", f"![{_('Evaluation grid')}]({self.grid.name})"]
+            lines += ["", "![" + _("Evaluation grid") + f"]({self.grid.name})"]
         return "\n".join(lines) + "\n"
 
 
