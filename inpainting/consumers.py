@@ -37,14 +37,13 @@ from typing import Optional
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Max
-from django.utils.translation import gettext
 
 from inpainting import events, jobs
 from inpainting.models import InpaintJob
+from olpe_site.websockets import ActionConsumer
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +82,11 @@ def check_seconds() -> float:
     return float(getattr(settings, "OLPE_WS_CHECK_SECONDS", 2.0))
 
 
-class JobConsumer(AsyncJsonWebsocketConsumer):
+class JobConsumer(ActionConsumer):
+    """`/ws/jobs/<id>/`: the job's stored state first, then its events as they happen."""
+
+    actions = {"cancel": "cancel"}
+
     async def connect(self):
         self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
         self.group = events.group_name(self.job_id)
@@ -122,18 +125,8 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "relays_group", False):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("action") == "cancel":
-            await database_sync_to_async(cancel_by_id)(self.job_id)
-        else:
-            await self.send_json({"type": "error", "reason": gettext("Unknown action.")})
-
-    @classmethod
-    async def decode_json(cls, text_data):
-        try:
-            return await super().decode_json(text_data)
-        except ValueError:
-            return None  # answered as an unknown action
+    async def cancel(self):
+        await database_sync_to_async(cancel_by_id)(self.job_id)
 
     async def job_event(self, message):
         """A group message sent by `events.publish` in another process."""
