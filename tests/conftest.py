@@ -57,3 +57,14 @@ def reset_engines():
     engines.reset()
     yield engines
     engines.reset()
+
+
+@pytest.fixture
+def curator(db):
+    """A member of the Curators group (from gallery's migration): staff, not superuser."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user("kuratorin", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="Curators"))
+    return user

@@ -19,22 +19,6 @@ Status = Creation.Status
 CHANGELIST = "admin:gallery_creation_changelist"
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    SiteSettings.forget_cached()
-    moderation.forget_matcher()
-    yield
-    SiteSettings.forget_cached()
-    moderation.forget_matcher()
-
-
-@pytest.fixture
-def curator():
-    user = get_user_model().objects.create_user("kuratorin", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name="Curators"))
-    return user
-
-
 @pytest.fixture
 def curator_client(client, curator):
     client.force_login(curator)

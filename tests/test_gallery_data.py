@@ -19,7 +19,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image
 
-from gallery import creations, moderation
+from gallery import creations
 from gallery.management.commands.purge import parse_age
 from gallery.models import BlockedAttempt, BlockedTerm, Creation, SiteSettings, World
 from inpainting.demo import make_demo_map
@@ -87,22 +87,6 @@ def make_world(name="Olpe 1830") -> World:
 
 def stored(field_file) -> bool:
     return bool(field_file) and default_storage.exists(field_file.name)
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    SiteSettings.forget_cached()
-    moderation.forget_matcher()
-    yield
-    SiteSettings.forget_cached()
-    moderation.forget_matcher()
-
-
-@pytest.fixture
-def curator():
-    user = get_user_model().objects.create_user("kuratorin", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name="Curators"))
-    return user
 
 
 @pytest.fixture
