@@ -267,27 +267,32 @@ class LivePlatform:
         return sorted((self.data_dir / "media" / "jobs").glob(f"*/*/*/{job_id}/result*.png"))
 
 
+def platform_env(profile: Profile, data_dir: Path) -> dict[str, str]:
+    """The environment of a test platform's processes: the profile's servers, fast polling,
+    the classic engine, no translation service, rate limits out of the way."""
+    return {
+        **profile.env,
+        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "PYTHONPATH": os.pathsep.join([str(data_dir), str(settings.BASE_DIR)]),
+        "OLPE_DATA_DIR": str(data_dir),
+        "OLPE_QUEUE_POLL": "0.1",
+        "OLPE_DEFAULT_ENGINE": "classic",
+        "OLPE_TRANSLATION_ENABLED": "false",
+        "OLPE_THROTTLE_ANON": "100000/minute",
+        "OLPE_THROTTLE_USER": "100000/minute",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "INFO",
+    }
+
+
 @contextmanager
 def live_platform(profile_name: str, data_dir: Path, *, workers: int = 2,
                   tokens: int = 0) -> Iterator[LivePlatform]:
     """Migrate, start daphne and the cluster, yield, stop everything and remove the data."""
     write_settings_module(data_dir)
     with PROFILES[profile_name](data_dir) as profile:
-        env = {
-            **profile.env,
-            "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-            "PYTHONPATH": os.pathsep.join([str(data_dir), str(settings.BASE_DIR)]),
-            "OLPE_DATA_DIR": str(data_dir),
-            "OLPE_WORKERS": str(workers),
-            "OLPE_QUEUE_POLL": "0.1",
-            "OLPE_DEFAULT_ENGINE": "classic",
-            "OLPE_TRANSLATION_ENABLED": "false",
-            "OLPE_THROTTLE_ANON": "100000/minute",
-            "OLPE_THROTTLE_USER": "100000/minute",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "INFO",
-        }
+        env = {**platform_env(profile, data_dir), "OLPE_WORKERS": str(workers)}
         platform = Platform(ports=[free_port()], env=env, log_dir=data_dir / "logs",
                             grace_seconds=10)
         live = LivePlatform(profile, data_dir, platform, env)

@@ -38,7 +38,6 @@ import numpy as np
 import psycopg
 import pytest
 import redis
-from django.conf import settings
 from PIL import Image
 
 from benchmarks.load_test import Watch, exactly_once_problems, run_visitors, watch_job
@@ -46,7 +45,7 @@ from benchmarks.load_test import audit_jobs as audit_load_test_jobs
 from benchmarks.load_test import running_platform as load_test_platform
 from inpainting.demo import make_demo_map
 from inpainting.launcher import CLUSTER, Platform
-from tests.live import SETTINGS_MODULE, LivePlatform, Profile, free_port, write_settings_module
+from tests.live import LivePlatform, Profile, free_port, platform_env, write_settings_module
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -211,20 +210,7 @@ def fault_platform(data_dir: Path, database_url: str, redis_url: str, *, web_pro
     write_settings_module(data_dir)
     profile = Profile("scaled", {"DATABASE_URL": database_url, "REDIS_URL": redis_url},
                       database_url)
-    env = {
-        **profile.env,
-        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
-        "PYTHONPATH": os.pathsep.join([str(data_dir), str(settings.BASE_DIR)]),
-        "OLPE_DATA_DIR": str(data_dir),
-        "OLPE_QUEUE_POLL": "0.1",
-        "OLPE_DEFAULT_ENGINE": "classic",
-        "OLPE_TRANSLATION_ENABLED": "false",
-        "OLPE_THROTTLE_ANON": "100000/minute",
-        "OLPE_THROTTLE_USER": "100000/minute",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "INFO",
-    }
+    env = platform_env(profile, data_dir)
     platform = Platform(ports=[free_port() for _ in range(web_processes)], workers=workers,
                         env=env, log_dir=data_dir / "logs", grace_seconds=10)
     live = LivePlatform(profile, data_dir, platform, env)
