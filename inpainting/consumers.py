@@ -20,7 +20,11 @@ Protocol (server to client, JSON):
   (progress and previews of jobs finished long ago are pruned).
 * An unknown job id is accepted and closed at once with code 4404.
 
-Client to server: `{"action": "cancel"}` cancels the job.
+Client to server: `{"action": "cancel"}` cancels the job if the socket may:
+its browser session made the wish (the session cookie travels with the
+handshake), its API token's user did, or it belongs to a curator; anyone
+else gets `{"type": "error", "reason": ...}` and the job runs on. Malformed
+or unknown messages get the same kind of error and the socket stays open.
 
 Events reach the socket two ways: group messages when the channel layer
 crosses processes (Redis), and `JobEvent` rows read from the database (often
@@ -40,16 +44,15 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Max
+from django.utils.translation import gettext
 
 from inpainting import events, jobs
 from inpainting.models import InpaintJob
-from olpe_site.websockets import ActionConsumer
+from olpe_site.websockets import NOT_FOUND_CLOSE_CODE, ActionConsumer
 
 logger = logging.getLogger(__name__)
 
 Status = InpaintJob.Status
-
-NOT_FOUND_CLOSE_CODE = 4404
 
 SNAPSHOT_TYPES = {
     Status.QUEUED: events.QUEUED,
@@ -74,12 +77,12 @@ def poll_seconds(relays_group: bool) -> float:
     """How often a socket reads new events from the database."""
     if relays_group:  # group messages arrive at once; the database is only a safety net
         return check_seconds()
-    return float(getattr(settings, "OLPE_WS_POLL_SECONDS", 0.3))
+    return settings.OLPE_WS_POLL_SECONDS
 
 
 def check_seconds() -> float:
     """How often a socket checks its job's worker and its place in the queue."""
-    return float(getattr(settings, "OLPE_WS_CHECK_SECONDS", 2.0))
+    return settings.OLPE_WS_CHECK_SECONDS
 
 
 class JobConsumer(ActionConsumer):
@@ -97,7 +100,7 @@ class JobConsumer(ActionConsumer):
         self.finished = False
         await self.accept()
         if self.relays_group:  # join before the snapshot, so no event falls in between
-            await self.channel_layer.group_add(self.group, self.channel_name)
+            await self.join_group(self.group)
         snapshot = await database_sync_to_async(snapshot_message)(self.job_id)
         if snapshot is None:
             await self._finish(code=NOT_FOUND_CLOSE_CODE)
@@ -123,10 +126,17 @@ class JobConsumer(ActionConsumer):
         if self.watcher is not None and self.watcher is not asyncio.current_task():
             self.watcher.cancel()
         if getattr(self, "relays_group", False):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.leave_group(self.group)
 
     async def cancel(self):
-        await database_sync_to_async(cancel_by_id)(self.job_id)
+        session = self.scope.get("session")
+        allowed = await database_sync_to_async(cancel_by_id)(
+            self.job_id, user=self.scope.get("user"),
+            session_key=getattr(session, "session_key", None),
+        )
+        if not allowed:
+            await self.send_json({"type": "error", "reason": gettext(
+                "Only whoever made this wish, or a curator, may cancel it.")})
 
     async def job_event(self, message):
         """A group message sent by `events.publish` in another process."""
@@ -134,13 +144,16 @@ class JobConsumer(ActionConsumer):
 
     async def _watch(self):
         loop = asyncio.get_running_loop()
-        interval = poll_seconds(self.relays_group)
         next_check = loop.time() + check_seconds()
         while not self.finished:
-            await asyncio.sleep(interval)
+            # While the layer fails, the database is the only path: read it as often as
+            # the embedded profile does.
+            await asyncio.sleep(poll_seconds(self.relays_group and self.layer_ok))
             check = loop.time() >= next_check
             if check:
                 next_check = loop.time() + check_seconds()
+                if self.relays_group:  # a restarted Redis forgot the group: join again
+                    await self.join_group(self.group)
             try:
                 position, messages = await database_sync_to_async(watch_tick)(
                     self.job_id, self.last_event_id, check
@@ -148,6 +161,9 @@ class JobConsumer(ActionConsumer):
             except DatabaseError:  # a restarting database: the socket waits, not dies
                 logger.warning("Job socket %s cannot read the database", self.job_id,
                                exc_info=True)
+                continue
+            except Exception:  # whatever else fails, the visitor's socket keeps watching
+                logger.exception("Job socket %s: checking the job failed", self.job_id)
                 continue
             if position is not None and position != self.position and not self.finished:
                 self.position = position
@@ -223,7 +239,10 @@ def watch_tick(job_id, after_id: int, check: bool) -> tuple[Optional[int], list[
     return position, events.events_after(job_id, after_id)
 
 
-def cancel_by_id(job_id) -> None:
+def cancel_by_id(job_id, *, user, session_key: Optional[str]) -> bool:
+    """Cancel the job if this socket's user or browser session may; False if not."""
     job = InpaintJob.objects.filter(pk=job_id).first()
-    if job is not None:
-        jobs.cancel_job(job)
+    if job is None or not jobs.may_change(job, user=user, session_key=session_key):
+        return False
+    jobs.cancel_job(job)
+    return True

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
@@ -215,6 +216,22 @@ def enqueue(job_id) -> None:
 # --- cancelling --------------------------------------------------------------------
 
 
+def may_change(job: InpaintJob, *, user=None, session_key: Optional[str] = None) -> bool:
+    """Whether someone may change a job (cancel it): the one rule for REST and websockets.
+
+    Curators (staff), the token user who made the wish, or the browser
+    session that made it; nobody else, however they learnt the job's id.
+    """
+    if user is not None and user.is_authenticated and (
+        user.is_staff or job.api_user_id == user.pk
+    ):
+        return True
+    return bool(job.kiosk_session and session_key) and constant_time_compare(
+        job.kiosk_session, session_key
+    )
+
+
+
 def cancel_job(job: InpaintJob) -> InpaintJob:
     """Cancel a waiting job at once; ask the worker of a running job to stop.
 
@@ -314,8 +331,32 @@ def is_stale(job: InpaintJob, now=None) -> bool:
 
 
 def recover_job_if_stale(job: InpaintJob, now=None) -> bool:
-    """The cheap, lazy check used where one job is looked at; True if it was recovered."""
-    return is_stale(job, now) and recover_lost_job(job, now)
+    """The cheap, lazy check used where one job is looked at; True if it was recovered.
+
+    A running job whose worker went silent is taken back; a queued job that
+    waited past `requeue_after` and that no broker queue holds is sent again,
+    so a visitor who watches their wish never waits for the next maintenance
+    run after Redis forgot it.
+    """
+    if is_stale(job, now):
+        return recover_lost_job(job, now)
+    if _waited_too_long(job, now):
+        try:
+            forgotten = str(job.pk) not in queued_job_ids()
+        except Exception:  # the broker is away too: nothing to decide until it is back
+            logger.warning("Cannot ask the broker about job %s", job.pk, exc_info=True)
+            return False
+        if forgotten:
+            logger.warning("Job %s is in no broker queue; queued again", job.pk)
+            enqueue(job.pk)
+    return False
+
+
+def _waited_too_long(job: InpaintJob, now=None) -> bool:
+    if job.status != Status.QUEUED:
+        return False
+    handed_over = job.enqueued_at or job.created_at
+    return handed_over < (now or timezone.now()) - requeue_after()
 
 
 def recover_stale_jobs(now=None) -> int:
@@ -365,6 +406,7 @@ def recover_lost_job(job: InpaintJob, now=None) -> bool:
                 return False
             logger.warning("Job %s lost its worker %s on its last attempt", job.pk, job.worker)
             events.publish(job, events.FAILED, {"reason": reason})
+            transaction.on_commit(lambda: job.remove_stray_pictures(up_to_attempt=job.attempts))
     return True
 
 

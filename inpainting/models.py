@@ -6,12 +6,17 @@ died), so the job counts its own attempts and records its own state; the
 broker only carries the job's id.
 """
 
+import logging
+import posixpath
+import re
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
 
 
 def _job_path(job, kind: str, extension: str) -> str:
@@ -27,12 +32,17 @@ def mask_path(job, filename):
     return _job_path(job, "mask", "png")
 
 
+# Results and previews are written by an attempt at the job: their names carry
+# its number, so what an attempt left behind can be told from what counts.
+ATTEMPT_PICTURE = re.compile(r"^(?:result|preview)-(\d+)[._]")
+
+
 def result_path(job, filename):
-    return _job_path(job, "result", "png")
+    return _job_path(job, f"result-{job.attempts}", "png")
 
 
 def preview_path(job, filename):
-    return _job_path(job, "preview", "jpg")
+    return _job_path(job, f"preview-{job.attempts}", "jpg")
 
 
 class InpaintJob(models.Model):
@@ -120,6 +130,33 @@ class InpaintJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    def remove_stray_pictures(self, up_to_attempt: int) -> int:
+        """Delete results and previews of attempts up to `up_to_attempt` that the row does
+        not point to; returns how many.
+
+        Call it after committing a finished state: the attempt that commits
+        cleans up after the earlier ones (one killed after writing its result,
+        one whose commit the database lost). Later attempts' files are never
+        touched, as one may be writing them now.
+        """
+        storage = self._meta.get_field("result_image").storage
+        folder = posixpath.dirname(self.input_image.name)
+        keep = {self.result_image.name, self.preview_image.name}
+        removed = 0
+        try:
+            names = storage.listdir(folder)[1]
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            match = ATTEMPT_PICTURE.match(name)
+            path = posixpath.join(folder, name)
+            if match and int(match[1]) <= up_to_attempt and path not in keep:
+                storage.delete(path)
+                removed += 1
+        if removed:
+            logger.info("Job %s: removed %d picture(s) of earlier attempts", self.pk, removed)
+        return removed
 
     def queue_position(self) -> int:
         """1 for the next job to start; 0 once the job is no longer waiting."""

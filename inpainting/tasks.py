@@ -317,33 +317,64 @@ class JobRun:
     # --- outcomes ---
 
     def _succeed(self, result: GenerationResult) -> None:
-        result_name = self._store("result_image", "result.png", to_png_bytes(result.image))
-        preview_name = self._store(
-            "preview_image", "preview.jpg", jpeg_bytes(thumbnail(result.image, RESULT_PREVIEW_SIZE))
-        )
+        written = {
+            "result_image": self._store("result_image", "result.png", to_png_bytes(result.image)),
+            "preview_image": self._store(
+                "preview_image", "preview.jpg",
+                jpeg_bytes(thumbnail(result.image, RESULT_PREVIEW_SIZE)),
+            ),
+        }
         now = timezone.now()
-        replaced = {"result_image": self.job.result_image.name,
-                    "preview_image": self.job.preview_image.name}
-        with transaction.atomic():
-            if not self.owned.update(
-                status=Status.SUCCEEDED, result_image=result_name, preview_image=preview_name,
-                finished_at=now, heartbeat_at=now,
-            ):
-                self._delete_file("result_image", result_name)
-                self._delete_file("preview_image", preview_name)
-                raise LostJob
-            self.job.status = Status.SUCCEEDED
-            self.job.result_image.name = result_name
-            self.job.preview_image.name = preview_name
-            events.publish(self.job, events.SUCCEEDED, {
-                "result_url": jobs.result_url(self.job),
-                "preview_url": jobs.preview_url(self.job),
-                "engine": self.job.engine,
-                "notice": self.job.notice,
-            })
-        for field_name, old_name in replaced.items():
-            if old_name and old_name != getattr(self.job, field_name).name:
-                self._delete_file(field_name, old_name)
+        try:
+            with transaction.atomic():
+                if not self.owned.update(
+                    status=Status.SUCCEEDED, finished_at=now, heartbeat_at=now, **written
+                ):
+                    raise LostJob
+                self.job.status = Status.SUCCEEDED
+                self.job.result_image.name = written["result_image"]
+                self.job.preview_image.name = written["preview_image"]
+                events.publish(self.job, events.SUCCEEDED, {
+                    "result_url": jobs.result_url(self.job),
+                    "preview_url": jobs.preview_url(self.job),
+                    "engine": self.job.engine,
+                    "notice": self.job.notice,
+                })
+        except LostJob:
+            self._delete_files(written)
+            raise
+        except DatabaseError:
+            self._after_failed_commit(written)
+            raise
+        self._tidy_up()
+
+    def _after_failed_commit(self, written: dict[str, str]) -> None:
+        """The database failed while the success was committed: did it keep it?
+
+        If it can be asked and did not, this attempt removes what it wrote. If
+        it cannot be asked (still restarting), the files stay: a commit that
+        went through needs them, and if it did not, the job is tried again
+        and the attempt that finishes it removes them (`_tidy_up`).
+        """
+        try:
+            connections["default"].close()
+            stored = InpaintJob.objects.filter(pk=self.job.pk).values_list(
+                "result_image", flat=True
+            ).first()
+        except DatabaseError:
+            logger.warning("Job %s: cannot tell whether its result was stored; the next "
+                           "attempt tidies up", self.job.pk)
+            return
+        if stored != written["result_image"]:
+            self._delete_files(written)
+
+    def _tidy_up(self) -> None:
+        """After a finished state is committed: remove pictures of earlier, lost attempts."""
+        try:
+            self.job.remove_stray_pictures(up_to_attempt=self.attempt)
+        except (DatabaseError, OSError):
+            logger.warning("Job %s: could not remove pictures of earlier attempts", self.job.pk,
+                           exc_info=True)
 
     def _stop_after_cancel(self) -> str:
         if self.lost:
@@ -354,6 +385,7 @@ class JobRun:
             if not self.owned.update(status=Status.CANCELLED, finished_at=timezone.now()):
                 return self._discard()
             events.publish(self.job, events.CANCELLED)
+        self._tidy_up()
         return Status.CANCELLED
 
     def _after_engine_error(self, error: EngineError) -> str:
@@ -387,6 +419,7 @@ class JobRun:
             ):
                 return self._discard()
             events.publish(self.job, events.FAILED, {"reason": reason})
+        self._tidy_up()
         return Status.FAILED
 
     def _discard(self) -> str:
@@ -404,6 +437,10 @@ class JobRun:
     @staticmethod
     def _delete_file(field_name: str, name: str) -> None:
         InpaintJob._meta.get_field(field_name).storage.delete(name)
+
+    def _delete_files(self, names: dict[str, str]) -> None:
+        for field_name, name in names.items():
+            self._delete_file(field_name, name)
 
 
 def _read(field_file) -> bytes:

@@ -57,6 +57,21 @@ POSTGRES_ADMIN_URLS = (
     "postgresql://root@127.0.0.1:5432/postgres",
 )
 REDIS_SERVER = "redis://127.0.0.1:6379"
+PICTURE_COLUMNS = ("input_image", "mask_image", "result_image", "preview_image")
+
+
+async def wait_for(condition, what: str, timeout: float = 60, interval: float = 0.05):
+    """Check `condition` (a plain function, run in a thread) until it returns something true,
+    and return that; after `timeout` seconds fail with a message that says what was awaited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await asyncio.to_thread(condition)
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        await asyncio.sleep(interval)
 
 
 def free_port() -> int:
@@ -265,6 +280,18 @@ class LivePlatform:
 
     def result_files(self, job_id) -> list[Path]:
         return sorted((self.data_dir / "media" / "jobs").glob(f"*/*/*/{job_id}/result*.png"))
+
+    def stray_files(self) -> list[str]:
+        """Stored job pictures that no job row points to: orphans of failed submissions or
+        of attempts that could not commit. Call it once every job has ended."""
+        media = self.data_dir / "media"
+        stray = []
+        for folder in sorted(media.glob("jobs/*/*/*/*")):
+            row = self.profile.job(folder.name)
+            kept = {row[name] for name in PICTURE_COLUMNS} if row else set()
+            stray += [str(path.relative_to(media)) for path in sorted(folder.iterdir())
+                      if str(path.relative_to(media)) not in kept]
+        return stray
 
 
 def platform_env(profile: Profile, data_dir: Path) -> dict[str, str]:

@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True), pytest
 
 Status = InpaintJob.Status
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -49,9 +50,19 @@ def submit():
     image = png_bytes(make_demo_map(width=128, height=96, seed=2))
     mask = png_bytes(Image.fromarray(paint, "RGBA"))
 
-    def submit():
-        return jobs.submit_job(image=image, mask=mask, wish="Ein Wald", engine="classic", seed=1)
+    def submit(**who):
+        return jobs.submit_job(image=image, mask=mask, wish="Ein Wald", engine="classic", seed=1,
+                               **who)
     return submit
+
+
+def browser_session() -> str:
+    """A kiosk browser's session, as the REST API starts one for a visitor's first wish."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session.create()
+    return session.session_key
 
 
 def run_in_another_thread(function, *args):
@@ -66,9 +77,9 @@ def run_in_another_thread(function, *args):
     return thread
 
 
-async def connect(job_id, query=""):
+async def connect(job_id, query="", headers=(ORIGIN, HOST)):
     communicator = WebsocketCommunicator(
-        application, f"/ws/jobs/{job_id}/{query}", headers=[ORIGIN]
+        application, f"/ws/jobs/{job_id}/{query}", headers=list(headers)
     )
     connected, _ = await communicator.connect()
     assert connected
@@ -149,9 +160,14 @@ async def test_an_unknown_job_is_closed_with_4404():
     assert messages == [] and code == 4404
 
 
-async def test_a_client_may_cancel_its_job(submit):
-    job = await sync_to_async(submit)()
-    communicator = await connect(job.pk)
+def session_cookie(session_key: str) -> tuple[bytes, bytes]:
+    return (b"cookie", f"sessionid={session_key}".encode())
+
+
+async def test_the_browser_that_made_a_wish_may_cancel_it(submit):
+    session_key = await sync_to_async(browser_session)()
+    job = await sync_to_async(submit)(kiosk_session=session_key)
+    communicator = await connect(job.pk, headers=(ORIGIN, HOST, session_cookie(session_key)))
     await communicator.receive_json_from()
 
     await communicator.send_json_to({"action": "cancel"})
@@ -160,6 +176,64 @@ async def test_a_client_may_cancel_its_job(submit):
     assert [m["type"] for m in messages] == ["cancelled"] and code == 1000
     await sync_to_async(job.refresh_from_db)()
     assert job.status == Status.CANCELLED
+
+
+@pytest.mark.parametrize("cookie", ["none", "another visitor's"])
+async def test_nobody_else_may_cancel_a_wish_over_the_socket(submit, cookie):
+    owner = await sync_to_async(browser_session)()
+    job = await sync_to_async(submit)(kiosk_session=owner)
+    headers = [ORIGIN, HOST]
+    if cookie != "none":
+        headers.append(session_cookie(await sync_to_async(browser_session)()))
+    communicator = await connect(job.pk, headers=headers)
+    await communicator.receive_json_from()
+
+    await communicator.send_json_to({"action": "cancel"})
+    answer = await communicator.receive_json_from()
+
+    assert answer["type"] == "error" and answer["reason"]
+    await sync_to_async(job.refresh_from_db)()
+    assert job.status == Status.QUEUED and not job.cancel_requested
+    await communicator.disconnect()
+
+
+async def test_a_curator_may_cancel_any_wish_over_the_socket(submit):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    def curator_session() -> str:
+        client = Client()
+        client.force_login(get_user_model().objects.create_user("kuratorin", is_staff=True))
+        return client.cookies["sessionid"].value
+
+    job = await sync_to_async(submit)(kiosk_session=await sync_to_async(browser_session)())
+    communicator = await connect(
+        job.pk, headers=(ORIGIN, HOST, session_cookie(await sync_to_async(curator_session)()))
+    )
+    await communicator.receive_json_from()
+
+    await communicator.send_json_to({"action": "cancel"})
+    messages, code = await receive_until_closed(communicator)
+
+    assert [m["type"] for m in messages] == ["cancelled"] and code == 1000
+
+
+async def test_an_api_client_without_a_browser_uses_its_token(submit):
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    def token_owner_job():
+        user = get_user_model().objects.create_user("museum-app")
+        return Token.objects.create(user=user).key, submit(api_user=user)
+
+    key, job = await sync_to_async(token_owner_job)()
+    communicator = await connect(job.pk, headers=[(b"authorization", f"Token {key}".encode())])
+    assert (await communicator.receive_json_from())["snapshot"] is True
+
+    await communicator.send_json_to({"action": "cancel"})
+    messages, code = await receive_until_closed(communicator)
+
+    assert [m["type"] for m in messages] == ["cancelled"] and code == 1000
 
 
 async def test_unknown_actions_and_garbage_are_answered_not_fatal(submit):

@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import psutil
 import psycopg
 import pytest
 import redis
@@ -45,7 +46,14 @@ from benchmarks.load_test import audit_jobs as audit_load_test_jobs
 from benchmarks.load_test import running_platform as load_test_platform
 from inpainting.demo import make_demo_map
 from inpainting.launcher import CLUSTER, Platform
-from tests.live import LivePlatform, Profile, free_port, platform_env, write_settings_module
+from tests.live import (
+    LivePlatform,
+    Profile,
+    free_port,
+    platform_env,
+    wait_for,
+    write_settings_module,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -271,17 +279,31 @@ def follow(live: LivePlatform, job: dict, ports: list[int] | None = None,
     ports = ports or live.platform.ports
     urls = [live.platform.ws_url(job["websocket_url"], port=port) for port in ports]
     origin = live.platform.url("").rstrip("/")
-    return asyncio.create_task(watch_job(urls, origin, timeout=RECOVERY_TIMEOUT_S, watch=watch))
+
+    async def watched() -> Watch:
+        try:
+            return await watch_job(urls, origin, timeout=RECOVERY_TIMEOUT_S, watch=watch)
+        except TimeoutError:
+            raise AssertionError(
+                f"job {job['id']} did not end within {RECOVERY_TIMEOUT_S} s: "
+                f"{live.profile.job(job['id'])}\nwatched: {watch and watch.kinds}\n"
+                f"{live.log_tail(80)}"
+            ) from None
+
+    return asyncio.create_task(watched())
 
 
 async def wait_until_running(live: LivePlatform, jobs: list[dict], timeout: float = 60) -> int:
     """The process id of the first worker seen running one of `jobs`."""
-    async with asyncio.timeout(timeout):
-        while True:
-            for job in jobs:
-                if pid := await asyncio.to_thread(live.worker_pid, job["id"]):
-                    return pid
-            await asyncio.sleep(0.05)
+    def running_worker():
+        return next(filter(None, (live.worker_pid(job["id"]) for job in jobs)), None)
+
+    return await wait_for(running_worker, "a worker to start one of the wishes", timeout)
+
+
+def outage_noticed(live: LivePlatform) -> bool:
+    """The web tier's health check fails: the platform itself has seen the server go."""
+    return live.request("GET", "/health/")[0] == 503
 
 
 def unfinished_jobs(live: LivePlatform) -> list[tuple]:
@@ -318,6 +340,7 @@ def assert_each_job_ended_once(live: LivePlatform, jobs: list[dict], watches: li
         status, png = live.request("GET", watch.terminal[0]["result_url"])
         assert status == 200 and Image.open(io.BytesIO(png)).size[0] in (SMALL, LARGE), context
     assert unfinished_jobs(live) == []
+    assert live.stray_files() == [], "pictures left behind by failed attempts or submissions"
 
 
 # --- (a) Redis ------------------------------------------------------------------------------
@@ -342,11 +365,10 @@ async def test_jobs_survive_a_redis_restart_that_forgets_everything(tmp_path, po
         forgotten = redis.Redis.from_url(own_redis.url).llen(BROKER_LIST)
 
         own_redis.kill()  # the broker's list, the channel groups and the cache are gone
-        await asyncio.sleep(1)
+        await wait_for(lambda: outage_noticed(live), "the health check to notice Redis is gone")
         # What a kiosk does meanwhile: a new wish, and reading a job (the websocket's fallback).
         submitted, payload = await asyncio.to_thread(submit_raw, live, SMALL, seed=99)
         read, _ = await asyncio.to_thread(live.request, "GET", jobs[-1]["url"])
-        await asyncio.sleep(2)
         own_redis.start()
         if submitted == 202:  # stored while the broker was away: painted all the same
             jobs.append(json.loads(payload))
@@ -376,8 +398,8 @@ async def test_jobs_survive_a_postgres_restart(tmp_path, postgres, own_redis):
         await wait_until_running(live, jobs)
 
         await asyncio.to_thread(postgres.stop, "fast")  # every connection is cut
+        await wait_for(lambda: outage_noticed(live), "the health check to notice PostgreSQL is gone")
         submitted, payload = await asyncio.to_thread(submit_raw, live, SMALL, seed=99)
-        await asyncio.sleep(2)
         await asyncio.to_thread(postgres.start)
         await asyncio.gather(*followers)
 
@@ -404,7 +426,7 @@ async def test_jobs_survive_a_cluster_killed_in_the_middle_of_its_work(tmp_path,
         assert live.is_our_worker(pid)
 
         await asyncio.to_thread(live.platform.kill, CLUSTER)  # SIGKILL to every process of it
-        await asyncio.sleep(1)
+        await wait_for(lambda: not psutil.pid_exists(pid), "the killed worker to be gone")
         live.platform.start_process(CLUSTER)
         await asyncio.gather(*followers)
 
@@ -431,9 +453,8 @@ async def test_watchers_reconnect_and_see_the_end_when_their_daphne_restarts(tmp
             follow(live, job, ports=[restarted] if index % 2 else [restarted, other], watch=watch)
             for index, (job, watch) in enumerate(zip(jobs, watches, strict=True))
         ]
-        async with asyncio.timeout(30):
-            while not all(watch.connections for watch in watches):
-                await asyncio.sleep(0.05)
+        await wait_for(lambda: all(watch.connections for watch in watches),
+                       "every watcher to connect", timeout=30)
         await wait_until_running(live, jobs)
 
         await asyncio.to_thread(live.platform.restart, live.platform.web_name(restarted))

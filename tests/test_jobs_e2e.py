@@ -19,7 +19,7 @@ from PIL import Image
 
 from inpainting.demo import make_demo_map
 from inpainting.launcher import CLUSTER
-from tests.live import live_platform
+from tests.live import live_platform, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(240)]
 
@@ -120,15 +120,12 @@ async def test_a_job_whose_worker_is_killed_is_finished_by_another(live, tokens)
     assert (row["status"], row["attempts"]) == ("succeeded", 2)
     assert not row["worker"].endswith(f":{pid}")
     assert len(live.result_files(job["id"])) == 1
+    assert live.stray_files() == [], "the killed attempt's pictures were left behind"
 
 
 async def wait_for_worker(live, job_id, timeout=60) -> int:
-    async with asyncio.timeout(timeout):
-        while True:
-            pid = await asyncio.to_thread(live.worker_pid, job_id)
-            if pid:
-                return pid
-            await asyncio.sleep(0.02)
+    return await wait_for(lambda: live.worker_pid(job_id), f"a worker to start job {job_id}",
+                          timeout, interval=0.02)
 
 
 LOSE_AND_RECOVER = """

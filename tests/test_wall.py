@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True), pytest
 
 Status = Creation.Status
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 REDIS_SERVER = "redis://127.0.0.1:6379/0"
 
 
@@ -45,7 +46,7 @@ def curator():
 
 
 async def open_wall():
-    communicator = WebsocketCommunicator(application, "/ws/wall/", headers=[ORIGIN])
+    communicator = WebsocketCommunicator(application, "/ws/wall/", headers=[ORIGIN, HOST])
     connected, _ = await communicator.connect()
     assert connected
     return communicator

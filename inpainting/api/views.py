@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -99,14 +98,7 @@ def kiosk_session_key(request) -> str:
 
 
 def may_cancel(request, job: InpaintJob) -> bool:
-    """Curators, the token user who made the wish, or the browser session that made it."""
-    user = request.user
-    if user.is_authenticated and (user.is_staff or job.api_user_id == user.pk):
-        return True
-    session_key = request.session.session_key
-    return bool(job.kiosk_session and session_key) and constant_time_compare(
-        job.kiosk_session, session_key
-    )
+    return jobs.may_change(job, user=request.user, session_key=request.session.session_key)
 
 
 def service_problem_errors(problem) -> dict:
