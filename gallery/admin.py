@@ -481,7 +481,8 @@ class BlockedTermForm(forms.ModelForm):
 
     def clean_term(self):
         term = " ".join(self.cleaned_data["term"].split())
-        if len(moderation.normalise(term).replace(" ", "")) < 2:
+        normalised = moderation.normalise(term).replace(" ", "")
+        if len(normalised) < 2 and normalised not in moderation.SYMBOLS:  # "卐" may stand alone
             raise forms.ValidationError(
                 _(
                     "A term needs at least two letters or digits; "

@@ -3,32 +3,60 @@
 Migration 0002 copies these terms into `BlockedTerm` rows once; from then on
 curators own the list in the admin (edit, deactivate, add). A term later added
 here reaches existing installations only through a new data migration that
-adds just the new terms, so a term a curator deleted does not come back.
+adds just the new terms, so a term a curator deleted does not come back
+(migration 0005 did so for the extremist symbols and terms of issue 11).
 
 How terms are matched (see `gallery.moderation`): spelling is normalised on
-both sides (case, accents, ä/ö/ü/ß as ae/oe/ue/ss, digits used as letters,
-repeated letters, dots or spaces between letters), and a term also matches
-inside longer words, because German builds compounds ("Judenhasser",
-"Scheißkerl"). Terms that hide inside harmless words are `whole_word_only`,
-and words with an everyday meaning are left out on purpose:
+both sides (case, look-alike letters from other scripts, accents, ä/ö/ü/ß as
+ae/oe/ue/ss, digits and signs used as letters, repeated letters, dots or
+spaces between letters), and a term also matches inside longer words, because
+German builds compounds ("Judenhasser", "Scheißkerl"), with an umlaut dropped
+to its plain vowel ("Morder"), and with spaces inside it ("Hit ler"). Terms
+that hide inside harmless words are `whole_word_only`: they match exactly, as
+whole words, and words with an everyday meaning are left out on purpose:
 
 * "arsch" is whole-word because of "Marsch" (also: marshland), "anal" because
   of "Kanal", "porn" because of "Bergsporn", "shit" because of "Shiitake",
   "cunt" because of "Scunthorpe", "leiche" because of "vergleichen",
-  "nackt" because of "Nacktschnecke", "arier" because of "variieren";
+  "nackt" because of "Nacktschnecke", "arier" because of "variieren",
+  "schlampe" because of "Tischlampe", "pisser" because of "Tapisserie",
+  "rapist" because of "therapist", "toeten" because of "Toten" and
+  "Totenkopf" (its umlaut dropped), "erhaengen" and "erhaengt" because of
+  "verhangen", "überhängend" and "er hängt", "vergasen" and "vergast"
+  because their near misses are "verglasen" and "verglast";
 * left out: "vögeln" (also "with birds"), "dick" (German: thick), "geil"
   (kids' slang for "great"), "schwul", "behindert" ("behindertengerechter
   Spielplatz"), "opfer" (memorials), "jude"/"juden" (Olpe's Jewish history is a
   museum topic; the hateful compounds are listed instead), "galgen" and
   "scheiterhaufen" (historic place names and the witch trials), "tod"
   ("Todesstern"), "blut" ("Blutbuche"), "depp" (reads "dep", like "deep"),
-  "boobs" ("bobs", like "Bobsbahn"), "ass", "cum", "sau", "schwein", "88".
+  "boobs" ("bobs", like "Bobsbahn"), "ass", "cum", "sau", "schwein";
+* numbers: "88", "18" and "HH" alone are left out (house numbers, ages, years,
+  Hamburg's number plates: "Haus Nr. 88", "Olpe 1888" must pass); the codes
+  are listed where they are unambiguous ("1488", "14 88", "14 words", "hh 88",
+  "heil 88"), and a number on its own is never read as letters.
 
-Repeated letters count once on both sides, so check a new term against harmless
+A doubled letter in a term must be doubled in the text ("nigger" is not in
+"weniger"; only "ss" also matches "s", as "ß" is often misspelt), while a
+single letter may be doubled ("Hittler"); check a new term against harmless
 words that differ only in doubled letters.
 
 Extremist terms cover symbols and slogans, not history: a wish may show
-Olpe's past, but not glorify the Nazi regime.
+Olpe's past, but not glorify the Nazi regime or build its camps ("KZ",
+"Auschwitz" and "Konzentrationslager" are refused as wishes even where a
+visitor means a memorial: the engine would paint a camp). "Wehrmacht",
+"Gestapo", "SS" alone, "Bunker", "Lager" and "Führer" (a guide) stay allowed;
+"Führerbunker", "SS-Runen" and the slogans are not.
+
+The swastika characters are listed as symbols, both orientations: 卐 and 卍.
+卍 (manji) also marks Buddhist temples on Japanese maps, but visitors here
+type wishes for a map of Olpe, not Japanese map legends; a temple can be
+wished for in words ("ein buddhistischer Tempel"), the two glyphs are
+mirror images that a visitor can swap freely, and German law (§ 86a StGB)
+also covers a symbol that can be mistaken for a banned one, as a mirrored
+swastika can. Curators who need 卍 for an exhibition can deactivate that one
+term in the admin. The Wolfsangel is refused although it is also a heraldic
+charge: as a wish, its far-right use is the likelier one.
 """
 
 from __future__ import annotations
@@ -51,7 +79,8 @@ _INSULTS = [
     ("fotze", False),
     ("wichser", False),
     ("wixer", False),
-    ("schlampe", False),
+    ("schlampe", True),
+    ("schlampen", True),
     ("nutte", False),
     ("missgeburt", False),
     ("bastard", True),
@@ -72,7 +101,7 @@ _INSULTS = [
     ("scheisse", False),
     ("scheiss", False),
     ("kacke", False),
-    ("pisser", False),
+    ("pisser", True),
     ("fresse", True),
     ("verpiss", False),
     ("schwanzlutscher", False),
@@ -164,7 +193,7 @@ _VIOLENCE = [
     ("voelkermord", False),
     ("moerder", False),
     ("mordanschlag", False),
-    ("toeten", False),
+    ("toeten", True),
     ("toetet", False),
     ("toetung", False),
     ("umbringen", False),
@@ -175,8 +204,10 @@ _VIOLENCE = [
     ("erstochen", False),
     ("abknallen", False),
     ("abschlachten", False),
-    ("erhaengen", False),
-    ("erhaengt", False),
+    ("erhaengen", True),
+    ("erhaengt", True),
+    ("erhaengte", True),
+    ("erhaengten", True),
     ("enthaupt", False),
     ("hinricht", False),
     ("lynchen", False),
@@ -218,7 +249,8 @@ _VIOLENCE = [
     ("suicide", False),
     ("rape", True),
     ("raped", True),
-    ("rapist", False),
+    ("rapist", True),
+    ("rapists", True),
     ("molest", False),
     ("pedophil", False),
     ("child abuse", False),
@@ -240,8 +272,10 @@ _EXTREMISM = [
     ("ss totenkopf", True),
     ("waffen ss", True),
     ("gaskammer", False),
-    ("vergasen", False),
-    ("vergast", False),
+    ("vergasen", True),  # whole words: near misses would reach "verglasen"
+    ("vergast", True),
+    ("vergaste", True),
+    ("vergasten", True),
     ("judenhass", False),
     ("judensau", False),
     ("judenschwein", False),
@@ -278,6 +312,36 @@ _EXTREMISM = [
     ("al kaida", False),
     ("jihad", False),
     ("dschihad", False),
+    # Symbols: the swastika in both orientations (卐, 卍: see the module docstring)
+    # and the Tibetan svasti signs.
+    ("\u5350", False),  # 卐
+    ("\u534d", False),  # 卍
+    ("\u0fd5", False),  # ࿕
+    ("\u0fd6", False),  # ࿖
+    ("\u0fd7", False),  # ࿗
+    ("\u0fd8", False),  # ࿘
+    ("ss rune", False),
+    ("sig rune", False),
+    ("siegrune", False),
+    ("schwarze sonne", True),  # not "schwarze Sonnenschirme"
+    ("wolfsangel", False),
+    ("fuehrerbunker", False),
+    ("mein kampf", True),  # not "mein Kampfsport"
+    ("arbeit macht frei", False),
+    ("blut und boden", False),
+    ("deutschland erwache", False),
+    ("ein reich ein fuehrer", False),
+    ("endloesung", False),
+    ("rassenschande", False),
+    ("kz", True),
+    ("konzentrationslager", False),
+    ("vernichtungslager", False),
+    ("auschwitz", False),
+    ("14 88", True),
+    ("14 words", True),
+    ("hh 88", True),
+    ("88 hh", True),
+    ("heil 88", True),
 ]
 
 SHIPPED_TERMS: tuple[tuple[str, str, bool], ...] = tuple(

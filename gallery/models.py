@@ -233,17 +233,19 @@ class BlockedTerm(models.Model):
     term = models.CharField(
         _("term"), max_length=80, unique=True,
         help_text=_(
-            "Spelling does not matter: capitals, accents, umlauts written as ae/oe/ue, "
-            "digits for letters and repeated letters are matched too."
+            "Spelling does not matter: capitals, accents, look-alike letters from other "
+            "alphabets, umlauts written as ae/oe/ue, digits and signs for letters and "
+            "repeated letters are matched too."
         ),
     )
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     whole_word_only = models.BooleanField(
         _("whole word only"), default=False,
         help_text=_(
-            "Match only the whole word. Otherwise the term also matches inside longer words "
-            "(German compounds); use this for short terms hidden in harmless words, "
-            "such as “arsch” in “Marsch”."
+            "Match only the whole word, spelled exactly. Otherwise the term also matches "
+            "inside longer words (German compounds), with spaces inside it, with umlauts as "
+            "plain vowels and, for extremist terms, with one letter more or less; use this "
+            "for short terms hidden in harmless words, such as “arsch” in “Marsch”."
         ),
     )
     active = models.BooleanField(_("active"), default=True)

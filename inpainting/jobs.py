@@ -43,7 +43,7 @@ from inpainting.engines import ENGINE_NAMES
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
-from inpainting.prompts import prepare_prompt
+from inpainting.prompts import clean_wish, prepare_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,8 @@ def submit_job(
     if world is not None and not world.editable:
         raise JobProblem(_("This map can only be viewed, not painted."), field="world")
     map_image, mask_array = load_inputs(image, mask)
+    # An empty or overlong wish is refused before the blocklist spends time reading it.
+    clean_wish(wish)
     # Outside any transaction: the record of a blocked attempt must survive the refusal.
     check_wish(wish, kiosk_session=kiosk_session, client_ip=client_ip)
     prompt = prepare_prompt(wish, style)

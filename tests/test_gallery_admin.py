@@ -370,6 +370,24 @@ def test_curators_edit_the_blocklist_and_it_applies_at_once(curator_client):
     assert refused.status_code == 200 and "term" in refused.context["adminform"].form.errors
 
 
+def test_a_blocked_symbol_is_a_term_of_its_own(curator_client):
+    """A swastika is one character: curators can still edit its term (say, allow 卍)."""
+    manji = BlockedTerm.objects.get(term="\u534d")
+    change = curator_client.post(
+        reverse("admin:gallery_blockedterm_change", args=[manji.pk]),
+        {"term": "\u534d", "category": "extremism"},  # "active" left out: switched off
+    )
+    assert change.status_code == 302
+    assert moderation.find_blocked_term("\u534d") is None
+    assert moderation.find_blocked_term("\u5350").term == "\u5350"
+
+    refused = curator_client.post(
+        reverse("admin:gallery_blockedterm_add"),
+        {"term": "x", "category": "other", "active": "on"},
+    )
+    assert refused.status_code == 200 and "term" in refused.context["adminform"].form.errors
+
+
 def test_curators_try_a_wish_against_the_blocklist(curator_client):
     url = reverse("admin:gallery_blockedterm_try")
     assert (

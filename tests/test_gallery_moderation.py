@@ -25,22 +25,24 @@ def blocked_by(wish: str) -> str | None:
 @pytest.mark.parametrize(
     "text, normalised",
     [
-        ("Was wäre, wenn hier ein See wäre?", "was waere wen hier ein se waere"),
+        # Runs of three or more letters count as two: a doubled letter stays, so a
+        # term's doubled letter is not found in a single one ("nigger", "weniger").
+        ("Was wäre, wenn hier ein See wäre?", "was waere wenn hier ein see waere"),
         ("Waere", "waere"),
         ("Wa\u0308re", "waere"),  # decomposed umlaut
-        ("Straße", "strase"),
-        ("SCHEIẞE", "scheise"),
+        ("Straße", "strasse"),
+        ("SCHEIẞE", "scheisse"),
         ("Café Crème", "cafe creme"),
         ("ｎａｚｉ", "nazi"),  # full-width
         ("N\u0430zi", "nazi"),  # Cyrillic а
         ("n\u200bazi", "nazi"),  # zero-width space
-        ("N4Z1 5h1t @$$", "nazi shit as"),
-        ("fiiiiick", "fick"),
+        ("N4Z1 5h1t @$$", "nazi shit ass"),
+        ("fiiiiick", "fiick"),
         ("n.a.z.i", "nazi"),
         ("n a z i", "nazi"),
         ("N - A - Z - I", "nazi"),
         ("arsch-loch", "arschloch"),
-        ("ein See am Berg", "ein se am berg"),
+        ("ein See am Berg", "ein see am berg"),
     ],
 )
 def test_spellings_are_normalised(text, normalised):
@@ -129,6 +131,8 @@ def test_disguised_and_compound_spellings_are_blocked(wish, term):
         "100 Bäume",
         "Rapsfeld",
         "Analyse des Bodens",
+        "Weniger Autos",  # "nigger" needs its doubled g
+        "Eine Minute Stille",  # "nutte" needs its doubled t
     ],
 )
 def test_harmless_wishes_pass(wish):
