@@ -388,3 +388,35 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 # Lockouts are still logged; no banner on every start of every process.
 AXES_VERBOSE = False
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------
+# Every page runs only this site's own scripts and styles: no inline <script> or
+# style="" (pages keep them in static files; json_script data blocks are not
+# executed), no eval, no plugins, never in a frame, forms only to this site.
+# Pictures also come as data: URLs (job previews) and blob: URLs (the kiosk's
+# canvas and the maps it fetches). 'self' covers ws:// and wss:// of the same
+# host in CSP Level 3 browsers (the kiosk's and the wall's Chromium), so the
+# websockets need no other source. The API's Swagger UI loosens this for its
+# page only (olpe_site/csp_views.py). deploy/nginx sends the same header with the
+# static files it serves itself; docs/security.md.
+from csp.constants import NONE, SELF  # noqa: E402
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
