@@ -25,7 +25,8 @@ Rate limits are lifted for the run (one client stands for a whole museum).
 Everything binds to 127.0.0.1, every loop is bounded, and every process it
 starts is stopped before it exits.
 
-    .venv/bin/python benchmarks/bench_web.py [--quick] [--json PATH]
+    .venv/bin/python benchmarks/bench_web.py [--quick] [--profile embedded|scaled|both]
+                                             [--no-prototype] [--json PATH]
 """
 
 from __future__ import annotations
@@ -443,7 +444,8 @@ async def read_concurrently(urls: list[str], window_s: float,
 
 def print_table(results: dict) -> None:
     columns = [(f"platform, {name}", figures) for name, figures in results["platform"].items()]
-    columns.append(("prototype design", results["prototype"]))
+    if "prototype" in results:
+        columns.append(("prototype design", results["prototype"]))
     width = max(20, *(len(title) + 2 for title, _ in columns))
 
     def reads(phase, key):
@@ -481,11 +483,13 @@ def print_table(results: dict) -> None:
 
 
 def summarise(results: dict) -> None:
-    prototype_p95 = results["prototype"]["reads"]["paced"]["p95_ms"]
-    results["paced_p95_ratio"] = {
-        name: prototype_p95 / figures["reads"]["paced"]["p95_ms"]
-        for name, figures in results["platform"].items()
-    }
+    results["paced_p95_ratio"] = {}
+    if "prototype" in results:
+        prototype_p95 = results["prototype"]["reads"]["paced"]["p95_ms"]
+        results["paced_p95_ratio"] = {
+            name: prototype_p95 / figures["reads"]["paced"]["p95_ms"]
+            for name, figures in results["platform"].items()
+        }
     results["goal_met"] = {
         name: (figures["reads"]["paced"]["p95_ms"] < GOAL_P95_MS
                and figures["reads"]["paced"]["errors"] == 0
@@ -498,6 +502,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer jobs, shorter windows")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--profile", choices=("embedded", "scaled", "both"), default="both",
+                        help="which profiles of the platform to measure (default: both)")
+    parser.add_argument("--no-prototype", action="store_true",
+                        help="skip the prototype's design (c)")
     arguments = parser.parse_args(argv)
     sizes = QUICK if arguments.quick else FULL
     small = Wish.on_demo_map(SMALL_MAP, painted_share=0.3)
@@ -506,15 +514,20 @@ def main(argv=None) -> int:
           f"{os.cpu_count()} CPUs, Python {host_platform.python_version()}", flush=True)
 
     results = {"clients": CLIENTS, "pace_s": PACE_S, "cpu_count": os.cpu_count(),
-               "sizes": asdict(sizes), "platform": {}}
+               "sizes": asdict(sizes), "platform": {},
+               # The scaled profile's PostgreSQL connection pool (OLPE_DB_POOL, docs/deploy.md).
+               "db_pool": os.environ.get("OLPE_DB_POOL", "true")}
     with tempfile.TemporaryDirectory(prefix="olpe-bench-web-") as temp:
         work = Path(temp)
         with scaled_services() as scaled_env:
-            profiles = {"embedded": {}}
-            if scaled_env is None:
-                print("PostgreSQL or Redis not reachable on 127.0.0.1: scaled profile skipped")
-            else:
-                profiles["scaled"] = scaled_env
+            profiles = {}
+            if arguments.profile in ("embedded", "both"):
+                profiles["embedded"] = {}
+            if arguments.profile in ("scaled", "both"):
+                if scaled_env is None:
+                    print("PostgreSQL or Redis not reachable on 127.0.0.1: scaled profile skipped")
+                else:
+                    profiles["scaled"] = scaled_env
             for name, env in profiles.items():
                 print(f"[{name}] measuring …", flush=True)
                 with running_platform(work / name, env) as base_url:
@@ -522,11 +535,12 @@ def main(argv=None) -> int:
                         "submit": submit_to_start(base_url, small, sizes.submissions),
                         "reads": platform_reads_while_painting(base_url, large, sizes),
                     }
-        print("[prototype design] measuring …", flush=True)
-        (work / "prototype").mkdir()
-        with running_prototype(work / "prototype") as prototype_url:
-            reads = prototype_reads_while_painting(prototype_url, large, sizes)
-            results["prototype"] = {"reads": reads}
+        if not arguments.no_prototype:
+            print("[prototype design] measuring …", flush=True)
+            (work / "prototype").mkdir()
+            with running_prototype(work / "prototype") as prototype_url:
+                reads = prototype_reads_while_painting(prototype_url, large, sizes)
+                results["prototype"] = {"reads": reads}
 
     summarise(results)
     print_table(results)

@@ -519,10 +519,55 @@ def audit_jobs(live) -> dict:
     return json.loads(live.manage("shell", "-c", AUDIT).strip().splitlines()[-1])
 
 
+@contextmanager
+def database_connections(live, every_s: float = 0.1) -> Iterator[dict]:
+    """PostgreSQL sessions on the platform's database while the visitors run: peak and last.
+
+    Counted from pg_stat_activity (this sampler's own session left out) by a
+    thread, every `every_s` seconds; nothing for SQLite.
+    """
+    figures: dict = {}
+    if not live.profile.database_url.startswith("postgres"):
+        yield figures
+        return
+    import threading
+
+    import psycopg
+
+    name = live.profile.database_url.rsplit("/", 1)[1]
+    stop = threading.Event()
+    samples: list[int] = []
+
+    def sample() -> None:
+        with psycopg.connect(live.profile.database_url, autocommit=True) as connection:
+            while True:
+                samples.append(connection.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()", [name],
+                ).fetchone()[0])
+                if stop.wait(every_s):
+                    return
+
+    sampler = threading.Thread(target=sample, name="db-sessions", daemon=True)
+    sampler.start()
+    try:
+        yield figures
+    finally:
+        stop.set()
+        sampler.join(timeout=10)
+        if samples:
+            figures.update({"peak": max(samples), "last": samples[-1], "samples": len(samples)})
+
+
 def run_profile(profile_name: str, visitors: int, work_dir: Path) -> dict:
     with running_platform(profile_name, work_dir) as live:
-        reports, seconds = asyncio.run(run_visitors(live, visitors))
-        return summarise(reports, seconds, audit_jobs(live), live)
+        with database_connections(live) as sessions:
+            reports, seconds = asyncio.run(run_visitors(live, visitors))
+        figures = summarise(reports, seconds, audit_jobs(live), live)
+        # The scaled profile's connection pool (OLPE_DB_POOL, docs/deploy.md) and what it held.
+        figures["db_pool"] = os.environ.get("OLPE_DB_POOL", "true")
+        figures["database_connections"] = sessions
+        return figures
 
 
 def print_summary(name: str, figures: dict) -> None:
@@ -541,6 +586,10 @@ def print_summary(name: str, figures: dict) -> None:
     print(f"  {figures['http_request_ms']['count']} HTTP requests, "
           f"p50 {figures['http_request_ms']['p50']} ms, p95 {figures['http_request_ms']['p95']} ms;"
           f" websocket reconnects: {figures['reconnects']}")
+    sessions = figures.get("database_connections")
+    if sessions:
+        print(f"  PostgreSQL connections (pool {figures['db_pool']}): peak {sessions['peak']}, "
+              f"at the end {sessions['last']}")
     print(f"  every job exactly once: {'yes' if figures['exactly_once'] else 'NO'}; "
           f"errors logged: {len(figures['errors_logged'])}")
     for line in [*figures["problems"], *figures["errors_logged"]][:20]:

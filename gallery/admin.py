@@ -392,7 +392,7 @@ class WorldAdmin(PicturesMixin, admin.ModelAdmin):
             return "–"
         return format_html(
             '<a href="{0}" target="_blank" rel="noopener">'
-            '<img src="{0}" alt="" style="max-width:480px;max-height:360px"></a>',
+            '<img src="{0}" alt="" class="olpe-large-preview"></a>',
             self.picture_url(world, "image"),
         )
 

@@ -82,7 +82,7 @@ class InpaintJobAdmin(admin.ModelAdmin):
         url = jobs.result_url(job) or jobs.preview_url(job)
         if not url:
             return "–"
-        return format_html('<img src="{}" alt="" style="height:{}px">', url, height)
+        return format_html('<img src="{}" alt="" height="{}">', url, height)
 
     @admin.action(description=_("Cancel selected jobs"))
     def cancel_jobs(self, request, queryset):

@@ -34,6 +34,15 @@ DEFAULT_FIDELITY = "balanced"
 BRUSH_SIZES = ((12, _("Small")), (28, _("Medium")), (56, _("Large")), (96, _("Very large")))
 DEFAULT_BRUSH_SIZE = 28
 
+
+def brush_size_choices() -> list[tuple[int, str, int]]:
+    """(width, label, diameter of its dot on the button in CSS pixels) for each brush size.
+
+    The dot is drawn with SVG attributes, not a style attribute, which the
+    Content-Security-Policy would refuse.
+    """
+    return [(size, label, round(size * 0.3 + 6)) for size, label in BRUSH_SIZES]
+
 # How long the "Still there?" countdown runs once the kiosk has been idle,
 # as a share of the idle time, within these bounds (seconds).
 COUNTDOWN_SHARE = 0.25

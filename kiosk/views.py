@@ -79,7 +79,7 @@ def paint(request, slug):
         "suggestions": site.suggestions(language),
         "engines": offered_engines,
         "selected_engine": options.preselected_engine(site, offered_engines),
-        "brush_sizes": options.BRUSH_SIZES,
+        "brush_sizes": options.brush_size_choices(),
         "default_brush_size": options.DEFAULT_BRUSH_SIZE,
         "gallery_form": GallerySubmissionForm(),
         "max_wish_chars": max_wish_chars(),

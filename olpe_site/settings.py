@@ -388,3 +388,68 @@ AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True
 # Lockouts are still logged; no banner on every start of every process.
 AXES_VERBOSE = False
+
+# --- PostgreSQL connection pool (scaled profile) ----------------------------------
+# With PostgreSQL, each process (every daphne, the cluster's sentinel, monitor and
+# workers) keeps a psycopg pool of OLPE_DB_POOL_MIN to OLPE_DB_POOL_MAX connections.
+# A request takes one for its duration and gives it back when Django "closes" it,
+# so daphne's thread per request no longer opens and tears down a connection each
+# time, and a process never holds more than OLPE_DB_POOL_MAX, however busy.
+# A request waits at most OLPE_DB_POOL_TIMEOUT seconds for a free connection.
+# Django requires CONN_MAX_AGE = 0 with a pool. OLPE_DB_POOL=false: no pool, a
+# new connection per request (DATABASE_CONN_MAX_AGE applies). SQLite: unchanged.
+# Pools do not survive fork(): olpe_site.apps makes forked children (django-q2's
+# workers) open their own. docs/deploy.md, docs/performance.md.
+INSTALLED_APPS += ["olpe_site"]
+OLPE_DB_POOL = env.bool("OLPE_DB_POOL", default=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and OLPE_DB_POOL:
+    if DATABASES["default"].get("CONN_MAX_AGE"):
+        raise ImproperlyConfigured(
+            "DATABASE_CONN_MAX_AGE must be 0 with the pool (OLPE_DB_POOL=true); "
+            "set OLPE_DB_POOL=false to keep connections without a pool."
+        )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    _pool_min = env.int("OLPE_DB_POOL_MIN", default=2)
+    _pool_max = env.int("OLPE_DB_POOL_MAX", default=10)
+    if not 0 <= _pool_min <= _pool_max or _pool_max < 1:
+        raise ImproperlyConfigured(
+            "OLPE_DB_POOL_MIN and OLPE_DB_POOL_MAX need 0 <= min <= max and max >= 1, "
+            f"not {_pool_min} and {_pool_max}."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": _pool_min,
+        "max_size": _pool_max,
+        "timeout": env.float("OLPE_DB_POOL_TIMEOUT", default=10.0),
+    }
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------
+# Every page runs only this site's own scripts and styles: no inline <script> or
+# style="" (pages keep them in static files; json_script data blocks are not
+# executed), no eval, no plugins, never in a frame, forms only to this site.
+# Pictures also come as data: URLs (job previews) and blob: URLs (the kiosk's
+# canvas and the maps it fetches). 'self' covers ws:// and wss:// of the same
+# host in CSP Level 3 browsers (the kiosk's and the wall's Chromium), so the
+# websockets need no other source. The API's Swagger UI loosens this for its
+# page only (olpe_site/csp_views.py). deploy/nginx sends the same header with the
+# static files it serves itself; docs/security.md.
+from csp.constants import NONE, SELF  # noqa: E402
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}

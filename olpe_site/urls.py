@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from olpe_site import health
+from olpe_site import csp_views, health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("kiosk/", include("kiosk.urls")),
+    # The API's Swagger UI with its own Content-Security-Policy allowance (olpe_site/csp_views.py);
+    # it answers before the same address in inpainting/api/urls.py.
+    path("api/v1/docs/", csp_views.api_docs, name="api-docs"),
     path("", include("gallery.urls")),
     path("", include("inpainting.urls")),
 ]

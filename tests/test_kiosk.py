@@ -173,7 +173,7 @@ def test_an_editable_world_opens_with_the_painting_tools(client, lake):
     }
     assert config["urls"]["jobs"] == reverse("inpainting:api:job-list")
     # The map's size lays the page out before the picture has loaded.
-    assert "--map-ratio: 160 / 120" in html
+    assert 'data-map-ratio="160 / 120"' in html  # set as --map-ratio by map-ratio.js
 
 
 def test_a_non_editable_world_opens_for_viewing_only(client, old_map):
