@@ -68,3 +68,16 @@ def curator(db):
     user = get_user_model().objects.create_user("kuratorin", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="Curators"))
     return user
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test runs two workers), the slow tests stay together.
+
+    They start real platforms, browsers and servers, share module-scoped
+    platforms and watch crash recovery with short timings; on one worker they
+    run one after another as they were written to, while the other worker
+    takes the fast tests.
+    """
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("platforms"))
