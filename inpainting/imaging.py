@@ -65,8 +65,8 @@ _lazy_interpolate = lazy(_interpolate, str)
 class ImageProblem(ValueError):
     """A readable, translated reason why an image or mask cannot be used.
 
-    `code` is stable for API clients ("corrupt", "too_large", "not_image",
-    "truncated", "trailing_data", "unreadable", "size_mismatch",
+    `code` is stable for API clients ("corrupt", "too_large", "too_small",
+    "not_image", "truncated", "trailing_data", "unreadable", "size_mismatch",
     "empty_mask"); `field` names the upload at fault ("image", "mask" or None).
     """
 
@@ -95,7 +95,7 @@ class EmptyMask(ImageProblem):
 # --- Decoding ---------------------------------------------------------------------
 
 
-def open_image(source, *, max_pixels: int | None = None) -> Image.Image:
+def open_image(source, *, max_pixels: int | None = None, min_side: int = 0) -> Image.Image:
     """Decode the map as an 8-bit sRGB picture without alpha.
 
     Transparent parts are laid on white, as the kiosk shows them on its white
@@ -104,8 +104,9 @@ def open_image(source, *, max_pixels: int | None = None) -> Image.Image:
     Embedded colour profiles (CMYK scans, Display P3 photos) are converted to
     sRGB, the space the result PNG is shown in; 16-bit pictures are scaled to
     8 bits, and a photo's EXIF orientation is applied, as browsers show it.
+    A side shorter than `min_side` is refused (see `check_min_size`).
     """
-    image = _decode(source, max_pixels, field="image")
+    image = _decode(source, max_pixels, field="image", min_side=min_side)
     image = _standard_mode(image)
     alpha = image.getchannel("A") if "A" in image.getbands() else None
     colour = _to_srgb(_without_alpha(image), image.info.get("icc_profile"))
@@ -115,21 +116,22 @@ def open_image(source, *, max_pixels: int | None = None) -> Image.Image:
     return colour
 
 
-def open_mask(source, *, max_pixels: int | None = None) -> Image.Image:
+def open_mask(source, *, max_pixels: int | None = None, min_side: int = 0) -> Image.Image:
     """Decode a mask and keep its mode: `normalise_mask` reads the form from it.
 
     EXIF orientation is applied as for the map, so both stay aligned.
     """
-    return _decode(source, max_pixels, field="mask")
+    return _decode(source, max_pixels, field="mask", min_side=min_side)
 
 
-def _decode(source, max_pixels: int | None, field: str) -> Image.Image:
-    """Refuse anything too large, foreign or damaged before and while decoding it."""
+def _decode(source, max_pixels: int | None, field: str, min_side: int = 0) -> Image.Image:
+    """Refuse anything too large, too small, foreign or damaged before and while decoding it."""
     if max_pixels is None:
         max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
     data = _read_source(source, _max_file_bytes(max_pixels), field)
     image = _open_header(data, field, max_pixels)
     _check_pixel_count(image.size, max_pixels, field)
+    check_min_size(image.size, min_side, field)
     _check_nothing_after_picture(data, image, field)
     try:
         image.load()
@@ -192,6 +194,33 @@ def _open_header(data: bytes, field: str, max_pixels: int) -> Image.Image:
 def _check_pixel_count(size: tuple[int, int], max_pixels: int, field: str) -> None:
     if size[0] * size[1] > max_pixels:
         raise _too_large(size, field, max_pixels)
+
+
+def min_image_side() -> int:
+    """The shortest side a map or mask of a wish may have (OLPE_MIN_IMAGE_SIDE)."""
+    return settings.OLPE_MIN_IMAGE_SIDE
+
+
+def check_min_size(size: tuple[int, int], min_side: int, field: str | None) -> None:
+    """Refuse a picture with a side shorter than `min_side` (read from the header).
+
+    Engines cannot paint a map of a few pixels: the classic engine's Poisson
+    blending needs an interior, the diffusion model works on latents an eighth
+    of the picture's size. OLPE_MIN_IMAGE_SIDE (64) is the size every engine paints.
+    """
+    width, height = size
+    if min(width, height) < min_side:
+        raise ImageProblem(
+            _lazy_interpolate(
+                _(
+                    "The picture is %(width)s × %(height)s pixels: it needs at least "
+                    "%(side)s pixels on each side."
+                ),
+                {"width": width, "height": height, "side": min_side},
+            ),
+            code="too_small",
+            field=field,
+        )
 
 
 def _too_large(size, field: str, max_pixels: int) -> ImageProblem:

@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django_q.brokers import get_broker
 from django_q.brokers.orm import ORM
@@ -37,9 +38,10 @@ from gallery.engine_choice import (
     choose_engine,
     record_openai_use,
 )
+from gallery.models import SiteSettings
 from gallery.moderation import check_wish
 from inpainting import events
-from inpainting.engines import ENGINE_NAMES
+from inpainting.engines import ENGINE_NAMES, get_engine
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
@@ -87,7 +89,7 @@ def stale_after() -> timedelta:
 
 def requeue_after() -> timedelta:
     """How long a queued job waits before recovery checks whether the broker still has it."""
-    return timedelta(seconds=getattr(settings, "OLPE_JOB_REQUEUE_SECONDS", 300))
+    return timedelta(seconds=settings.OLPE_JOB_REQUEUE_SECONDS)
 
 
 def site_text(message, params: Optional[dict] = None) -> str:
@@ -119,19 +121,28 @@ def submit_job(
     api_user=None,
     client_ip: Optional[str] = None,
     world=None,
+    engine_is_a_wish: bool = False,
 ) -> InpaintJob:
     """Check a wish, store it with its pictures, and queue it once stored.
 
-    The curators' site settings choose the engine (a requested one counts only
-    where they allow it, or for API clients with a token), and the blocklist
+    The curators' site settings choose the engine: a requested one counts only
+    where they allow it, or for API clients with a token. Anyone else asking
+    for another engine is refused (JobProblem on "engine"), unless
+    `engine_is_a_wish` (the legacy endpoint, whose clients always name one):
+    then the site's engine paints and the job's notice says why. The blocklist
     stops a wish before any engine or translation service sees it.
+
+    Nothing is stored unless everything is: text that is not valid Unicode is
+    refused before anything is written, and the pictures are deleted again if
+    storing the job fails.
 
     Raises JobProblem, imaging.ImageProblem (and EmptyMask) or
     prompts.PromptProblem (gallery.moderation.WishBlocked for a blocked wish),
     each with a readable `message` and a `field`.
     """
+    check_text(wish, field="prompt")
     may_choose = bool(getattr(api_user, "is_authenticated", False))
-    choice = _chosen_engine(engine, may_choose=may_choose)
+    choice = _chosen_engine(engine, may_choose=may_choose, strict=not engine_is_a_wish)
     _check_parameters(steps=steps, guidance=guidance, strength=strength, seed=seed)
     if world is not None and not world.editable:
         raise JobProblem(_("This map can only be viewed, not painted."), field="world")
@@ -163,25 +174,84 @@ def submit_job(
         api_user=api_user if getattr(api_user, "is_authenticated", False) else None,
         client_ip=client_ip or None,
     )
-    with transaction.atomic():
-        job.input_image.save("input.png", ContentFile(to_png_bytes(map_image)), save=False)
-        job.mask_image.save("mask.png", ContentFile(mask_png_bytes(mask_array)), save=False)
-        job.save()
-        events.publish(job, events.QUEUED, {"position": job.queue_position()})
-        transaction.on_commit(lambda: enqueue(job.pk))
+    try:
+        with transaction.atomic():
+            job.input_image.save("input.png", ContentFile(to_png_bytes(map_image)), save=False)
+            job.mask_image.save("mask.png", ContentFile(mask_png_bytes(mask_array)), save=False)
+            job.save()
+            events.publish(job, events.QUEUED, {"position": job.queue_position()})
+            transaction.on_commit(lambda: enqueue(job.pk))
+    except BaseException:
+        _delete_pictures(job)  # the row is gone with the transaction; so are its pictures
+        raise
     if job.engine == OPENAI_ENGINE:
         record_openai_use()
     return job
 
 
-def _chosen_engine(requested: Optional[str], *, may_choose: bool) -> EngineChoice:
+def _delete_pictures(job: InpaintJob) -> None:
+    for picture in (job.input_image, job.mask_image):
+        if picture.name:
+            try:
+                picture.storage.delete(picture.name)
+            except Exception:  # the original failure matters more; this one is only logged
+                logger.exception("Could not delete %s of a job that was not stored", picture.name)
+
+
+def check_text(value, *, field: str) -> None:
+    """Refuse text that no database or log can hold: not a string, a NUL, a lone surrogate.
+
+    JSON can carry both ("\\u0000", "\\ud800"); PostgreSQL refuses NUL and
+    neither database stores a surrogate that is not part of a pair.
+    """
+    if not isinstance(value, str):
+        raise JobProblem(_("The wish must be text."), field=field)
+    if "\x00" in value or not _is_utf8(value):
+        raise JobProblem(
+            _("The wish contains characters that are not text. Please type it again."),
+            field=field,
+        )
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _chosen_engine(requested: Optional[str], *, may_choose: bool, strict: bool) -> EngineChoice:
     # A name that does not exist is a mistake worth telling, whoever may choose.
     if requested and requested not in ENGINE_NAMES:
         raise JobProblem(_("Unknown engine “%(name)s”.") % {"name": requested}, field="engine")
+    site = SiteSettings.cached()
+    if requested and not (may_choose or site.visitors_choose_engine):
+        if requested != site.visitor_engine:
+            return _engine_not_chosen(requested, site, strict=strict)
+        requested = None  # asks for what it gets anyway
     try:
         return choose_engine(requested, may_choose=may_choose)
     except EngineChoiceProblem as problem:
         raise JobProblem(problem.message, field="engine") from problem
+
+
+def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
+    """A client that may not choose asked for another engine than the curators' one."""
+    if strict:
+        raise JobProblem(
+            _("Here the museum chooses the engine: leave “engine” out, or ask for "
+              "“%(engine)s” (see /api/v1/engines/).") % {"engine": site.visitor_engine},
+            field="engine",
+        )
+    choice = choose_engine()
+    notice = choice.notice or format_lazy(
+        _("{wanted} cannot be chosen here, so {engine} paints your picture, as the museum "
+          "has set."),
+        wanted=get_engine(requested).label,
+        engine=get_engine(choice.engine).label,
+    )
+    return EngineChoice(choice.engine, notice)
 
 
 def _check_parameters(**values) -> None:

@@ -9,7 +9,17 @@ requests are served meanwhile.
 Request: `{"prompt": str, "image": data URL, "mask": data URL, "model": 0 | 1,
 "guidance_scale": number}` with model 0 = the own model, 1 = OpenAI.
 Answer: the repainted map as `image/png`; an empty mask answers the map
-unchanged, as the prototype did. Errors are JSON `{"detail": ...}`.
+unchanged, as the prototype did. Errors are JSON `{"detail": ...}`; a
+database that is down answers 503 with `Retry-After`.
+
+The prototype let its client pick the model; here the museum's curators
+decide (site settings), so the engine that painted may not be the one asked
+for. The picture's answer says which, in headers a cross-origin client may read:
+
+* `X-Olpe-Engine`: the engine that painted (`classic`, `diffusers`, `openai`);
+* `X-Olpe-Requested-Engine`: the engine the request's `model` named;
+* `X-Olpe-Notice`: why they differ, in the request's language, percent-encoded
+  UTF-8 (`decodeURIComponent` in JavaScript); absent when they do not.
 
 The prototype's frontend posted from another origin without a CSRF token, so
 this one endpoint is CSRF-exempt and allows any origin. Its jobs belong to no
@@ -20,9 +30,9 @@ more than an honest one; the job-creation rate limit applies as in the API.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -32,6 +42,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
 from inpainting import imaging, jobs
+from inpainting.api.exceptions import (
+    DATABASE_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    database_unavailable_message,
+    log_database_problem,
+)
+from inpainting.api.parsers import JSONTooDeep, load_json
 from inpainting.api.serializers import decode_base64_picture
 from inpainting.api.throttling import JobCreationThrottle
 from inpainting.models import InpaintJob
@@ -44,10 +61,17 @@ MODEL_ENGINES = {0: "diffusers", 1: "openai"}
 REQUIRED_FIELDS = ("prompt", "image", "mask")
 POLL_SECONDS = 0.25
 
+ENGINE_HEADER = "X-Olpe-Engine"
+REQUESTED_ENGINE_HEADER = "X-Olpe-Requested-Engine"
+NOTICE_HEADER = "X-Olpe-Notice"
+
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Expose-Headers": ", ".join(
+        (ENGINE_HEADER, REQUESTED_ENGINE_HEADER, NOTICE_HEADER, "Retry-After")
+    ),
     "Access-Control-Max-Age": "86400",
 }
 
@@ -93,9 +117,14 @@ async def inpainting(request):
         if job is None:  # an empty mask: the map comes back unchanged
             return png_response(await sync_to_async(unchanged_map_png)(wish.image))
         job = await wait_for(job)
-        return png_response(await sync_to_async(read_result)(job))
+        return with_engine_headers(png_response(await sync_to_async(read_result)(job)), job)
     except LegacyError as error:
         return error_response(error)
+    except DATABASE_UNAVAILABLE as error:
+        log_database_problem(error, request.path)
+        return error_response(LegacyError(
+            503, database_unavailable_message(), {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        ))
 
 
 # --- steps ---------------------------------------------------------------------------
@@ -103,10 +132,12 @@ async def inpainting(request):
 
 def parse_request(request) -> LegacyRequest:
     try:
-        payload = json.loads(request.body)
+        payload = load_json(request.body)
     except RequestDataTooBig:
         raise LegacyError(413, _("The request is too large.")) from None
-    except (ValueError, UnicodeDecodeError):
+    except JSONTooDeep as problem:
+        raise LegacyError(400, problem.message) from None
+    except ValueError:  # also UnicodeDecodeError
         raise LegacyError(400, _("The request is not valid JSON.")) from None
     if not isinstance(payload, dict):
         raise LegacyError(400, _("The request is not valid JSON."))
@@ -165,6 +196,7 @@ def submit(request, wish: LegacyRequest) -> InpaintJob | None:
         return jobs.submit_job(
             image=wish.image, mask=wish.mask, wish=wish.prompt, engine=wish.engine,
             guidance=wish.guidance, client_ip=request.META.get("REMOTE_ADDR"),
+            engine_is_a_wish=True,
         )
     except imaging.EmptyMask:
         return None
@@ -233,6 +265,15 @@ def with_cors(response: HttpResponse) -> HttpResponse:
 
 def png_response(data: bytes) -> HttpResponse:
     return with_cors(HttpResponse(data, content_type="image/png"))
+
+
+def with_engine_headers(response: HttpResponse, job: InpaintJob) -> HttpResponse:
+    """Which engine painted, which was asked for, and why they differ (see the module)."""
+    response[ENGINE_HEADER] = job.engine
+    response[REQUESTED_ENGINE_HEADER] = job.requested_engine
+    if job.notice:
+        response[NOTICE_HEADER] = quote(job.notice, safe=" ,.;:!?()'/")
+    return response
 
 
 def error_response(error: LegacyError) -> HttpResponse:

@@ -45,9 +45,14 @@ class GenerationResult:
 
 
 def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
-    """Decode and check map and mask; raises imaging.ImageProblem with a readable reason."""
-    image = imaging.open_image(image_source)
-    mask = imaging.normalise_mask(imaging.open_mask(mask_source))
+    """Decode and check map and mask; raises imaging.ImageProblem with a readable reason.
+
+    Both must be at least OLPE_MIN_IMAGE_SIDE pixels a side (checked from the
+    header, before decoding), the smallest map every engine can paint.
+    """
+    min_side = imaging.min_image_side()
+    image = imaging.open_image(image_source, min_side=min_side)
+    mask = imaging.normalise_mask(imaging.open_mask(mask_source, min_side=min_side))
     mask = imaging.fit_mask(mask, image.size)
     imaging.mask_bbox(mask)  # an empty mask is an error before any engine runs
     return image, mask

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A database that is down or locked answers 503 with Retry-After, not a 500 page.
+    "olpe_site.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
@@ -224,6 +226,11 @@ OLPE_TRANSLATOR_URL = env.str("OLPE_TRANSLATOR_URL", default="") or None
 OLPE_MAX_WISH_CHARS = env.int("OLPE_MAX_WISH_CHARS", default=300)
 
 OLPE_MAX_IMAGE_PIXELS = env.int("OLPE_MAX_IMAGE_PIXELS", default=4096 * 4096)
+# The smallest map (and mask) side every engine can paint: the diffusion model's
+# smallest native latent is 8 × 8 (64 px), the classic engine's largest texture patch 64 px.
+OLPE_MIN_IMAGE_SIDE = env.int("OLPE_MIN_IMAGE_SIDE", default=64)
+# JSON requests nesting arrays and objects deeper than this are refused (400).
+OLPE_MAX_JSON_DEPTH = env.int("OLPE_MAX_JSON_DEPTH", default=32)
 OLPE_CROP_PADDING = env.int("OLPE_CROP_PADDING", default=48)
 OLPE_FEATHER_PX = env.int("OLPE_FEATHER_PX", default=8)
 
@@ -252,7 +259,7 @@ OLPE_LEGACY_TIMEOUT = env.int("OLPE_LEGACY_TIMEOUT", default=600)
 OLPE_JOB_STALE_SECONDS = env.int("OLPE_JOB_STALE_SECONDS", default=30)
 OLPE_HEARTBEAT_SECONDS = env.float("OLPE_HEARTBEAT_SECONDS", default=5.0)
 # A job queued this long is checked against the broker (Redis forgets tasks of dead workers).
-OLPE_JOB_REQUEUE_SECONDS = env.int("OLPE_JOB_REQUEUE_SECONDS", default=300)
+OLPE_JOB_REQUEUE_SECONDS = env.int("OLPE_JOB_REQUEUE_SECONDS", default=60)
 # Websockets of the embedded profile read new job events from the database this often.
 OLPE_WS_POLL_SECONDS = env.float("OLPE_WS_POLL_SECONDS", default=0.3)
 OLPE_WS_CHECK_SECONDS = env.float("OLPE_WS_CHECK_SECONDS", default=2.0)
@@ -279,14 +286,29 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # A browser session must send the CSRF token, logged in or not (kiosk sessions).
+        "inpainting.api.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PARSER_CLASSES": [
+        "inpainting.api.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "inpainting.api.exceptions.exception_handler",
+    # Public reads (gallery, worlds, engines, styles, schema); views choose others by purpose.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "inpainting.api.throttling.AnonThrottle",
+        "inpainting.api.throttling.UserThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("OLPE_THROTTLE_ANON", default="30/minute"),
-        "user": env.str("OLPE_THROTTLE_USER", default="300/minute"),
+        # Reads, per IP address (anonymous) or per account (tokens): never job creation.
+        "anon": env.str("OLPE_THROTTLE_ANON", default="120/minute"),
+        "user": env.str("OLPE_THROTTLE_USER", default="600/minute"),
         # New jobs, per token user or else per IP: a job costs a worker seconds to minutes.
         "jobs": env.str("OLPE_THROTTLE_JOBS", default="10/minute"),
+        # Whoever made a job reading it, its result and previews (polling): a safety net only.
+        "owner": env.str("OLPE_THROTTLE_OWNER", default="600/minute"),
     },
 }
 SPECTACULAR_SETTINGS = {

@@ -50,7 +50,7 @@ invalid_requests = load_schema(GenerationMode.NEGATIVE)
 def _fuzz_settings(settings, monkeypatch):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "jobs": None},
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "jobs": None, "owner": None},
     }
     monkeypatch.setattr(Conf, "SYNC", False)
 

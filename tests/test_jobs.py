@@ -169,8 +169,17 @@ def test_a_requested_engine_counts_only_where_curators_allow_it(submit, settings
     SiteSettings.objects.update_or_create(
         pk=1, defaults={"visitor_engine": "classic", "visitors_choose_engine": False}
     )
-    job = submit(engine="openai")
-    assert (job.requested_engine, job.engine, job.notice) == ("openai", "classic", "")
+    # Asking for another engine than the curators' one is refused, not silently ignored ...
+    with pytest.raises(jobs.JobProblem) as refused:
+        submit(engine="openai")
+    assert refused.value.field == "engine" and "classic" in str(refused.value.message)
+    assert not InpaintJob.objects.exists()
+    # ... asking for the curators' engine is asking for what one gets anyway ...
+    assert submit(engine="classic").engine == "classic"
+    # ... and where an engine is only a wish (the legacy endpoint), the notice says why not.
+    job = submit(engine="openai", engine_is_a_wish=True)
+    assert (job.requested_engine, job.engine) == ("openai", "classic")
+    assert "OpenAI" in job.notice and "classic" in job.notice.lower()
 
 
 @pytest.mark.django_db
@@ -309,7 +318,7 @@ def test_an_own_model_that_fails_to_load_falls_back_to_the_classic_engine(
     settings.OLPE_MODEL = str(model)
     settings.OLPE_ALLOW_TINY_MODEL = True
     SiteSettings.objects.update_or_create(pk=1, defaults={"visitor_engine": "diffusers"})
-    job = submit()
+    job = submit(engine=None)  # the curators' engine
     assert job.engine == "diffusers"
 
     assert tasks.run_job(str(job.pk)) == Status.SUCCEEDED

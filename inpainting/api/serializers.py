@@ -121,6 +121,58 @@ class UploadedPictureField(serializers.FileField):
         return upload
 
 
+# --- strict types: JSON's types are taken at their word --------------------------------
+#
+# REST framework coerces: `true` becomes 1.0 for a float, a number becomes text
+# for a string, `1.5` becomes the World 1. Text from a form (multipart) is
+# still read as numbers, because a form has nothing but text.
+
+
+class StrictCharField(serializers.CharField):
+    """Text only: a number, a boolean, a list or an object is refused, not turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """One of the choices, given as text (a boolean or a number is no name)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number, or its digits as text; never a boolean."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A number, or its digits as text; never a boolean."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id as a whole number or its digits; a fraction is no id (1.5 is not World 1)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, (bool, float)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 def _range_field(field_class, value_range, help_text, **kwargs):
     low, high = value_range
     return field_class(
@@ -133,27 +185,30 @@ class GenerationParametersSerializer(serializers.Serializer):
     """The wish and how to fulfil it; every parameter but the wish is optional."""
 
     # Its length limit is the prompt module's (a setting), checked by the service.
-    prompt = serializers.CharField(
+    prompt = StrictCharField(
         help_text=_('The wish, in German or English, e.g. "Was wäre, wenn hier ein See wäre?"'),
     )
-    engine = serializers.ChoiceField(
+    engine = StrictChoiceField(
         choices=ENGINE_NAMES, required=False, allow_null=True,
-        help_text=_("The engine; the server's default engine when left out (see /engines/)."),
+        help_text=_(
+            "The engine; the server's default engine when left out (see /engines/). Only "
+            "token clients, and visitors where the curators allow it, may choose another."
+        ),
     )
-    style = serializers.ChoiceField(
+    style = StrictChoiceField(
         choices=(), required=False, default="none", help_text=_("A style preset (see /styles/)."),
     )
-    steps = _range_field(serializers.IntegerField, jobs.STEPS_RANGE, _("Denoising steps."))
+    steps = _range_field(StrictIntegerField, jobs.STEPS_RANGE, _("Denoising steps."))
     guidance = _range_field(
-        serializers.FloatField, jobs.GUIDANCE_RANGE, _("How closely to follow the wish.")
+        StrictFloatField, jobs.GUIDANCE_RANGE, _("How closely to follow the wish.")
     )
     strength = _range_field(
-        serializers.FloatField, jobs.STRENGTH_RANGE, _("How much of the painted region to change.")
+        StrictFloatField, jobs.STRENGTH_RANGE, _("How much of the painted region to change.")
     )
     seed = _range_field(
-        serializers.IntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
+        StrictIntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
     )
-    world = serializers.PrimaryKeyRelatedField(
+    world = StrictPrimaryKeyRelatedField(
         queryset=World.objects.filter(visible=True), required=False, allow_null=True,
         help_text=_("The World (map) the region was painted on (see /api/v1/worlds/)."),
     )

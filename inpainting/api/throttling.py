@@ -1,10 +1,21 @@
-"""Rate limits of the REST API and the legacy endpoint, read at request time.
+"""Rate limits of the REST API and the legacy endpoint, by purpose, read at request time.
+
+Each purpose has its own bucket (`DEFAULT_THROTTLE_RATES`), so spending one
+never blocks another:
+
+* "jobs": creating a job (POST /api/v1/jobs/, POST /inpainting/), per token
+  user or else per IP address. Strict: a job costs a worker seconds to minutes.
+  Only job creation counts here, and job creation counts nowhere else.
+* "owner": whoever made a job (its browser session or token user) and curators
+  reading it, its result and its previews, or cancelling it, per session or
+  account. A safety net far above any polling client: a visitor whose wishes
+  were just refused with 429 still watches and fetches the one that runs.
+* "anon" / "user": every other read (gallery, worlds, engines, styles, the
+  schema, someone else's job), per IP address or per account. Generous.
 
 DRF's own throttles copy `DEFAULT_THROTTLE_RATES` when their module is
 imported, so a rate changed later (a settings override, a test) would go
-unnoticed; these read the current settings on every request instead. Job
-creation has its own, stricter scope ("jobs"): a job costs a worker seconds
-to minutes, a status request costs one database lookup.
+unnoticed; these read the current settings on every request instead.
 """
 
 import logging
@@ -71,4 +82,26 @@ class JobCreationThrottle(FailOpen, SimpleRateThrottle):
     def get_cache_key(self, request, view):
         user = getattr(request, "user", None)
         ident = user.pk if user is not None and user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class OwnerThrottle(FailOpen, SimpleRateThrottle):
+    """A job's owner (or a curator) reading or cancelling it: the `owner` rate.
+
+    Counted per account, or else per browser session; the view decides who
+    owns the job (`inpainting.api.views.owns_job`) and picks this throttle
+    only for them.
+    """
+
+    scope = "owner"
+
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            ident = f"user-{user.pk}"
+        else:
+            ident = f"session-{request.session.session_key or self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}

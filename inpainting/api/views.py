@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,7 +17,7 @@ from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -27,7 +26,8 @@ from rest_framework.views import APIView
 
 from inpainting import engines, jobs
 from inpainting.api import serializers as api
-from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, UserThrottle
+from inpainting.api.parsers import DepthLimitedJSONParser
+from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, OwnerThrottle, UserThrottle
 from inpainting.imaging import ImageProblem
 from inpainting.models import InpaintJob
 from inpainting.prompts import PromptProblem, style_choices
@@ -68,10 +68,10 @@ class JobPagination(PageNumberPagination):
 
 
 class ApiView:
-    """Throttles anonymous clients by IP address and token users by account.
+    """Public reads: throttled by IP address (anonymous) or by account (tokens).
 
-    A body above DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413: DRF parses
-    JSON from `request.body`, where Django enforces that limit.
+    A body above DATA_UPLOAD_MAX_MEMORY_SIZE is refused with 413: the JSON
+    parser reads `request.body`, where Django enforces that limit.
     """
 
     throttle_classes = [AnonThrottle, UserThrottle]
@@ -97,7 +97,13 @@ def kiosk_session_key(request) -> str:
     return session.session_key
 
 
-def may_cancel(request, job: InpaintJob) -> bool:
+def owns_job(request, job: InpaintJob) -> bool:
+    """Curators, the token user who made the wish, or the browser session that made it
+    (`jobs.may_change`, the rule the websocket uses too).
+
+    They may cancel the job, and read it, its result and previews without the
+    public read limit (OwnerThrottle instead).
+    """
     return jobs.may_change(job, user=request.user, session_key=request.session.session_key)
 
 
@@ -126,6 +132,10 @@ FIELD_ERRORS = OpenApiResponse(
     ],
 )
 JOB_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+SERVICE_UNAVAILABLE = OpenApiResponse(
+    response=api.DetailSerializer,
+    description="The database is briefly unavailable; `Retry-After` says when to try again.",
+)
 
 
 def detail_response(description) -> OpenApiResponse:
@@ -140,7 +150,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
 
     serializer_class = api.JobSummarySerializer
     pagination_class = JobPagination
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [DepthLimitedJSONParser, MultiPartParser]
 
     def get_permissions(self):
         if self.request.method == "POST":
@@ -148,10 +158,10 @@ class JobListCreateView(ApiView, generics.ListAPIView):
         return [IsAdminUser()]
 
     def get_throttles(self):
-        throttles = super().get_throttles()
+        # A new job counts against job creation only: reads keep their own budget.
         if self.request.method == "POST":
-            throttles.append(JobCreationThrottle())
-        return throttles
+            return [JobCreationThrottle()]
+        return super().get_throttles()
 
     def get_queryset(self):
         queryset = InpaintJob.objects.order_by("-created_at")
@@ -176,7 +186,13 @@ class JobListCreateView(ApiView, generics.ListAPIView):
         summary="Submit a wish",
         description=(
             "Stores the job and answers at once; a worker generates the picture. Follow the "
-            "job at `websocket_url` or by reading `url`, then fetch `result_url`."
+            "job at `websocket_url` or by reading `url`, then fetch `result_url`: whoever "
+            "made the job reads it without the public rate limit.\n\n"
+            "Map and mask need at least 64 pixels a side (`OLPE_MIN_IMAGE_SIDE`); JSON may "
+            "nest at most 32 levels (`OLPE_MAX_JSON_DEPTH`) and its types are not coerced "
+            "(`true` is no number, a number no text). Only token clients, and visitors where "
+            "the curators allow it, may name an engine other than the museum's. A request "
+            "with a session cookie must send Django's CSRF token in `X-CSRFToken`."
         ),
         request={
             "multipart/form-data": api.JobUploadSerializer,
@@ -187,8 +203,15 @@ class JobListCreateView(ApiView, generics.ListAPIView):
                 api.JobStateSerializer, description="Accepted; `Location` names the job."
             ),
             400: FIELD_ERRORS,
+            403: detail_response(
+                "A browser session (session cookie) sent no valid CSRF token in `X-CSRFToken`."
+            ),
             413: detail_response("The request is larger than the server accepts."),
-            429: detail_response("Too many requests; `Retry-After` says when to try again."),
+            429: detail_response(
+                "Too many new jobs; `Retry-After` says when to try again. Job creation has "
+                "a budget of its own: reading jobs and everything else is not affected."
+            ),
+            503: SERVICE_UNAVAILABLE,
         },
     )
     def post(self, request, *args, **kwargs):
@@ -230,7 +253,35 @@ class JobListCreateView(ApiView, generics.ListAPIView):
             raise ValidationError(service_problem_errors(problem)) from problem
 
 
-class JobDetailView(ApiView, APIView):
+class OwnJobView(ApiView):
+    """A view of one job: its owner has a bucket of its own, everyone else reads publicly.
+
+    The job is looked up once, before the throttles, and never raises there:
+    a request for a job that does not exist counts as a public read, so
+    guessing ids stays throttled.
+    """
+
+    _job = None
+
+    def get_throttles(self):
+        job = self.find_job()
+        if job is not None and owns_job(self.request, job):
+            return [OwnerThrottle()]
+        return super().get_throttles()
+
+    def find_job(self) -> InpaintJob | None:
+        if self._job is None:
+            self._job = InpaintJob.objects.filter(pk=self.kwargs["pk"]).first()
+        return self._job
+
+    def get_job(self) -> InpaintJob:
+        job = self.find_job()
+        if job is None:
+            raise NotFound()
+        return job
+
+
+class JobDetailView(OwnJobView, APIView):
     """Read a job's state; cancel it."""
 
     @extend_schema(
@@ -238,7 +289,7 @@ class JobDetailView(ApiView, APIView):
         responses={200: api.JobStateSerializer, 404: detail_response("No such job.")},
     )
     def get(self, request, pk):
-        return Response(api_job_state(get_object_or_404(InpaintJob, pk=pk)))
+        return Response(api_job_state(self.get_job()))
 
     @extend_schema(
         summary="Cancel a job",
@@ -260,8 +311,8 @@ class JobDetailView(ApiView, APIView):
         },
     )
     def delete(self, request, pk):
-        job = get_object_or_404(InpaintJob, pk=pk)
-        if not may_cancel(request, job):
+        job = self.get_job()
+        if not owns_job(request, job):
             raise PermissionDenied(_("Only whoever made this wish, or a curator, may cancel it."))
         if not job.is_finished:
             job = jobs.cancel_job(job)
@@ -284,7 +335,7 @@ class NotFoundWithStatus(NotFound):
         super().__init__({"detail": str(detail), "status": job_status})
 
 
-class JobPictureView(ApiView, APIView):
+class JobPictureView(OwnJobView, APIView):
     """A picture of a job, read from storage: media files are never served directly."""
 
     renderer_classes = [JSONRenderer]
@@ -293,8 +344,7 @@ class JobPictureView(ApiView, APIView):
     cache_control: str
 
     def get(self, request, pk):
-        job = get_object_or_404(InpaintJob, pk=pk)
-        picture = self.available_picture(job)
+        picture = self.available_picture(self.get_job())
         # Read whole, not streamed: under ASGI Django reads a FileResponse's file
         # whole anyway (with a warning per response), and these are our own PNGs.
         with picture.open("rb") as source:

@@ -1004,12 +1004,21 @@ def _to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.round(values), 0, 255).astype(np.uint8)
 
 
+# The thinnest region (px) whose colours cv2.seamlessClone can solve for.
+POISSON_MIN_SIDE = 3
+
+
 def _seamless_clone(source: np.ndarray, destination: np.ndarray, region: np.ndarray) -> np.ndarray:
     """cv2.seamlessClone for a region that may touch the picture's edge.
 
     OpenCV needs the mask's bounding box strictly inside the destination; a
     reflected border of 2 px around everything satisfies that, and is cut off again.
+    A region thinner than POISSON_MIN_SIDE has no interior to solve for (OpenCV
+    fails on it): the source comes back unchanged, so the fill keeps its colours.
     """
+    rows, columns = np.nonzero(region)
+    if rows.size == 0 or min(np.ptp(rows), np.ptp(columns)) + 1 < POISSON_MIN_SIDE:
+        return np.ascontiguousarray(source)
     pad = 2
     border = cv2.BORDER_REFLECT
     src = cv2.copyMakeBorder(np.ascontiguousarray(source), pad, pad, pad, pad, border)

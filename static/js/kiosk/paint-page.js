@@ -249,9 +249,14 @@ class PaintPage {
       this.showProblem(message, () => this.generate());
       return;
     }
+    // The server (or its database) is restarting: that passes, the wish is not at fault.
+    const unavailable = gettext("The kiosk is taking a short break. Please try again in a moment.");
     const messages = {
       413: gettext("The picture is too large to send."),
       429: gettext("Many wishes are being painted right now. Please try again in a moment."),
+      502: unavailable,
+      503: unavailable,
+      504: unavailable,
     };
     this.showProblem(messages[response.status] || body.detail
       || gettext("Something went wrong. Please try again."), () => this.generate());
