@@ -70,14 +70,19 @@ def curator(db):
     return user
 
 
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (scripts/test runs two workers), the slow tests stay together.
+# Slow modules that kill and restart processes and watch recovery with short timings.
+RECOVERY_MODULES = {"tests.test_faults", "tests.test_jobs_e2e"}
 
-    They start real platforms, browsers and servers, share module-scoped
-    platforms and watch crash recovery with short timings; on one worker they
-    run one after another as they were written to, while the other worker
-    takes the fast tests.
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test runs two workers), slow tests keep to their group.
+
+    Slow tests start real platforms, browsers and servers and share
+    module-scoped platforms, so each group runs on one worker, one test after
+    another as they were written to: the crash-recovery tests in one group,
+    the browser and client tests in the other. The fast tests fill the gaps.
     """
     for item in items:
         if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("platforms"))
+            group = "recovery" if item.module.__name__ in RECOVERY_MODULES else "browsers"
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -153,7 +153,9 @@ def _empty_redis_database() -> int:
     numbers = list(range(1, 16))
     random.shuffle(numbers)
     for number in numbers:
-        if redis.Redis.from_url(f"{REDIS_SERVER}/{number}").dbsize() == 0:
+        client = redis.Redis.from_url(f"{REDIS_SERVER}/{number}")
+        # Claimed atomically: two test workers may look at the same empty database at once.
+        if client.dbsize() == 0 and client.set("olpe:test-claim", os.getpid(), nx=True):
             return number
     raise RuntimeError("No empty Redis database among 1-15")
 
