@@ -9,10 +9,13 @@ import secrets
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from inpainting.imaging import ImageProblem, min_image_side, open_image
 
 
 def _random_slug() -> str:
@@ -31,6 +34,16 @@ def creation_after_path(creation, filename):
     return f"creations/{creation.slug}/after.png"
 
 
+def validate_paintable_map(file) -> None:
+    """A World's map passes the checks a visitor's map passes: a PNG, JPEG or WebP
+    picture within the pixel limit, with every side at least OLPE_MIN_IMAGE_SIDE,
+    so that no wish on it can fail for its size."""
+    try:
+        open_image(file, min_side=min_image_side())
+    except ImageProblem as problem:
+        raise ValidationError(problem.message, code=problem.code) from problem
+
+
 class World(models.Model):
     """A map visitors start from: a curator's scenario or a historic map."""
 
@@ -43,7 +56,10 @@ class World(models.Model):
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=140, unique=True)
     description = models.TextField(_("description"), blank=True)
-    image = models.ImageField(_("image"), upload_to=world_image_path, max_length=255)
+    image = models.ImageField(
+        _("image"), upload_to=world_image_path, max_length=255,
+        validators=[validate_paintable_map],
+    )
     map_date = models.CharField(
         _("date of the map"), max_length=40, blank=True,
         help_text=_("For historic maps, e.g. “1830” or “around 1900”."),

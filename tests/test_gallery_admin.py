@@ -420,3 +420,26 @@ def test_blocked_attempts_are_a_read_only_list(curator_client):
         ).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize("size", [(1, 1), (63, 400), (400, 20)])
+def test_a_world_map_too_small_to_paint_is_refused_with_the_reason(curator_client, size):
+    """Every wish on such a map would fail: the admin says so when the curator uploads it."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from gallery.models import World
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "green").save(buffer, format="PNG")
+    form = {"kind": "historic", "name": "Olpe 1650", "slug": "olpe-1650", "order": 0,
+            "visible": "on", "editable": "on",
+            "image": SimpleUploadedFile("tiny.png", buffer.getvalue(), "image/png")}
+    response = curator_client.post(reverse("admin:gallery_world_add"), form,
+                                   HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 200
+    assert "it needs at least 64 pixels on each side" in response.content.decode()
+    assert not World.objects.filter(slug="olpe-1650").exists()

@@ -30,7 +30,8 @@ def run_client(*arguments: str, timeout: float = 120) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    with live_platform("embedded", tmp_path_factory.mktemp("olpe-client"), workers=1) as live:
+    with live_platform("embedded", tmp_path_factory.mktemp("olpe-client"), workers=1,
+                       tokens=1) as live:
         yield live
 
 
@@ -54,11 +55,13 @@ def assert_repainted_map(out_path, image_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("follow", ["websocket", "polling"])
+@pytest.mark.parametrize("follow", ["websocket", "websocket with a token", "polling"])
 def test_the_client_follows_the_job_and_saves_the_result(platform, pictures, tmp_path, follow):
+    """With a token the websocket is opened as a program (no Origin), without as a page."""
     image_path, mask_path = pictures
     out_path = tmp_path / "result.png"
-    extra = ["--no-websocket"] if follow == "polling" else []
+    extra = {"polling": ["--no-websocket"], "websocket": [],
+             "websocket with a token": ["--token", platform.tokens[0]]}[follow]
     completed = run_client(
         "--server", platform.platform.url("/"), "--image", image_path, "--mask", mask_path,
         "--prompt", "Ein See", "--engine", "classic", "--seed", 5, "--out", out_path, *extra,

@@ -207,8 +207,13 @@ class ProgressDisplay:
 
 
 async def watch_websocket(url: str, origin: str, on_message: Callable[[dict], None],
-                          timeout: float, use_proxy: bool) -> dict:
-    """Relay the job's events until the terminal one; WatchFailed if the socket lets us down."""
+                          timeout: float, use_proxy: bool, token: str = "") -> dict:
+    """Relay the job's events until the terminal one; WatchFailed if the socket lets us down.
+
+    With an API token the socket is opened as what this client is, a program
+    with a token (no Origin); without one it presents the server's own origin,
+    as the kiosk page would.
+    """
     try:
         from websockets.asyncio.client import connect
         from websockets.exceptions import WebSocketException
@@ -218,8 +223,10 @@ async def watch_websocket(url: str, origin: str, on_message: Callable[[dict], No
     # but it ends the wait instead of falling back to polling.
     async with asyncio.timeout(timeout):
         try:
-            async with connect(url, origin=origin, open_timeout=10,
-                               proxy=True if use_proxy else None) as socket:
+            who = ({"additional_headers": {"Authorization": f"Token {token}"}} if token
+                   else {"origin": origin})
+            async with connect(url, open_timeout=10, proxy=True if use_proxy else None,
+                               **who) as socket:
                 async for raw in socket:
                     message = json.loads(raw)
                     on_message(message)
@@ -320,6 +327,7 @@ class Command(BaseCommand):
                 asyncio.run(watch_websocket(
                     server.websocket_url(state["websocket_url"]), server.origin, display.show_event,
                     timeout=options["timeout"], use_proxy=not is_loopback(server.host),
+                    token=options["token"],
                 ))
                 return self._read_state(server, state["url"])
             except WatchFailed as failure:
