@@ -393,7 +393,7 @@ def running_platform(profile_name: str, work_dir: Path, web_processes: int = 2,
         platform = Platform(ports=ports, workers=workers, env=env, log_dir=work_dir / "logs",
                             grace_seconds=10)
         live = LivePlatform(profile, work_dir, platform, env)
-        live.manage("migrate", "--noinput")
+        live.prepare_database()
         live.manage("shell", "-c", CREATE_WORLD)
         platform.start(timeout=90)
         try:

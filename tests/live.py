@@ -17,6 +17,7 @@ worker's process id.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import json
 import os
@@ -26,6 +27,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import uuid
@@ -163,6 +165,91 @@ def _empty_redis_database() -> int:
 PROFILES = {"embedded": embedded_profile, "scaled": scaled_profile}
 
 
+# --- migrated databases ------------------------------------------------------------------
+
+TEMPLATE_TOKENS = 32
+CREATE_TOKENS = (
+    "import json\n"
+    "from django.contrib.auth import get_user_model\n"
+    "from rest_framework.authtoken.models import Token\n"
+    "User = get_user_model()\n"
+    f"users = [User.objects.create_user(f'client{{n}}') for n in range({TEMPLATE_TOKENS})]\n"
+    "print(json.dumps([Token.objects.create(user=user).key for user in users]))\n"
+)
+
+
+@dataclass
+class DatabaseTemplate:
+    """A migrated database with TEMPLATE_TOKENS API clients, to copy for each platform."""
+
+    url: str
+    tokens: list[str]
+
+    def copy_to(self, target_url: str) -> None:
+        if self.url.startswith("sqlite"):
+            source = sqlite3.connect(self.url.removeprefix("sqlite:///"))
+            target = sqlite3.connect(target_url.removeprefix("sqlite:///"))
+            with source, target:
+                source.backup(target)
+            source.close()
+            target.close()
+            return
+        server, name = target_url.rsplit("/", 1)
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.url.rsplit("/", 1)[1]}"')
+
+
+_templates: dict[str, DatabaseTemplate] = {}
+
+
+def database_template(database_url: str, env: dict[str, Optional[str]]) -> DatabaseTemplate:
+    """This process's template for the server of `database_url` (SQLite or a PostgreSQL
+    server), made on first use with the platform's own settings (`env`)."""
+    server = "sqlite" if database_url.startswith("sqlite") else database_url.rsplit("/", 1)[0]
+    if server not in _templates:
+        directory = Path(tempfile.mkdtemp(prefix="olpe-db-template-"))
+        if server == "sqlite":
+            url = f"sqlite:///{directory / 'template.sqlite3'}"
+        else:
+            name = f"olpe_template_{secrets.token_hex(4)}"
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            url = f"{server}/{name}"
+            atexit.register(_drop_database, server, name)
+        template_env = {**env, "DATABASE_URL": url, "OLPE_DATA_DIR": str(directory)}
+        _manage(template_env, "migrate", "--noinput")
+        tokens = json.loads(_manage(template_env, "shell", "-c", CREATE_TOKENS)
+                            .strip().splitlines()[-1])
+        _templates[server] = DatabaseTemplate(url, tokens)
+    return _templates[server]
+
+
+def forget_database_templates(server: str) -> None:
+    """The PostgreSQL server at `server` (URL without a database) is gone with its template."""
+    _templates.pop(server, None)
+
+
+def _drop_database(server: str, name: str) -> None:
+    try:
+        with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass  # the server is gone already (a fault test's own cluster)
+
+
+def _manage(env: dict[str, Optional[str]], *args: str, timeout: float = 180) -> str:
+    environment = {**os.environ, **env}
+    completed = subprocess.run(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+        env={name: value for name, value in environment.items() if value is not None},
+        cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=timeout,
+    )
+    if completed.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
+    return completed.stdout
+
+
 # --- the platform ----------------------------------------------------------------------
 
 
@@ -179,27 +266,19 @@ class LivePlatform:
         return self.data_dir / "logs"
 
     def manage(self, *args: str, timeout: float = 180) -> str:
-        env = {**os.environ, **self.env}
-        completed = subprocess.run(
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
-            env={name: value for name, value in env.items() if value is not None},
-            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=timeout,
-        )
-        if completed.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{completed.stderr[-4000:]}")
-        return completed.stdout
+        return _manage(self.env, *args, timeout=timeout)
 
-    def create_tokens(self, count: int) -> list[str]:
-        """API tokens of `count` users: concurrent clients, each with its own rate limit."""
-        script = (
-            "import json\n"
-            "from django.contrib.auth import get_user_model\n"
-            "from rest_framework.authtoken.models import Token\n"
-            "User = get_user_model()\n"
-            f"users = [User.objects.create_user(f'client{{n}}') for n in range({count})]\n"
-            "print(json.dumps([Token.objects.create(user=user).key for user in users]))\n"
-        )
-        return json.loads(self.manage("shell", "-c", script).strip().splitlines()[-1])
+    def prepare_database(self, tokens: int = 0) -> None:
+        """Migrate the platform's database and give it `tokens` API clients (`self.tokens`).
+
+        The database is a copy of a template migrated once per test process and
+        database server: migrating costs seconds of CPU a time, copying does not.
+        """
+        template = database_template(self.profile.database_url, self.env)
+        if tokens > len(template.tokens):
+            raise ValueError(f"at most {len(template.tokens)} tokens, not {tokens}")
+        template.copy_to(self.profile.database_url)
+        self.tokens = template.tokens[:tokens]
 
     def log_tail(self, lines: int = 40) -> str:
         parts = []
@@ -325,9 +404,7 @@ def live_platform(profile_name: str, data_dir: Path, *, workers: int = 2,
         platform = Platform(ports=[free_port()], env=env, log_dir=data_dir / "logs",
                             grace_seconds=10)
         live = LivePlatform(profile, data_dir, platform, env)
-        live.manage("migrate", "--noinput")
-        if tokens:
-            live.tokens = live.create_tokens(tokens)
+        live.prepare_database(tokens)
         platform.start()
         try:
             yield live

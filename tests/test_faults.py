@@ -49,6 +49,7 @@ from inpainting.launcher import CLUSTER, Platform
 from tests.live import (
     LivePlatform,
     Profile,
+    forget_database_templates,
     free_port,
     platform_env,
     wait_for,
@@ -176,6 +177,7 @@ class PostgresServer:
             ).fetchone()[0]
 
     def remove(self) -> None:
+        forget_database_templates(self.url("").rstrip("/"))
         try:
             self.stop("immediate")
         except subprocess.CalledProcessError:
@@ -222,8 +224,7 @@ def fault_platform(data_dir: Path, database_url: str, redis_url: str, *, web_pro
     platform = Platform(ports=[free_port() for _ in range(web_processes)], workers=workers,
                         env=env, log_dir=data_dir / "logs", grace_seconds=10)
     live = LivePlatform(profile, data_dir, platform, env)
-    live.manage("migrate", "--noinput")
-    live.tokens = live.create_tokens(tokens)
+    live.prepare_database(tokens)
     platform.start(timeout=90)
     try:
         yield live
