@@ -142,7 +142,7 @@ class Creation(models.Model):
 
 def default_visitor_engine() -> str:
     """A fresh installation offers the engine the deployment names (OLPE_DEFAULT_ENGINE)."""
-    configured = getattr(settings, "OLPE_DEFAULT_ENGINE", "classic")
+    configured = settings.OLPE_DEFAULT_ENGINE
     return configured if configured in SiteSettings.VisitorEngine.values else "classic"
 
 

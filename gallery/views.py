@@ -77,7 +77,7 @@ def cache_seconds() -> int:
 
     Withdrawing an approval takes up to this long to reach every cache.
     """
-    return int(getattr(settings, "OLPE_GALLERY_CACHE_SECONDS", 3600))
+    return int(settings.OLPE_GALLERY_CACHE_SECONDS)
 
 
 def mark_cacheable(response, public: bool):
@@ -169,7 +169,7 @@ def wall(request):
 
 def wall_seconds(requested) -> int:
     low, high = WALL_SECONDS_RANGE
-    default = int(getattr(settings, "OLPE_WALL_SECONDS", 12))
+    default = int(settings.OLPE_WALL_SECONDS)
     try:
         return min(max(int(requested), low), high)
     except (TypeError, ValueError):

@@ -84,7 +84,7 @@ def max_attempts() -> int:
 
 def stale_after() -> timedelta:
     """How long a running job may stay silent before its worker counts as lost."""
-    return timedelta(seconds=getattr(settings, "OLPE_JOB_STALE_SECONDS", 30))
+    return timedelta(seconds=settings.OLPE_JOB_STALE_SECONDS)
 
 
 def requeue_after() -> timedelta:

@@ -96,7 +96,7 @@ class LegacyRequest:
 
 
 def timeout_seconds() -> float:
-    return float(getattr(settings, "OLPE_LEGACY_TIMEOUT", 600))
+    return float(settings.OLPE_LEGACY_TIMEOUT)
 
 
 @csrf_exempt

@@ -49,9 +49,6 @@ SOURCE_GLOSSARY = "glossary"
 # German, not "auto": Google detects one-word wishes such as "See" or "Park" as
 # English and returns them untranslated; visitors here write German.
 SOURCE_LANGUAGE = "de"
-DEFAULT_MAX_WISH_CHARS = 300
-DEFAULT_TRANSLATION_TIMEOUT = 3.0
-DEFAULT_RETRY_AFTER = 60.0
 MAX_REQUESTS_IN_FLIGHT = 2
 LOCAL_CACHE_SIZE = 512
 SHARED_CACHE_SECONDS = 30 * 24 * 3600
@@ -205,7 +202,7 @@ def normalise(text: str) -> str:
 
 
 def max_wish_chars() -> int:
-    return int(getattr(settings, "OLPE_MAX_WISH_CHARS", DEFAULT_MAX_WISH_CHARS))
+    return int(settings.OLPE_MAX_WISH_CHARS)
 
 
 def clean_wish(wish: Optional[str]) -> str:
@@ -373,12 +370,12 @@ def _google_translation(text: str) -> Optional[str]:
         return remembered
     if not _breaker.allows():
         return None
-    timeout = float(getattr(settings, "OLPE_TRANSLATION_TIMEOUT", DEFAULT_TRANSLATION_TIMEOUT))
-    base_url = getattr(settings, "OLPE_TRANSLATOR_URL", None)
+    timeout = float(settings.OLPE_TRANSLATION_TIMEOUT)
+    base_url = settings.OLPE_TRANSLATOR_URL
     try:
         english = _request_slots.run(_ask_google, text, base_url, timeout=timeout)
     except Exception as error:  # any failure, from timeouts to a changed page: use the glossary
-        retry_after = float(getattr(settings, "OLPE_TRANSLATION_RETRY_AFTER", DEFAULT_RETRY_AFTER))
+        retry_after = float(settings.OLPE_TRANSLATION_RETRY_AFTER)
         _breaker.trip(retry_after)
         logger.warning(
             "Google Translate unavailable (%s: %s); using the glossary for the next %.0f s",
@@ -396,7 +393,7 @@ def translate_to_english(text: str) -> tuple[str, str]:
     text = normalise(text)
     if not text or glossary.looks_english(text):
         return text, SOURCE_ENGLISH
-    if getattr(settings, "OLPE_TRANSLATION_ENABLED", True):
+    if settings.OLPE_TRANSLATION_ENABLED:
         english = _google_translation(text)
         if english:
             return english, SOURCE_GOOGLE

@@ -61,7 +61,7 @@ def worker_name() -> str:
 
 
 def heartbeat_interval() -> float:
-    return float(getattr(settings, "OLPE_HEARTBEAT_SECONDS", 5))
+    return float(settings.OLPE_HEARTBEAT_SECONDS)
 
 
 def run_job(job_id: str) -> str:

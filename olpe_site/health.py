@@ -60,12 +60,12 @@ MEDIA_PROBE_DIRECTORY = "health"
 
 def check_timeout() -> float:
     """Seconds one check may take before it counts as failed."""
-    return float(getattr(settings, "OLPE_HEALTH_TIMEOUT", 2.0))
+    return float(settings.OLPE_HEALTH_TIMEOUT)
 
 
 def heartbeat_fresh_seconds() -> float:
     """A running job whose heartbeat is older than this is not proof of a live worker."""
-    return float(getattr(settings, "OLPE_JOB_STALE_SECONDS", 30))
+    return float(settings.OLPE_JOB_STALE_SECONDS)
 
 
 # --- /health/ ------------------------------------------------------------------------

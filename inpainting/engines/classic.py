@@ -526,8 +526,6 @@ def _majority_vote(labels: np.ndarray, window: int) -> np.ndarray:
 # The engine.
 # --------------------------------------------------------------------------------
 
-# The long side the engine works at: larger regions are repainted at this size and scaled up.
-DEFAULT_MAX_SIDE = 1024
 # The map around the region is surveyed up to this many pixels (at the crop's scale).
 MAX_SURVEY_PIXELS = 4_000_000
 PATCH_SIZES = (64, 40, 24)  # quilting patches, largest that the map offers enough of
@@ -574,7 +572,7 @@ class ClassicEngine(Engine):
         return self._usable()
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
-        max_side = int(getattr(settings, "OLPE_CLASSIC_MAX_SIDE", DEFAULT_MAX_SIDE))
+        max_side = int(settings.OLPE_CLASSIC_MAX_SIDE)
         if max(width, height) <= max_side:
             return width, height
         scale = max_side / max(width, height)

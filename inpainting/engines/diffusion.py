@@ -47,8 +47,6 @@ from .base import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "GP-Alternativweltgeschichten/OlpeAI"
-DEFAULT_SCHEDULER = "dpmsolver++"
 # Scheduler setting -> diffusers class and the options that differ from the model's own config.
 SCHEDULERS = {
     "dpmsolver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
@@ -79,18 +77,18 @@ def model_registry():
     It may name an active model and LoRA styles that override OLPE_MODEL and
     OLPE_LORA_STYLES, and it has a version number to check before each job.
     """
-    path = getattr(settings, "OLPE_MODEL_REGISTRY", None)
+    path = settings.OLPE_MODEL_REGISTRY
     return importlib.import_module(path) if path else None
 
 
 def configured_model() -> str:
     registry = model_registry()
     chosen = registry.active_model_source() if registry else None
-    return chosen or str(getattr(settings, "OLPE_MODEL", DEFAULT_MODEL))
+    return chosen or str(settings.OLPE_MODEL)
 
 
 def configured_lora_styles() -> dict[str, str]:
-    styles = dict(getattr(settings, "OLPE_LORA_STYLES", {}) or {})
+    styles = dict(settings.OLPE_LORA_STYLES or {})
     registry = model_registry()
     if registry:
         styles.update(registry.active_lora_styles())
@@ -98,7 +96,7 @@ def configured_lora_styles() -> dict[str, str]:
 
 
 def configured_scheduler() -> str:
-    return str(getattr(settings, "OLPE_SCHEDULER", DEFAULT_SCHEDULER)).strip().lower()
+    return str(settings.OLPE_SCHEDULER).strip().lower()
 
 
 def latents_preview(latents) -> Image.Image:
@@ -203,7 +201,7 @@ class DiffusersEngine(Engine):
         location = model_store.locate(configured_model())
         if not location.found:
             return location.problem
-        if is_tiny_model(location.path) and not getattr(settings, "OLPE_ALLOW_TINY_MODEL", False):
+        if is_tiny_model(location.path) and not settings.OLPE_ALLOW_TINY_MODEL:
             return str(
                 _(
                     "The model in %(path)s is a miniature test model with random weights; "
@@ -220,7 +218,7 @@ class DiffusersEngine(Engine):
     # --------------------------------------------------------------------------
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
-        resolution = int(getattr(settings, "OLPE_MODEL_RESOLUTION", 768))
+        resolution = int(settings.OLPE_MODEL_RESOLUTION)
         return fit_to_multiple(width, height, resolution, LATENT_MULTIPLE)
 
     def load(self):
