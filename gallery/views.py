@@ -30,7 +30,8 @@ from PIL import Image
 from gallery import qr, thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
-from gallery.models import Creation, SiteSettings, World
+from gallery.models import Creation, World
+from inpainting import engines
 
 MODERATE_PERMISSION = "gallery.moderate_creation"
 VIEW_WORLD_PERMISSION = "gallery.view_world"
@@ -143,8 +144,7 @@ def creation_detail(request, slug):
 
 def engine_label(engine: str) -> str:
     """The engine as curators name it in the settings ("own model"), else its plain name."""
-    labels = dict(SiteSettings.VisitorEngine.choices)
-    return str(labels.get(engine, engine))
+    return engines.short_label(engine)
 
 
 @require_safe

@@ -40,7 +40,7 @@ from gallery.engine_choice import (
 )
 from gallery.models import SiteSettings
 from gallery.moderation import check_wish
-from inpainting import events
+from inpainting import engines, events
 from inpainting.engines import ENGINE_NAMES, get_engine
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
@@ -51,11 +51,6 @@ logger = logging.getLogger(__name__)
 
 Status = InpaintJob.Status
 RUN_JOB_TASK = "inpainting.tasks.run_job"
-# The engine that falls back to the classic one in the worker when it cannot load.
-OWN_MODEL_ENGINE = "diffusers"
-OPENAI_ENGINE = "openai"
-FALLBACK_ENGINE = "classic"
-
 STEPS_RANGE = (1, 150)
 GUIDANCE_RANGE = (0.0, 30.0)
 STRENGTH_RANGE = (0.01, 1.0)
@@ -184,7 +179,7 @@ def submit_job(
     except BaseException:
         _delete_pictures(job)  # the row is gone with the transaction; so are its pictures
         raise
-    if job.engine == OPENAI_ENGINE:
+    if job.engine == engines.OPENAI:
         record_openai_use()
     return job
 

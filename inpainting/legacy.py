@@ -41,7 +41,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from inpainting import imaging, jobs
+from inpainting import engines, imaging, jobs
 from inpainting.api.exceptions import (
     DATABASE_UNAVAILABLE,
     RETRY_AFTER_SECONDS,
@@ -57,7 +57,7 @@ from inpainting.prompts import PromptProblem
 logger = logging.getLogger(__name__)
 
 # The prototype's model numbers.
-MODEL_ENGINES = {0: "diffusers", 1: "openai"}
+MODEL_ENGINES = {0: engines.OWN_MODEL, 1: engines.OPENAI}
 REQUIRED_FIELDS = ("prompt", "image", "mask")
 POLL_SECONDS = 0.25
 

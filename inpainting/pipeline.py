@@ -17,14 +17,14 @@ from django.conf import settings
 from PIL import Image
 
 from inpainting import imaging
-from inpainting.engines import get_engine
+from inpainting.engines import CLASSIC, get_engine
 from inpainting.engines.base import CancelCheck, EngineRequest, ProgressCallback
 from inpainting.prompts import PreparedPrompt, prepare_prompt
 
 
 @dataclass
 class GenerationOptions:
-    engine: str = "classic"
+    engine: str = CLASSIC
     style: str = "none"
     steps: Optional[int] = None
     guidance: Optional[float] = None

@@ -363,7 +363,7 @@ def _paint_with_model(model, columns, cases, picture, masks, engine_steps, resol
     with override_settings(**pinned):
         engines.reset()
         try:
-            engine = engines.get_engine("diffusers")
+            engine = engines.get_engine(engines.OWN_MODEL)
             status = engine.status()
             if not status.usable:
                 raise EvaluationProblem(
@@ -387,7 +387,7 @@ def _paint_with_model(model, columns, cases, picture, masks, engine_steps, resol
 
 def _paint(case, column, picture, masks, engine_steps):
     options = GenerationOptions(
-        engine="diffusers", style=column.style, steps=engine_steps, seed=case.seed
+        engine=engines.OWN_MODEL, style=column.style, steps=engine_steps, seed=case.seed
     )
     started = time.perf_counter()
     result = generate(picture, masks[case.name], case.wish, options)

@@ -38,10 +38,10 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from inpainting import landcover
+from inpainting.engines import CLASSIC, LABELS
 from inpainting.engines.base import (
     CancelCheck,
     Engine,
@@ -565,8 +565,8 @@ class Survey:
 class ClassicEngine(Engine):
     """Texture from the same map, procedural painting where the map has none; see module doc."""
 
-    name = "classic"
-    label = _("Classic (offline)")
+    name = CLASSIC
+    label = LABELS[CLASSIC]
 
     def status(self) -> EngineStatus:
         return self._usable()

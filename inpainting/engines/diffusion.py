@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from inpainting import model_store
+from inpainting.engines import LABELS, OWN_MODEL
 from inpainting.tiny_model import is_tiny_model
 
 from .base import (
@@ -152,8 +153,8 @@ def load_inpaint_pipeline(path, device: str = "cpu"):
 
 
 class DiffusersEngine(Engine):
-    name = "diffusers"
-    label = _("Own model (Stable Diffusion)")
+    name = OWN_MODEL
+    label = LABELS[OWN_MODEL]
 
     def __init__(self):
         # One pipeline per process, shared by every thread: loading and running
