@@ -51,6 +51,7 @@ from inpainting.api.exceptions import (
 from inpainting.api.parsers import JSONTooDeep, load_json
 from inpainting.api.serializers import decode_base64_picture
 from inpainting.api.throttling import JobCreationThrottle
+from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from inpainting.prompts import PromptProblem
 
@@ -194,8 +195,9 @@ def submit(request, wish: LegacyRequest) -> InpaintJob | None:
     """Create the job; None for an empty mask, which the prototype answered with the map."""
     try:
         return jobs.submit_job(
-            image=wish.image, mask=wish.mask, wish=wish.prompt, engine=wish.engine,
-            guidance=wish.guidance, client_ip=request.META.get("REMOTE_ADDR"),
+            image=wish.image, mask=wish.mask, wish=wish.prompt,
+            settings=GenerationSettings(engine=wish.engine, guidance=wish.guidance),
+            client_ip=request.META.get("REMOTE_ADDR"),
             engine_is_a_wish=True,
         )
     except imaging.EmptyMask:

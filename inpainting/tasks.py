@@ -33,9 +33,10 @@ from PIL import Image
 from inpainting import engines, events, jobs
 from inpainting.engines import get_engine
 from inpainting.engines.base import Cancelled, EngineError, EngineUnavailable
+from inpainting.generation import GenerationSettings
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
-from inpainting.pipeline import GenerationOptions, GenerationResult, generate, load_inputs
+from inpainting.pipeline import GenerationResult, generate, load_inputs
 from inpainting.prompts import PreparedPrompt
 
 logger = logging.getLogger(__name__)
@@ -226,12 +227,9 @@ class JobRun:
 
     def _generate_with(self, engine: str, image: Image.Image, mask) -> GenerationResult:
         job = self.job
-        options = GenerationOptions(
-            engine=engine, style=job.style, steps=job.steps, guidance=job.guidance,
-            strength=job.strength, seed=job.seed,
-        )
+        generation = GenerationSettings.from_job(job).replace(engine=engine)
         result = generate(
-            image, mask, job.prompt_original, options,
+            image, mask, job.prompt_original, generation,
             progress=self._on_progress, should_cancel=self._should_cancel,
             prompt=stored_prompt(job),
         )

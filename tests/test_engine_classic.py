@@ -329,12 +329,13 @@ def test_a_scaled_down_crop_borrows_texture_at_its_own_scale(engine, demo, setti
 
 
 def test_through_the_pipeline_only_the_mask_and_its_feather_band_change(demo, reset_engines, settings):
-    from inpainting.pipeline import GenerationOptions, generate
+    from inpainting.generation import GenerationSettings
+    from inpainting.pipeline import generate
 
     image, labels = demo
     mask = blob_mask(image.size, place_showing(labels, [landcover.FIELD, landcover.MEADOW]))
     feather = 6
-    result = generate(image, mask, "a lake", GenerationOptions(engine="classic", seed=5, feather=feather))
+    result = generate(image, mask, "a lake", GenerationSettings(engine="classic", seed=5), feather=feather)
     before, after = np.asarray(image), np.asarray(result.image)
     assert after.shape == before.shape
     near = cv2.dilate((mask > 0).astype(np.uint8), np.ones((2 * feather + 3, 2 * feather + 3), np.uint8)) > 0

@@ -431,7 +431,8 @@ def test_generate_with_the_own_model_repaints_only_the_painted_region(
     settings, tiny_models, reset_engines
 ):
     from inpainting.demo import make_demo_map
-    from inpainting.pipeline import GenerationOptions, generate
+    from inpainting.generation import GenerationSettings
+    from inpainting.pipeline import generate
 
     settings.OLPE_MODEL = str(tiny_models[9])
     settings.OLPE_ALLOW_TINY_MODEL = True
@@ -446,7 +447,7 @@ def test_generate_with_the_own_model_repaints_only_the_painted_region(
         demo,
         painted,
         "Ein See mitten in der Stadt",
-        GenerationOptions(engine="diffusers", steps=5, seed=9),
+        GenerationSettings(engine="diffusers", steps=5, seed=9),
         progress=lambda *event: events.append(event),
     )
 

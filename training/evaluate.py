@@ -38,7 +38,8 @@ from PIL import Image, ImageDraw, ImageFont
 from inpainting import engines, imaging, landcover
 from inpainting.demo import make_demo_map, make_demo_mask_example
 from inpainting.engines.base import EngineError
-from inpainting.pipeline import GenerationOptions, generate
+from inpainting.generation import GenerationSettings
+from inpainting.pipeline import generate
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +387,7 @@ def _paint_with_model(model, columns, cases, picture, masks, engine_steps, resol
 
 
 def _paint(case, column, picture, masks, engine_steps):
-    options = GenerationOptions(
+    options = GenerationSettings(
         engine=engines.OWN_MODEL, style=column.style, steps=engine_steps, seed=case.seed
     )
     started = time.perf_counter()
