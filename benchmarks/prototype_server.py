@@ -35,7 +35,7 @@ from inpainting import imaging  # noqa: E402
 from inpainting.api.serializers import decode_base64_picture  # noqa: E402
 from inpainting.generation import GenerationSettings  # noqa: E402
 from inpainting.pipeline import generate, load_inputs  # noqa: E402
-from inpainting.prompts import PromptProblem  # noqa: E402
+from inpainting.wishes import PromptProblem  # noqa: E402
 
 
 class PrototypeHandler(BaseHTTPRequestHandler):

@@ -25,7 +25,7 @@ from gallery import moderation
 from gallery.models import Creation, SiteSettings
 from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
-from inpainting.prompts import normalise
+from inpainting.wishes import normalise
 
 logger = logging.getLogger(__name__)
 

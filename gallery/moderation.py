@@ -85,7 +85,7 @@ from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import BlockedAttempt, BlockedTerm
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 logger = logging.getLogger(__name__)
 

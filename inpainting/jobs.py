@@ -46,7 +46,8 @@ from inpainting.generation import GenerationProblem, GenerationSettings
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
-from inpainting.prompts import clean_wish, prepare_prompt
+from inpainting.prompts import prepare_prompt
+from inpainting.wishes import clean_wish
 
 logger = logging.getLogger(__name__)
 

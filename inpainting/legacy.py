@@ -53,7 +53,7 @@ from inpainting.api.serializers import decode_base64_picture
 from inpainting.api.throttling import JobCreationThrottle
 from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 logger = logging.getLogger(__name__)
 

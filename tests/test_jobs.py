@@ -28,7 +28,7 @@ from inpainting.engines.base import EngineError
 from inpainting.generation import GenerationSettings
 from inpainting.imaging import EmptyMask, ImageProblem
 from inpainting.models import InpaintJob, JobEvent
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 Status = InpaintJob.Status
 WIDTH, HEIGHT = 192, 128

@@ -481,7 +481,7 @@ def test_an_evasive_wish_is_refused_before_a_job_is_stored(map_png, wish):
 
 def test_an_overlong_wish_is_refused_before_the_blocklist_reads_it(map_png):
     """The blocklist reads every character several ways; a huge wish must not reach it."""
-    from inpainting.prompts import PromptProblem
+    from inpainting.wishes import PromptProblem
 
     with pytest.raises(PromptProblem) as refused:
         jobs.submit_job(image=map_png, mask=map_png, wish="N*zi " * 100_000,

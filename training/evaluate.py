@@ -303,7 +303,7 @@ def evaluate(
     cases: tuple[EvaluationCase, ...] = DEFAULT_CASES,
 ) -> EvaluationReport:
     """Paint every case with every column; write the grid, JSON and Markdown into `out`."""
-    from inpainting.prompts import STYLES
+    from inpainting.styles import STYLES
 
     loras = list(loras or [])
     unknown = [style for style, _path in loras if style not in STYLES]

@@ -219,7 +219,7 @@ class GenerationParametersSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Style presets are looked up per request: they may come from settings.
-        from inpainting.prompts import style_choices
+        from inpainting.styles import style_choices
 
         self.fields["style"].choices = style_choices()
 

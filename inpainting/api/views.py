@@ -30,7 +30,8 @@ from inpainting.api.parsers import DepthLimitedJSONParser
 from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, OwnerThrottle, UserThrottle
 from inpainting.imaging import ImageProblem
 from inpainting.models import InpaintJob
-from inpainting.prompts import PromptProblem, style_choices
+from inpainting.styles import style_choices
+from inpainting.wishes import PromptProblem
 
 Status = InpaintJob.Status
 

@@ -15,7 +15,9 @@ from inpainting.engines.base import EngineError
 from inpainting.imaging import ImageProblem
 from inpainting.generation import GenerationSettings
 from inpainting.pipeline import generate, load_inputs
-from inpainting.prompts import STYLES, PromptProblem, prepare_prompt
+from inpainting.prompts import prepare_prompt
+from inpainting.styles import STYLES
+from inpainting.wishes import PromptProblem
 
 
 class Command(BaseCommand):
