@@ -33,8 +33,9 @@ django.setup()
 
 from inpainting import imaging  # noqa: E402
 from inpainting.api.serializers import decode_base64_picture  # noqa: E402
-from inpainting.pipeline import GenerationOptions, generate, load_inputs  # noqa: E402
-from inpainting.prompts import PromptProblem  # noqa: E402
+from inpainting.generation import GenerationSettings  # noqa: E402
+from inpainting.pipeline import generate, load_inputs  # noqa: E402
+from inpainting.wishes import PromptProblem  # noqa: E402
 
 
 class PrototypeHandler(BaseHTTPRequestHandler):
@@ -55,7 +56,7 @@ class PrototypeHandler(BaseHTTPRequestHandler):
             image, mask = load_inputs(
                 decode_base64_picture(payload["image"]), decode_base64_picture(payload["mask"])
             )
-            options = GenerationOptions(
+            options = GenerationSettings(
                 engine="classic", guidance=payload.get("guidance_scale"), seed=payload.get("seed")
             )
             result = generate(image, mask, payload["prompt"], options)

@@ -23,8 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from gallery import moderation
 from gallery.models import Creation, SiteSettings
+from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
-from inpainting.prompts import normalise
+from inpainting.wishes import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +131,14 @@ def _new_creation(job: InpaintJob, **visitor_fields) -> Creation:
 
 
 def generation_settings(job: InpaintJob) -> dict:
-    """What it takes to paint the picture again; None means the engine's default."""
-    return {
-        "style": job.style,
-        "steps": job.steps,
-        "guidance": job.guidance,
-        "strength": job.strength,
-        "seed": job.seed,
-        "negative_prompt": job.negative_prompt,
-    }
+    """What it takes to paint the picture again; None means the engine's default.
+
+    The job's GenerationSettings but its engine (the creation has its own field), and
+    the negative prompt it was painted with.
+    """
+    stored = GenerationSettings.from_job(job).as_dict()
+    del stored["engine"]
+    return {**stored, "negative_prompt": job.negative_prompt}
 
 
 def _copy_pictures(job: InpaintJob, creation: Creation) -> None:

@@ -2,8 +2,9 @@
 
 Curators decide in the site settings which engine visitors get, and whether
 visitors may pick one themselves; API clients with a staff token may always
-pick. The choice then walks down a fixed chain, OpenAI → own model →
-classic, whenever an engine cannot take the job:
+pick. The choice then walks down the engine registry's fallback chain
+(`inpainting.engines.fallback_chain`: OpenAI → own model → classic) whenever
+an engine cannot take the job:
 
 * OpenAI pictures cost money, so once the day's images reach
   `SiteSettings.openai_daily_budget`, jobs go to the next engine;
@@ -34,15 +35,9 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import OpenAIUsage, SiteSettings
-from inpainting.engines import ENGINE_NAMES, get_engine
+from inpainting.engines import ENGINE_NAMES, OPENAI, fallback_chain, get_engine
 
 logger = logging.getLogger(__name__)
-
-OPENAI = "openai"
-OWN_MODEL = "diffusers"
-CLASSIC = "classic"
-# Most capable first; a job moves down the chain, never up.
-FALLBACK_CHAIN = (OPENAI, OWN_MODEL, CLASSIC)
 
 
 @dataclass(frozen=True)
@@ -89,7 +84,7 @@ def default_engine() -> str:
 
 def _first_available(wanted: str, site: SiteSettings) -> EngineChoice:
     """The first engine of the chain from `wanted` on that can take a job now."""
-    chain = _chain_from(wanted)
+    chain = fallback_chain(wanted)
     wanted_problem = None
     for engine in chain:
         problem = _problem(engine, site)
@@ -101,12 +96,6 @@ def _first_available(wanted: str, site: SiteSettings) -> EngineChoice:
         wanted_problem = wanted_problem or problem
     # Unreachable while the classic engine runs everywhere; the job then fails with a reason.
     return EngineChoice(chain[-1], _fallback_notice(wanted, wanted_problem, chain[-1]))
-
-
-def _chain_from(engine: str) -> tuple[str, ...]:
-    if engine not in FALLBACK_CHAIN:
-        return (engine, CLASSIC)
-    return FALLBACK_CHAIN[FALLBACK_CHAIN.index(engine):]
 
 
 # What `_problem` says when the day's OpenAI images are used up.

@@ -15,6 +15,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from inpainting import engines
 from inpainting.imaging import ImageProblem, min_image_side, open_image
 
 
@@ -142,8 +143,8 @@ class Creation(models.Model):
 
 def default_visitor_engine() -> str:
     """A fresh installation offers the engine the deployment names (OLPE_DEFAULT_ENGINE)."""
-    configured = getattr(settings, "OLPE_DEFAULT_ENGINE", "classic")
-    return configured if configured in SiteSettings.VisitorEngine.values else "classic"
+    configured = settings.OLPE_DEFAULT_ENGINE
+    return configured if configured in engines.ENGINE_NAMES else engines.CLASSIC
 
 
 class SiteSettings(models.Model):
@@ -154,13 +155,8 @@ class SiteSettings(models.Model):
     CACHE_SECONDS = 5.0
     _cached: tuple[float, "SiteSettings"] | None = None
 
-    class VisitorEngine(models.TextChoices):
-        DIFFUSERS = "diffusers", _("own model")
-        OPENAI = "openai", _("OpenAI")
-        CLASSIC = "classic", _("classic (offline)")
-
     visitor_engine = models.CharField(
-        _("engine for visitors"), max_length=16, choices=VisitorEngine.choices,
+        _("engine for visitors"), max_length=16, choices=engines.CHOICES,
         default=default_visitor_engine,
     )
     visitors_choose_engine = models.BooleanField(_("visitors may choose the engine"), default=False)

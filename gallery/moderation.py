@@ -85,11 +85,10 @@ from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import BlockedAttempt, BlockedTerm
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REFRESH_SECONDS = 60.0
 MAX_RECORDED_CHARS = 2000
 
 # Spaces inside a term ("Hit ler", "Haken kreuz") count for terms of this many letters
@@ -561,7 +560,7 @@ _matcher_cache = _MatcherCache()
 
 
 def refresh_seconds() -> float:
-    return float(getattr(settings, "OLPE_BLOCKLIST_REFRESH_SECONDS", DEFAULT_REFRESH_SECONDS))
+    return float(settings.OLPE_BLOCKLIST_REFRESH_SECONDS)
 
 
 def current_matcher() -> Matcher:

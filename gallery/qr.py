@@ -31,7 +31,7 @@ QUIET_ZONE = 2
 
 def public_base_url() -> str:
     """The museum's public address without a trailing slash, or "" to use the request's host."""
-    return (getattr(settings, "OLPE_PUBLIC_BASE_URL", "") or "").rstrip("/")
+    return (settings.OLPE_PUBLIC_BASE_URL or "").rstrip("/")
 
 
 def absolute_url(request, path: str) -> str:

@@ -30,7 +30,8 @@ from PIL import Image
 from gallery import qr, thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
-from gallery.models import Creation, SiteSettings, World
+from gallery.models import Creation, World
+from inpainting import engines
 
 MODERATE_PERMISSION = "gallery.moderate_creation"
 VIEW_WORLD_PERMISSION = "gallery.view_world"
@@ -77,7 +78,7 @@ def cache_seconds() -> int:
 
     Withdrawing an approval takes up to this long to reach every cache.
     """
-    return int(getattr(settings, "OLPE_GALLERY_CACHE_SECONDS", 3600))
+    return int(settings.OLPE_GALLERY_CACHE_SECONDS)
 
 
 def mark_cacheable(response, public: bool):
@@ -143,8 +144,7 @@ def creation_detail(request, slug):
 
 def engine_label(engine: str) -> str:
     """The engine as curators name it in the settings ("own model"), else its plain name."""
-    labels = dict(SiteSettings.VisitorEngine.choices)
-    return str(labels.get(engine, engine))
+    return engines.short_label(engine)
 
 
 @require_safe
@@ -169,7 +169,7 @@ def wall(request):
 
 def wall_seconds(requested) -> int:
     low, high = WALL_SECONDS_RANGE
-    default = int(getattr(settings, "OLPE_WALL_SECONDS", 12))
+    default = int(settings.OLPE_WALL_SECONDS)
     try:
         return min(max(int(requested), low), high)
     except (TypeError, ValueError):

@@ -54,16 +54,16 @@ DELETED_ACTION = "deleted"
 
 
 def max_slides() -> int:
-    return int(getattr(settings, "OLPE_WALL_MAX_SLIDES", 60))
+    return int(settings.OLPE_WALL_MAX_SLIDES)
 
 
 def sync_seconds() -> int:
-    return int(getattr(settings, "OLPE_WALL_SYNC_SECONDS", 60))
+    return int(settings.OLPE_WALL_SYNC_SECONDS)
 
 
 def reload_hours() -> float:
     """A wall reloads its page this often, as a last resort against anything stuck."""
-    return float(getattr(settings, "OLPE_WALL_RELOAD_HOURS", 12))
+    return float(settings.OLPE_WALL_RELOAD_HOURS)
 
 
 # --- what a wall shows --------------------------------------------------------------------

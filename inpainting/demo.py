@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from inpainting import landcover
-from inpainting.engines.classic import (
+from inpainting.engines.classic.painters import (
     FIELD_CROPS,
     field_rows,
     grain,

@@ -40,26 +40,19 @@ from gallery.engine_choice import (
 )
 from gallery.models import SiteSettings
 from gallery.moderation import check_wish
-from inpainting import events
+from inpainting import engines, events
 from inpainting.engines import ENGINE_NAMES, get_engine
+from inpainting.generation import GenerationProblem, GenerationSettings
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
-from inpainting.prompts import clean_wish, prepare_prompt
+from inpainting.prompts import prepare_prompt
+from inpainting.wishes import clean_wish
 
 logger = logging.getLogger(__name__)
 
 Status = InpaintJob.Status
 RUN_JOB_TASK = "inpainting.tasks.run_job"
-# The engine that falls back to the classic one in the worker when it cannot load.
-OWN_MODEL_ENGINE = "diffusers"
-OPENAI_ENGINE = "openai"
-FALLBACK_ENGINE = "classic"
-
-STEPS_RANGE = (1, 150)
-GUIDANCE_RANGE = (0.0, 30.0)
-STRENGTH_RANGE = (0.01, 1.0)
-SEED_RANGE = (0, 2**63 - 1)
 
 class JobProblem(ValueError):
     """A request the service refuses; `message` is for the visitor, `field` names the input."""
@@ -84,7 +77,7 @@ def max_attempts() -> int:
 
 def stale_after() -> timedelta:
     """How long a running job may stay silent before its worker counts as lost."""
-    return timedelta(seconds=getattr(settings, "OLPE_JOB_STALE_SECONDS", 30))
+    return timedelta(seconds=settings.OLPE_JOB_STALE_SECONDS)
 
 
 def requeue_after() -> timedelta:
@@ -111,12 +104,7 @@ def submit_job(
     image,
     mask,
     wish: str,
-    engine: Optional[str] = None,
-    style: str = "none",
-    steps: Optional[int] = None,
-    guidance: Optional[float] = None,
-    strength: Optional[float] = None,
-    seed: Optional[int] = None,
+    settings: Optional[GenerationSettings] = None,
     kiosk_session: str = "",
     api_user=None,
     client_ip: Optional[str] = None,
@@ -125,8 +113,9 @@ def submit_job(
 ) -> InpaintJob:
     """Check a wish, store it with its pictures, and queue it once stored.
 
-    The curators' site settings choose the engine: a requested one counts only
-    where they allow it, or for API clients with a token. Anyone else asking
+    `settings` says how to paint it (None: every default); its `engine` is the
+    requested one. The curators' site settings choose the engine: a requested
+    one counts only where they allow it, or for API clients with a token. Anyone else asking
     for another engine is refused (JobProblem on "engine"), unless
     `engine_is_a_wish` (the legacy endpoint, whose clients always name one):
     then the site's engine paints and the job's notice says why. The blocklist
@@ -140,10 +129,14 @@ def submit_job(
     prompts.PromptProblem (gallery.moderation.WishBlocked for a blocked wish),
     each with a readable `message` and a `field`.
     """
+    settings = settings or GenerationSettings()
     check_text(wish, field="prompt")
     may_choose = bool(getattr(api_user, "is_authenticated", False))
-    choice = _chosen_engine(engine, may_choose=may_choose, strict=not engine_is_a_wish)
-    _check_parameters(steps=steps, guidance=guidance, strength=strength, seed=seed)
+    choice = _chosen_engine(settings.engine, may_choose=may_choose, strict=not engine_is_a_wish)
+    try:
+        settings.check()
+    except GenerationProblem as problem:
+        raise JobProblem(problem.message, field=problem.field) from problem
     if world is not None and not world.editable:
         raise JobProblem(_("This map can only be viewed, not painted."), field="world")
     map_image, mask_array = load_inputs(image, mask)
@@ -151,19 +144,15 @@ def submit_job(
     clean_wish(wish)
     # Outside any transaction: the record of a blocked attempt must survive the refusal.
     check_wish(wish, kiosk_session=kiosk_session, client_ip=client_ip)
-    prompt = prepare_prompt(wish, style)
+    prompt = prepare_prompt(wish, settings.style)
     if prompt.translated != prompt.original:
         check_wish(prompt.translated, kiosk_session=kiosk_session, client_ip=client_ip)
     job = InpaintJob(
-        engine=choice.engine,
-        requested_engine=engine or "",
+        # The engine that paints and the style as the prompt module knows it.
+        **settings.replace(engine=choice.engine, style=prompt.style).as_dict(),
+        requested_engine=settings.engine or "",
         notice=str(choice.notice),
         world=world,
-        style=prompt.style,
-        steps=steps,
-        guidance=guidance,
-        strength=strength,
-        seed=seed,
         prompt_original=prompt.original,
         prompt_translated=prompt.translated,
         prompt_final=prompt.final,
@@ -184,7 +173,7 @@ def submit_job(
     except BaseException:
         _delete_pictures(job)  # the row is gone with the transaction; so are its pictures
         raise
-    if job.engine == OPENAI_ENGINE:
+    if job.engine == engines.OPENAI:
         record_openai_use()
     return job
 
@@ -252,19 +241,6 @@ def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
         engine=get_engine(choice.engine).label,
     )
     return EngineChoice(choice.engine, notice)
-
-
-def _check_parameters(**values) -> None:
-    ranges = {"steps": STEPS_RANGE, "guidance": GUIDANCE_RANGE, "strength": STRENGTH_RANGE,
-              "seed": SEED_RANGE}
-    for name, value in values.items():
-        low, high = ranges[name]
-        if value is not None and not low <= value <= high:
-            raise JobProblem(
-                _("%(name)s must be between %(low)s and %(high)s.")
-                % {"name": name, "low": low, "high": high},
-                field=name,
-            )
 
 
 def mask_png_bytes(mask: np.ndarray) -> bytes:

@@ -41,7 +41,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from inpainting import imaging, jobs
+from inpainting import engines, imaging, jobs
 from inpainting.api.exceptions import (
     DATABASE_UNAVAILABLE,
     RETRY_AFTER_SECONDS,
@@ -51,13 +51,14 @@ from inpainting.api.exceptions import (
 from inpainting.api.parsers import JSONTooDeep, load_json
 from inpainting.api.serializers import decode_base64_picture
 from inpainting.api.throttling import JobCreationThrottle
+from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 logger = logging.getLogger(__name__)
 
 # The prototype's model numbers.
-MODEL_ENGINES = {0: "diffusers", 1: "openai"}
+MODEL_ENGINES = {0: engines.OWN_MODEL, 1: engines.OPENAI}
 REQUIRED_FIELDS = ("prompt", "image", "mask")
 POLL_SECONDS = 0.25
 
@@ -96,7 +97,7 @@ class LegacyRequest:
 
 
 def timeout_seconds() -> float:
-    return float(getattr(settings, "OLPE_LEGACY_TIMEOUT", 600))
+    return float(settings.OLPE_LEGACY_TIMEOUT)
 
 
 @csrf_exempt
@@ -194,8 +195,9 @@ def submit(request, wish: LegacyRequest) -> InpaintJob | None:
     """Create the job; None for an empty mask, which the prototype answered with the map."""
     try:
         return jobs.submit_job(
-            image=wish.image, mask=wish.mask, wish=wish.prompt, engine=wish.engine,
-            guidance=wish.guidance, client_ip=request.META.get("REMOTE_ADDR"),
+            image=wish.image, mask=wish.mask, wish=wish.prompt,
+            settings=GenerationSettings(engine=wish.engine, guidance=wish.guidance),
+            client_ip=request.META.get("REMOTE_ADDR"),
             engine_is_a_wish=True,
         )
     except imaging.EmptyMask:

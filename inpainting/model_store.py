@@ -105,7 +105,7 @@ def safe_name(hub_id: str) -> str:
 
 
 def store_directory() -> Path:
-    return Path(getattr(settings, "OLPE_MODEL_DIR", Path(settings.BASE_DIR) / "var" / "models"))
+    return Path(settings.OLPE_MODEL_DIR)
 
 
 def local_copy_directory(hub_id: str) -> Path:

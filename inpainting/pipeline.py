@@ -17,21 +17,10 @@ from django.conf import settings
 from PIL import Image
 
 from inpainting import imaging
-from inpainting.engines import get_engine
+from inpainting.engines import CLASSIC, get_engine
 from inpainting.engines.base import CancelCheck, EngineRequest, ProgressCallback
+from inpainting.generation import GenerationSettings
 from inpainting.prompts import PreparedPrompt, prepare_prompt
-
-
-@dataclass
-class GenerationOptions:
-    engine: str = "classic"
-    style: str = "none"
-    steps: Optional[int] = None
-    guidance: Optional[float] = None
-    strength: Optional[float] = None
-    seed: Optional[int] = None
-    padding: Optional[int] = None
-    feather: Optional[int] = None
 
 
 @dataclass
@@ -62,20 +51,28 @@ def generate(
     image: Image.Image,
     mask: np.ndarray,
     wish: str,
-    options: GenerationOptions,
+    generation: GenerationSettings,
     progress: Optional[ProgressCallback] = None,
     should_cancel: Optional[CancelCheck] = None,
     prompt: Optional[PreparedPrompt] = None,
+    *,
+    padding: Optional[int] = None,
+    feather: Optional[int] = None,
 ) -> GenerationResult:
-    """Repaint the masked region of `image`; the caller has already chosen a usable engine."""
+    """Repaint the masked region of `image`; the caller has already chosen a usable engine.
+
+    `generation.engine` None paints with the classic engine. `padding` and
+    `feather` override OLPE_CROP_PADDING and OLPE_FEATHER_PX (tests, tools).
+    """
     timings = {}
     started = time.perf_counter()
     if prompt is None:
-        prompt = prepare_prompt(wish, options.style)
+        prompt = prepare_prompt(wish, generation.style)
     timings["prompt"] = time.perf_counter() - started
 
-    engine = get_engine(options.engine)
-    plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=options.padding)
+    engine_name = generation.engine or CLASSIC
+    engine = get_engine(engine_name)
+    plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=padding)
     crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
     request = EngineRequest(
         image=crop,
@@ -84,10 +81,10 @@ def generate(
         negative_prompt=prompt.negative,
         land_covers=prompt.land_covers,
         style=prompt.style,
-        steps=options.steps or settings.OLPE_STEPS,
-        guidance=options.guidance if options.guidance is not None else settings.OLPE_GUIDANCE,
-        strength=options.strength if options.strength is not None else settings.OLPE_STRENGTH,
-        seed=options.seed,
+        steps=generation.steps or settings.OLPE_STEPS,
+        guidance=generation.guidance if generation.guidance is not None else settings.OLPE_GUIDANCE,
+        strength=generation.strength if generation.strength is not None else settings.OLPE_STRENGTH,
+        seed=generation.seed,
         context=image,
         crop_box=plan.box,
     )
@@ -98,14 +95,14 @@ def generate(
     timings["engine"] = time.perf_counter() - engine_started
 
     composite_started = time.perf_counter()
-    result = imaging.composite(image, generated, mask, plan, feather=options.feather)
+    result = imaging.composite(image, generated, mask, plan, feather=feather)
     timings["composite"] = time.perf_counter() - composite_started
     return GenerationResult(
         image=result,
         prompt=prompt,
-        engine=options.engine,
+        engine=engine_name,
         # Engines that pick a seed themselves report it, so a result can be made again.
-        seed=request.extra.get("seed_used", options.seed),
+        seed=request.extra.get("seed_used", generation.seed),
         crop_box=plan.box,
         seconds=timings,
     )

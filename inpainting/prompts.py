@@ -20,51 +20,15 @@ glossary translates instead. `translation_source` tells which way was taken:
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
 import re
-import threading
-import time
-import unicodedata
-from collections import OrderedDict
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Callable, Optional
-
-from deep_translator import GoogleTranslator
-from django.conf import settings
-from django.core.cache import cache
-from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy as _
 
 from inpainting import glossary
-
-logger = logging.getLogger(__name__)
-
-SOURCE_ENGLISH = "english"
-SOURCE_GOOGLE = "google"
-SOURCE_GLOSSARY = "glossary"
-
-# German, not "auto": Google detects one-word wishes such as "See" or "Park" as
-# English and returns them untranslated; visitors here write German.
-SOURCE_LANGUAGE = "de"
-DEFAULT_MAX_WISH_CHARS = 300
-DEFAULT_TRANSLATION_TIMEOUT = 3.0
-DEFAULT_RETRY_AFTER = 60.0
-MAX_REQUESTS_IN_FLIGHT = 2
-LOCAL_CACHE_SIZE = 512
-SHARED_CACHE_SECONDS = 30 * 24 * 3600
-
-
-class PromptProblem(ValueError):
-    """A wish that cannot become a prompt; `message` is for the visitor, `code` for programs."""
-
-    def __init__(self, message, *, code: str, field: str = "prompt"):
-        super().__init__(str(message))
-        self.message = message
-        self.code = code
-        self.field = field
+from inpainting.styles import BASE_NEGATIVE, Style, get_style
+# The training app's first migration names the style choices here.
+from inpainting.styles import style_choices  # noqa: F401
+from inpainting.translation import SOURCE_ENGLISH, translate_to_english
+from inpainting.wishes import clean_wish, normalise, tidy_list
 
 
 @dataclass(frozen=True)
@@ -77,330 +41,6 @@ class PreparedPrompt:
     translation_source: str  # SOURCE_ENGLISH, SOURCE_GOOGLE or SOURCE_GLOSSARY
     land_covers: tuple[str, ...] = ()  # inpainting.landcover names, in order of mention
     subject: str = ""  # what the wish asks for, without its phrasing ("a lake")
-
-
-# --- Styles --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Style:
-    """How a wish is framed: the subject comes first so a 77-token encoder keeps it."""
-
-    key: str
-    label: str
-    template: str
-    negative: str = ""
-
-    def __post_init__(self):
-        if "{subject}" not in self.template:
-            raise ValueError(f"The template of style {self.key!r} has no {{subject}}.")
-
-    def render(self, subject: str) -> str:
-        return _tidy_list(self.template.replace("{subject}", subject))
-
-
-_QUALITY = "high resolution, photorealistic"
-
-STYLES: dict[str, Style] = {
-    style.key: style
-    for style in (
-        Style(
-            "none",
-            _("No style"),
-            f"aerial satellite photo of Olpe, top-down view, {{subject}}, {_QUALITY}",
-        ),
-        Style(
-            "medieval",
-            _("Middle Ages"),
-            "medieval town from above, top-down view, {subject}, timber-framed houses, "
-            f"slate roofs, narrow cobblestone lanes, town wall, {_QUALITY}",
-            "modern buildings, cars, asphalt, power lines, solar panels",
-        ),
-        Style(
-            "wild_west",
-            _("Wild West"),
-            "wild west frontier town from above, top-down view, {subject}, dusty dirt roads, "
-            f"wooden false-front buildings, corrals, dry prairie, {_QUALITY}",
-            "modern buildings, asphalt, lush green lawns",
-        ),
-        Style(
-            "futuristic",
-            _("Future"),
-            "aerial satellite photo of a futuristic Olpe, top-down view, {subject}, "
-            f"sleek glass architecture, solar roofs, rooftop gardens, maglev lines, {_QUALITY}",
-            "old ruins, decay, historic buildings",
-        ),
-        Style(
-            "flooded",
-            _("Flood"),
-            "aerial satellite photo of flooded Olpe, top-down view, {subject}, muddy floodwater, "
-            f"submerged streets, rooftops above water, {_QUALITY}",
-            "dry streets",
-        ),
-        Style(
-            "winter",
-            _("Winter"),
-            "aerial satellite photo of Olpe in deep winter, top-down view, {subject}, "
-            f"snow-covered roofs and fields, frozen ground, bare trees, {_QUALITY}",
-            "green foliage, summer",
-        ),
-        Style(
-            "autumn",
-            _("Autumn"),
-            "aerial satellite photo of Olpe in autumn, top-down view, {subject}, "
-            f"orange and red foliage, harvested fields, {_QUALITY}",
-            "snow, fresh spring green",
-        ),
-        Style(
-            "japanese",
-            _("Japan"),
-            "traditional Japanese town from above, top-down view, {subject}, curved tiled "
-            f"temple roofs, zen gardens, cherry trees, {_QUALITY}",
-            "western buildings",
-        ),
-        Style(
-            "baroque",
-            _("Baroque"),
-            "baroque residence town from above, top-down view, {subject}, formal geometric "
-            f"gardens, palace wings, tree-lined avenues, {_QUALITY}",
-            "modern buildings, cars",
-        ),
-    )
-}
-
-BASE_NEGATIVE = (
-    "blurry, low resolution, text, watermark, logo, signature, map labels, frame, border, "
-    "people, cars close-up, perspective view, oblique angle, horizon, sky, clouds, "
-    "distorted, deformed"
-)
-
-
-def style_choices() -> list[tuple[str, str]]:
-    """(key, translated label) pairs for forms and serializers, "none" first."""
-    return [(style.key, style.label) for style in STYLES.values()]
-
-
-def get_style(key: str) -> Style:
-    try:
-        return STYLES[key]
-    except KeyError:
-        raise PromptProblem(
-            format_lazy(_("Unknown style “{style}”."), style=key),
-            code="unknown_style",
-            field="style",
-        ) from None
-
-
-# --- Cleaning a wish ---------------------------------------------------------------------
-
-# C0/C1 controls, soft hyphen, zero-width and bidirectional marks, BOM: invisible
-# characters that would reach the engine and the curators' screens.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\xad\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
-
-
-def normalise(text: str) -> str:
-    """One spelling of a text: composed umlauts, no invisible characters, single spaces."""
-    text = unicodedata.normalize("NFC", text or "")
-    return " ".join(_INVISIBLE.sub(" ", text).split())
-
-
-def max_wish_chars() -> int:
-    return int(getattr(settings, "OLPE_MAX_WISH_CHARS", DEFAULT_MAX_WISH_CHARS))
-
-
-def clean_wish(wish: Optional[str]) -> str:
-    """The normalised wish; raises PromptProblem if it is empty or too long."""
-    text = normalise(wish or "")
-    if not text:
-        raise PromptProblem(_("Please describe what should appear here."), code="empty")
-    limit = max_wish_chars()
-    if len(text) > limit:
-        raise PromptProblem(
-            format_lazy(_("Please keep your wish to at most {limit} characters."), limit=limit),
-            code="too_long",
-        )
-    return text
-
-
-# --- Translation -------------------------------------------------------------------------
-
-
-class _LruCache:
-    """Translations this process has already asked Google for."""
-
-    def __init__(self, size: int):
-        self._size = size
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Optional[str]:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key: str, value: str) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-class _CircuitBreaker:
-    """After a failure, skip the translator for a while: the next visitor must not wait too."""
-
-    def __init__(self):
-        self._closed_again_at = 0.0
-
-    def allows(self) -> bool:
-        return time.monotonic() >= self._closed_again_at
-
-    def trip(self, seconds: float) -> None:
-        self._closed_again_at = time.monotonic() + seconds
-
-    def close(self) -> None:
-        self._closed_again_at = 0.0
-
-
-class _TranslatorBusy(Exception):
-    """Every request slot is taken by a request that has not ended yet."""
-
-
-class _BoundedRequests:
-    """Runs a blocking call in a daemon thread and waits for it at most `timeout` seconds.
-
-    deep-translator calls `requests.get` without a timeout, so a call may hang
-    far longer than a visitor waits. The caller stops waiting after its
-    timeout; the thread keeps its slot until the request ends, and when every
-    slot is taken new calls fail at once, so hanging requests never pile up.
-    Daemon threads (not an executor's) so that a hanging request never holds
-    up the shutdown of a server or worker.
-    """
-
-    def __init__(self, slots: int):
-        self._slot_count = slots
-        self._slots = threading.BoundedSemaphore(slots)
-
-    def run(self, function: Callable[..., str], *args, timeout: float) -> str:
-        if not self._slots.acquire(blocking=False):
-            raise _TranslatorBusy()
-        future: Future = Future()
-        worker = threading.Thread(
-            target=self._work, args=(future, function, args), name="olpe-translate", daemon=True
-        )
-        try:
-            worker.start()
-        except BaseException:
-            self._slots.release()
-            raise
-        return future.result(timeout=timeout)
-
-    def _work(self, future: Future, function: Callable[..., str], args: tuple) -> None:
-        try:
-            future.set_result(function(*args))
-        except BaseException as error:  # handed to the waiting caller, if it still waits
-            future.set_exception(error)
-        finally:
-            self._slots.release()
-
-    def forget_slots(self) -> None:
-        """In a forked child the parent's request threads do not exist: free their slots."""
-        self._slots = threading.BoundedSemaphore(self._slot_count)
-
-
-_translations = _LruCache(LOCAL_CACHE_SIZE)
-_breaker = _CircuitBreaker()
-_request_slots = _BoundedRequests(MAX_REQUESTS_IN_FLIGHT)
-os.register_at_fork(after_in_child=_request_slots.forget_slots)
-
-
-def forget_translations() -> None:
-    """Forget remembered translations and failures (tests, changed translation settings)."""
-    _translations.clear()
-    _breaker.close()
-
-
-def _ask_google(text: str, base_url: Optional[str]) -> str:
-    translator = GoogleTranslator(source=SOURCE_LANGUAGE, target="en")
-    if base_url:
-        # deep-translator takes no URL argument; its base URL is this attribute.
-        translator._base_url = base_url
-    english = normalise(translator.translate(text) or "")
-    if not english:
-        raise ValueError("Google Translate answered without a translation.")
-    return english
-
-
-def _shared_cache_key(text: str) -> str:
-    digest = hashlib.sha256(f"{SOURCE_LANGUAGE}:en:{text}".encode()).hexdigest()
-    return f"olpe:translation:{digest}"
-
-
-def _shared_cache_get(text: str) -> Optional[str]:
-    try:
-        return cache.get(_shared_cache_key(text))
-    except Exception:  # a cache outage (Redis down) must not cost the wish
-        logger.warning("Translation cache unavailable", exc_info=True)
-        return None
-
-
-def _shared_cache_set(text: str, english: str) -> None:
-    try:
-        cache.set(_shared_cache_key(text), english, SHARED_CACHE_SECONDS)
-    except Exception:
-        logger.warning("Translation cache unavailable", exc_info=True)
-
-
-def _remembered(text: str) -> Optional[str]:
-    english = _translations.get(text)
-    if english is None:
-        english = _shared_cache_get(text)
-        if english is not None:
-            _translations.put(text, english)
-    return english
-
-
-def _google_translation(text: str) -> Optional[str]:
-    """Google's English for `text`, or None when Google cannot answer in time."""
-    remembered = _remembered(text)
-    if remembered is not None:
-        return remembered
-    if not _breaker.allows():
-        return None
-    timeout = float(getattr(settings, "OLPE_TRANSLATION_TIMEOUT", DEFAULT_TRANSLATION_TIMEOUT))
-    base_url = getattr(settings, "OLPE_TRANSLATOR_URL", None)
-    try:
-        english = _request_slots.run(_ask_google, text, base_url, timeout=timeout)
-    except Exception as error:  # any failure, from timeouts to a changed page: use the glossary
-        retry_after = float(getattr(settings, "OLPE_TRANSLATION_RETRY_AFTER", DEFAULT_RETRY_AFTER))
-        _breaker.trip(retry_after)
-        logger.warning(
-            "Google Translate unavailable (%s: %s); using the glossary for the next %.0f s",
-            type(error).__name__, error, retry_after,
-        )
-        return None
-    _breaker.close()
-    _translations.put(text, english)
-    _shared_cache_set(text, english)
-    return english
-
-
-def translate_to_english(text: str) -> tuple[str, str]:
-    """(English, source) for a wish; never raises because a translator failed."""
-    text = normalise(text)
-    if not text or glossary.looks_english(text):
-        return text, SOURCE_ENGLISH
-    if getattr(settings, "OLPE_TRANSLATION_ENABLED", True):
-        english = _google_translation(text)
-        if english:
-            return english, SOURCE_GOOGLE
-    return glossary.translate(text) or text, SOURCE_GLOSSARY
 
 
 # --- From an English sentence to the subject of the picture --------------------------------
@@ -456,19 +96,12 @@ def extract_subject(english: str) -> Subject:
     )
     text = _AVOIDED.sub(" ", english)
     text = _WISH_PHRASING.sub(" ", text)
-    text = _tidy_list(re.sub(r"[.;:!?]+", ",", text))
+    text = tidy_list(re.sub(r"[.;:!?]+", ",", text))
     text = _TRAILING_FILLERS.sub("", _LEADING_FILLERS.sub("", text)).strip(" ,")
     first, _, rest = text.partition(" ")
     if first in _SENTENCE_CASE_WORDS:
         text = f"{first.lower()} {rest}".strip()
     return Subject(text=glossary.tidy(text), avoided=tuple(a for a in avoided if a))
-
-
-def _tidy_list(text: str) -> str:
-    """Single spaces and no empty items in a comma-separated list."""
-    text = re.sub(r"\s+", " ", text)
-    text = re.sub(r"\s*,(?:\s*,)*\s*", ", ", text)
-    return text.strip(" ,")
 
 
 # --- Land covers, tags and the negative prompt -------------------------------------------
@@ -522,12 +155,12 @@ def prepare_prompt(wish: str, style: str = "none") -> PreparedPrompt:
     translated, source = translate_to_english(original)
     subject = extract_subject(translated)
     if not subject.text and not subject.avoided:
-        subject = Subject(text=_tidy_list(re.sub(r"[.;:!?]+", ",", translated)))
+        subject = Subject(text=tidy_list(re.sub(r"[.;:!?]+", ",", translated)))
     keywords = glossary.find_english_keywords(subject.text)
     land_covers = _unique(glossary.ENGLISH_KEYWORDS.get(keyword) for keyword in keywords)
     if not land_covers and source != SOURCE_ENGLISH:
         land_covers = detect_land_covers(original)  # Google chose a word the keywords lack
-    description = _tidy_list(f"{subject.text}, {_tags(keywords, land_covers)}")
+    description = tidy_list(f"{subject.text}, {_tags(keywords, land_covers)}")
     return PreparedPrompt(
         original=original,
         translated=translated,

@@ -30,12 +30,13 @@ from django.utils.translation import ngettext_lazy
 from django_q.exceptions import TimeoutException
 from PIL import Image
 
-from inpainting import events, jobs
+from inpainting import engines, events, jobs
 from inpainting.engines import get_engine
 from inpainting.engines.base import Cancelled, EngineError, EngineUnavailable
+from inpainting.generation import GenerationSettings
 from inpainting.imaging import to_png_bytes
 from inpainting.models import InpaintJob
-from inpainting.pipeline import GenerationOptions, GenerationResult, generate, load_inputs
+from inpainting.pipeline import GenerationResult, generate, load_inputs
 from inpainting.prompts import PreparedPrompt
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def worker_name() -> str:
 
 
 def heartbeat_interval() -> float:
-    return float(getattr(settings, "OLPE_HEARTBEAT_SECONDS", 5))
+    return float(settings.OLPE_HEARTBEAT_SECONDS)
 
 
 def run_job(job_id: str) -> str:
@@ -218,19 +219,17 @@ class JobRun:
         try:
             return self._generate_with(engine, image, mask)
         except EngineUnavailable as error:
-            if engine != jobs.OWN_MODEL_ENGINE:
+            fallback = engines.worker_fallback(engine)
+            if fallback is None:
                 raise
-            self._fall_back(error.message)
-            return self._generate_with(jobs.FALLBACK_ENGINE, image, mask)
+            self._fall_back(fallback, error.message)
+            return self._generate_with(fallback, image, mask)
 
     def _generate_with(self, engine: str, image: Image.Image, mask) -> GenerationResult:
         job = self.job
-        options = GenerationOptions(
-            engine=engine, style=job.style, steps=job.steps, guidance=job.guidance,
-            strength=job.strength, seed=job.seed,
-        )
+        generation = GenerationSettings.from_job(job).replace(engine=engine)
         result = generate(
-            image, mask, job.prompt_original, options,
+            image, mask, job.prompt_original, generation,
             progress=self._on_progress, should_cancel=self._should_cancel,
             prompt=stored_prompt(job),
         )
@@ -239,9 +238,10 @@ class JobRun:
         return result
 
     def _usable_engine(self) -> str:
-        """The job's engine, or the classic one when the own model cannot run here."""
+        """The job's engine, or the registry's fallback when it has one and cannot run here."""
         name = self.job.engine
-        if name != jobs.OWN_MODEL_ENGINE:
+        fallback = engines.worker_fallback(name)
+        if fallback is None:
             return name
         try:
             status = get_engine(name).status()
@@ -251,20 +251,20 @@ class JobRun:
         else:
             reason = status.reason
         if status is None or not status.usable:
-            self._fall_back(reason)
-            return jobs.FALLBACK_ENGINE
+            self._fall_back(fallback, reason)
+            return fallback
         return name
 
-    def _fall_back(self, reason) -> None:
+    def _fall_back(self, fallback: str, reason) -> None:
         notice = jobs.site_text(
             _("The own model could not be used (%(reason)s), so the classic engine "
               "painted this picture instead."),
             {"reason": jobs.site_text(reason)},
         )
-        logger.warning("Job %s falls back to %s: %s", self.job.pk, jobs.FALLBACK_ENGINE, reason)
-        if not self.owned.update(engine=jobs.FALLBACK_ENGINE, notice=notice):
+        logger.warning("Job %s falls back to %s: %s", self.job.pk, fallback, reason)
+        if not self.owned.update(engine=fallback, notice=notice):
             raise LostJob
-        self.job.engine = jobs.FALLBACK_ENGINE
+        self.job.engine = fallback
         self.job.notice = notice
 
     # --- engine callbacks ---

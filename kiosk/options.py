@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gallery.models import SiteSettings
 from inpainting import engines
-from inpainting.prompts import style_choices
+from inpainting.styles import style_choices
 
 FREE_GUIDANCE = 4.0
 EXACT_GUIDANCE = 12.0

@@ -263,6 +263,8 @@ OLPE_JOB_REQUEUE_SECONDS = env.int("OLPE_JOB_REQUEUE_SECONDS", default=60)
 # Websockets of the embedded profile read new job events from the database this often.
 OLPE_WS_POLL_SECONDS = env.float("OLPE_WS_POLL_SECONDS", default=0.3)
 OLPE_WS_CHECK_SECONDS = env.float("OLPE_WS_CHECK_SECONDS", default=2.0)
+# Each check of /health/ (database, channel layer, media, broker) may take this long.
+OLPE_HEALTH_TIMEOUT = env.float("OLPE_HEALTH_TIMEOUT", default=2.0)
 Q_CLUSTER = {
     "name": "olpe",
     "workers": env.int("OLPE_WORKERS", default=1),

@@ -20,6 +20,7 @@ from PIL import Image
 
 from inpainting import jobs, tasks
 from inpainting.demo import make_demo_map
+from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from olpe_site.asgi import application
 
@@ -51,8 +52,8 @@ def submit():
     mask = png_bytes(Image.fromarray(paint, "RGBA"))
 
     def submit(**who):
-        return jobs.submit_job(image=image, mask=mask, wish="Ein Wald", engine="classic", seed=1,
-                               **who)
+        return jobs.submit_job(image=image, mask=mask, wish="Ein Wald",
+                               settings=GenerationSettings(engine="classic", seed=1), **who)
     return submit
 
 

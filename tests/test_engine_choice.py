@@ -180,3 +180,33 @@ def test_concurrent_workers_never_lose_a_count():
 
     assert errors == []
     assert OpenAIUsage.objects.get(day=engine_choice.today()).images == threads * per_thread
+
+
+# --- the engine registry owns names, labels and the fallback order ----------------------
+
+
+def test_the_registry_names_every_engine_once():
+    from inpainting import engines as registry
+
+    assert set(registry.ENGINE_NAMES) == set(registry.LABELS) == set(registry.SHORT_LABELS)
+    assert set(registry.FALLBACK_ORDER) == set(registry.ENGINE_NAMES)
+    for name in registry.ENGINE_NAMES:
+        engine = registry.get_engine(name)
+        assert engine.name == name and engine.label == registry.label(name)
+    assert [value for value, _label in SiteSettings._meta.get_field("visitor_engine").choices] == [
+        registry.OWN_MODEL, registry.OPENAI, registry.CLASSIC
+    ]
+
+
+def test_the_registry_owns_the_fallback_order():
+    from inpainting import engines as registry
+
+    assert registry.fallback_chain(registry.OPENAI) == (
+        registry.OPENAI, registry.OWN_MODEL, registry.CLASSIC
+    )
+    assert registry.fallback_chain(registry.OWN_MODEL) == (registry.OWN_MODEL, registry.CLASSIC)
+    assert registry.fallback_chain(registry.CLASSIC) == (registry.CLASSIC,)
+    # In the worker only the own model falls back; an OpenAI failure is the job's.
+    assert registry.worker_fallback(registry.OWN_MODEL) == registry.CLASSIC
+    assert registry.worker_fallback(registry.OPENAI) is None
+    assert registry.worker_fallback(registry.CLASSIC) is None

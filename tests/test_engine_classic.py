@@ -11,9 +11,9 @@ from PIL import Image
 
 from inpainting import imaging, landcover
 from inpainting.demo import LABELS, make_demo_map
-from inpainting.engines import classic
 from inpainting.engines.base import Cancelled, EngineRequest
-from inpainting.engines.classic import ClassicEngine
+from inpainting.engines.classic import ClassicEngine, painters, reading
+from inpainting.engines.classic import engine as classic_engine
 
 INDEX = {name: index for index, name in enumerate(LABELS)}
 RADIUS = 70
@@ -114,7 +114,7 @@ def test_the_classifier_recognises_the_demo_maps_land_covers(demo):
     image, labels = demo
     small = cv2.resize(np.asarray(image), (768, 512), interpolation=cv2.INTER_AREA)
     truth = cv2.resize(labels, (768, 512), interpolation=cv2.INTER_NEAREST)
-    found = classic.classify_land_cover(small)
+    found = reading.classify_land_cover(small)
     for cover, least_recall in ((landcover.WATER, 0.85), (landcover.FOREST, 0.9), (landcover.BUILDINGS, 0.7)):
         index = INDEX[cover]
         assert np.mean(found[truth == index] == index) > least_recall, cover
@@ -125,8 +125,8 @@ def test_the_classifier_recognises_the_demo_maps_land_covers(demo):
 
 @pytest.mark.parametrize("cover", [landcover.SNOW, landcover.SAND, landcover.WATER, landcover.FOREST, landcover.ROAD])
 def test_the_classifier_recognises_the_procedural_painters(cover):
-    painted = classic.PAINTERS[cover](np.random.default_rng(3), (256, 256))
-    found = classic.classify_land_cover(np.clip(painted, 0, 255).astype(np.uint8))
+    painted = painters.PAINTERS[cover](np.random.default_rng(3), (256, 256))
+    found = reading.classify_land_cover(np.clip(painted, 0, 255).astype(np.uint8))
     assert np.mean(found == INDEX[cover]) > 0.8
 
 
@@ -166,7 +166,7 @@ def test_a_field_wish_paints_rows_in_the_maps_field_colours(engine, demo):
     after = result[core].astype(np.float32)
     field = mean_colour_of(image, labels, landcover.FIELD)
     assert np.linalg.norm(after.mean(axis=0) - field) < 45
-    found = classic.classify_land_cover(result)
+    found = reading.classify_land_cover(result)
     assert np.mean(found[core] == INDEX[landcover.FIELD]) > 0.7
 
 
@@ -216,7 +216,7 @@ def test_a_second_land_cover_appears_inside_the_first(engine, demo):
     rough = np.abs(detail(with_trees)) > 8
     assert rough[core].mean() > 2 * (np.abs(detail(lake_only)) > 8)[core].mean()
     water = INDEX[landcover.WATER]
-    assert np.mean(classic.classify_land_cover(with_trees)[core] == water) > 0.3
+    assert np.mean(reading.classify_land_cover(with_trees)[core] == water) > 0.3
 
 
 # --- Contract ---------------------------------------------------------------------------------
@@ -242,10 +242,10 @@ def test_without_a_seed_the_same_wish_paints_the_same(engine, demo):
     image, labels = demo
     mask = blob_mask(image.size, place_showing(labels, [landcover.MEADOW]))
     request = make_request(engine, image, mask, [landcover.SAND], seed=None, prompt="a beach")
-    assert classic.seed_for(request) == classic.seed_for(request)
+    assert classic_engine.seed_for(request) == classic_engine.seed_for(request)
     assert np.array_equal(np.asarray(engine.inpaint(request)), np.asarray(engine.inpaint(request)))
     other_wish = make_request(engine, image, mask, [landcover.SAND], seed=None, prompt="sand dunes")
-    assert classic.seed_for(other_wish) != classic.seed_for(request)
+    assert classic_engine.seed_for(other_wish) != classic_engine.seed_for(request)
 
 
 def test_progress_reports_four_phases_with_previews_once_there_is_a_picture(engine, demo):
@@ -329,12 +329,13 @@ def test_a_scaled_down_crop_borrows_texture_at_its_own_scale(engine, demo, setti
 
 
 def test_through_the_pipeline_only_the_mask_and_its_feather_band_change(demo, reset_engines, settings):
-    from inpainting.pipeline import GenerationOptions, generate
+    from inpainting.generation import GenerationSettings
+    from inpainting.pipeline import generate
 
     image, labels = demo
     mask = blob_mask(image.size, place_showing(labels, [landcover.FIELD, landcover.MEADOW]))
     feather = 6
-    result = generate(image, mask, "a lake", GenerationOptions(engine="classic", seed=5, feather=feather))
+    result = generate(image, mask, "a lake", GenerationSettings(engine="classic", seed=5), feather=feather)
     before, after = np.asarray(image), np.asarray(result.image)
     assert after.shape == before.shape
     near = cv2.dilate((mask > 0).astype(np.uint8), np.ones((2 * feather + 3, 2 * feather + 3), np.uint8)) > 0

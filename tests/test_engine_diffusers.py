@@ -7,6 +7,7 @@ diffusers code paths in well under a second per generation.
 """
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -299,8 +300,6 @@ def test_status_imports_no_machine_learning_library(tiny_models):
     """The web tier calls status() for every page; it must not pull in torch."""
     script = (
         "import sys, django\n"
-        "from django.conf import settings\n"
-        f"settings.configure(OLPE_MODEL={str(tiny_models[9])!r}, OLPE_ALLOW_TINY_MODEL=True)\n"
         "django.setup()\n"
         "from inpainting.engines.diffusion import DiffusersEngine\n"
         "status = DiffusersEngine().status()\n"
@@ -313,6 +312,14 @@ def test_status_imports_no_machine_learning_library(tiny_models):
         text=True,
         timeout=60,
         cwd=Path(__file__).resolve().parent.parent,
+        # The platform's own settings, so every setting has its one default from there.
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "olpe_site.settings",
+            "OLPE_MODEL": str(tiny_models[9]),
+            "OLPE_ALLOW_TINY_MODEL": "true",
+            "OLPE_MODEL_REGISTRY": "",  # no database in this process
+        },
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
@@ -424,7 +431,8 @@ def test_generate_with_the_own_model_repaints_only_the_painted_region(
     settings, tiny_models, reset_engines
 ):
     from inpainting.demo import make_demo_map
-    from inpainting.pipeline import GenerationOptions, generate
+    from inpainting.generation import GenerationSettings
+    from inpainting.pipeline import generate
 
     settings.OLPE_MODEL = str(tiny_models[9])
     settings.OLPE_ALLOW_TINY_MODEL = True
@@ -439,7 +447,7 @@ def test_generate_with_the_own_model_repaints_only_the_painted_region(
         demo,
         painted,
         "Ein See mitten in der Stadt",
-        GenerationOptions(engine="diffusers", steps=5, seed=9),
+        GenerationSettings(engine="diffusers", steps=5, seed=9),
         progress=lambda *event: events.append(event),
     )
 

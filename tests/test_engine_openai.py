@@ -328,7 +328,8 @@ def test_the_client_is_created_once_with_the_settings(fake_openai, settings):
 
 
 def test_the_pipeline_repaints_only_the_painted_region(fake_openai, settings):
-    from inpainting.pipeline import GenerationOptions, generate
+    from inpainting.generation import GenerationSettings
+    from inpainting.pipeline import generate
 
     settings.OLPE_FEATHER_PX = 4
     picture = gradient_picture(640, 480)
@@ -337,7 +338,7 @@ def test_the_pipeline_repaints_only_the_painted_region(fake_openai, settings):
 
     wish = "Was wäre, wenn hier ein See wäre?"
 
-    result = generate(picture, mask, wish, GenerationOptions(engine="openai"))
+    result = generate(picture, mask, wish, GenerationSettings(engine="openai"))
 
     (sent,) = fake_openai.edits
     assert sent.fields["prompt"] == result.prompt.final

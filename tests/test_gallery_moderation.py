@@ -5,7 +5,7 @@ import pytest
 from gallery import moderation
 from gallery.blocklist_data import SHIPPED_TERMS
 from gallery.models import BlockedAttempt, BlockedTerm
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,8 @@ from django_q.models import Task
 from django_q.signals import post_execute_in_worker
 
 from inpainting.models import InpaintJob
-from olpe_site import health
+from olpe_site.health import web as health_web
+from olpe_site.health import workers as health_workers
 
 HOST = {"HTTP_HOST": "localhost"}
 
@@ -89,7 +90,7 @@ def test_every_part_of_the_embedded_profile_answers(client):
 def test_the_media_probe_leaves_no_file_behind(client, settings):
     client.get("/health/", **HOST)
 
-    probes = Path(settings.MEDIA_ROOT) / health.MEDIA_PROBE_DIRECTORY
+    probes = Path(settings.MEDIA_ROOT) / health_web.MEDIA_PROBE_DIRECTORY
     assert not probes.exists() or not any(probes.iterdir())
 
 
@@ -117,7 +118,7 @@ def test_a_check_that_hangs_fails_by_timeout(client, settings, monkeypatch):
 
         await asyncio.Event().wait()
 
-    monkeypatch.setitem(health.WEB_CHECKS, "channel_layer", never_answers)
+    monkeypatch.setitem(health_web.WEB_CHECKS, "channel_layer", never_answers)
 
     response = client.get("/health/", **HOST)
 
@@ -211,7 +212,7 @@ def worker_signals():
     """The receivers a worker process connects, for this test only."""
     from django_q.signals import post_spawn
 
-    health.connect_worker_signals()
+    health_workers.connect_worker_signals()
     yield
     post_spawn.disconnect(dispatch_uid="olpe-health-spawn")
     post_execute_in_worker.disconnect(dispatch_uid="olpe-health-task")
@@ -256,7 +257,7 @@ def test_a_job_with_a_fresh_heartbeat_is_a_sign_of_life(client, shared_cache):
 def test_the_last_maintenance_run_is_reported(client, shared_cache):
     stopped = timezone.now() - timedelta(seconds=40)
     Task.objects.create(
-        id="a" * 32, name="maintenance", func=health.MAINTENANCE_FUNC, started=stopped,
+        id="a" * 32, name="maintenance", func=health_workers.MAINTENANCE_FUNC, started=stopped,
         stopped=stopped, success=True,
     )
 

@@ -25,9 +25,10 @@ from gallery.models import SiteSettings
 from inpainting import events, jobs, tasks
 from inpainting.demo import make_demo_map
 from inpainting.engines.base import EngineError
+from inpainting.generation import GenerationSettings
 from inpainting.imaging import EmptyMask, ImageProblem
 from inpainting.models import InpaintJob, JobEvent
-from inpainting.prompts import PromptProblem
+from inpainting.wishes import PromptProblem
 
 Status = InpaintJob.Status
 WIDTH, HEIGHT = 192, 128
@@ -54,10 +55,11 @@ def mask_png():
 
 @pytest.fixture
 def submit(map_png, mask_png):
-    def submit(**extra):
+    def submit(engine_is_a_wish=False, **generation):
         return jobs.submit_job(
             image=map_png, mask=mask_png, wish="Was wäre, wenn hier ein See wäre?",
-            **{"engine": "classic", "seed": 3, **extra},
+            settings=GenerationSettings(**{"engine": "classic", "seed": 3, **generation}),
+            engine_is_a_wish=engine_is_a_wish,
         )
     return submit
 
@@ -566,3 +568,22 @@ def test_curators_see_jobs_with_their_result_in_the_admin_and_may_cancel(submit,
     waiting.refresh_from_db()
     painted.refresh_from_db()
     assert (waiting.status, painted.status) == (Status.CANCELLED, Status.SUCCEEDED)
+
+
+# --- one shape for a generation ---------------------------------------------------------
+
+
+def test_generation_settings_check_their_ranges():
+    assert GenerationSettings(steps=1, guidance=0.0, strength=1.0, seed=0).check()
+    with pytest.raises(ValueError) as problem:
+        GenerationSettings(strength=0.0).check()
+    assert problem.value.field == "strength"
+
+
+@pytest.mark.django_db
+def test_a_job_row_gives_back_the_settings_it_was_submitted_with(submit):
+    asked = GenerationSettings(engine="classic", style="none", steps=7, guidance=5.5,
+                               strength=0.5, seed=42)
+    job = submit(**asked.as_dict())
+    job.refresh_from_db()
+    assert GenerationSettings.from_job(job) == asked

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import BlockedTerm, Creation, SiteSettings, World
+from inpainting import engines
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
 from kiosk.options import countdown_seconds
@@ -239,7 +240,7 @@ def test_visitors_choose_the_engine_only_when_curators_allow_it(client, lake):
 
     site = SiteSettings.load()
     site.visitors_choose_engine = True
-    site.visitor_engine = SiteSettings.VisitorEngine.CLASSIC
+    site.visitor_engine = engines.CLASSIC
     site.save()
     html = client.get(reverse("kiosk:paint", args=[lake.slug])).content.decode()
     assert re.search(r'name="engine" value="classic"\s+checked', html)

@@ -45,6 +45,7 @@ SEED = f"""
 from django.core.files.base import ContentFile
 import io
 from gallery.models import BlockedTerm, SiteSettings, World
+from inpainting import engines
 from inpainting.demo import make_demo_map
 
 def png(image):
@@ -64,7 +65,7 @@ world("urkarte", "Urkarte 1830", kind=World.Kind.HISTORIC, map_date="1830", edit
 world("entwurf", "Entwurf", visible=False, order=3)
 site = SiteSettings.load()
 site.idle_reset_seconds = {LONG_IDLE}
-site.visitor_engine = SiteSettings.VisitorEngine.CLASSIC
+site.visitor_engine = engines.CLASSIC
 site.prompt_suggestions_de = "{WISH}\\nWas wäre, wenn hier ein Wald wäre?"
 site.prompt_suggestions_en = "What if there were a lake here?"
 site.save()

@@ -24,6 +24,7 @@ from gallery import blocklist_data, moderation
 from gallery.models import BlockedAttempt, BlockedTerm, Creation
 from inpainting import jobs
 from inpainting.demo import make_demo_map
+from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
 
 pytestmark = pytest.mark.django_db
@@ -472,7 +473,7 @@ def test_an_evasive_wish_is_refused_before_a_job_is_stored(map_png, wish):
     mask_png = png_bytes(Image.fromarray(paint, "RGBA"))
     with pytest.raises(moderation.WishBlocked) as blocked:
         jobs.submit_job(image=map_png, mask=mask_png, wish=wish, kiosk_session="k1",
-                        engine="classic")
+                        settings=GenerationSettings(engine="classic"))
     assert (blocked.value.code, blocked.value.field) == ("blocked", "prompt")
     assert not InpaintJob.objects.exists()
     assert BlockedAttempt.objects.get().wish == wish
@@ -480,9 +481,10 @@ def test_an_evasive_wish_is_refused_before_a_job_is_stored(map_png, wish):
 
 def test_an_overlong_wish_is_refused_before_the_blocklist_reads_it(map_png):
     """The blocklist reads every character several ways; a huge wish must not reach it."""
-    from inpainting.prompts import PromptProblem
+    from inpainting.wishes import PromptProblem
 
     with pytest.raises(PromptProblem) as refused:
-        jobs.submit_job(image=map_png, mask=map_png, wish="N*zi " * 100_000, engine="classic")
+        jobs.submit_job(image=map_png, mask=map_png, wish="N*zi " * 100_000,
+                        settings=GenerationSettings(engine="classic"))
     assert refused.value.code == "too_long"
     assert not BlockedAttempt.objects.exists()

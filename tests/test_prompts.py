@@ -10,16 +10,11 @@ import uuid
 import pytest
 from django.utils.functional import Promise
 
-from inpainting import glossary, landcover, prompts
-from inpainting.prompts import (
-    STYLES,
-    PromptProblem,
-    Style,
-    detect_land_covers,
-    prepare_prompt,
-    style_choices,
-    translate_to_english,
-)
+from inpainting import glossary, landcover, translation
+from inpainting.prompts import detect_land_covers, prepare_prompt
+from inpainting.styles import STYLES, Style, style_choices
+from inpainting.translation import translate_to_english
+from inpainting.wishes import PromptProblem
 from tests.fake_translate import ERROR, GARBAGE, HANG, OK, FakeGoogleTranslate, unused_url
 
 REQUIRED_WORDS = {
@@ -193,7 +188,7 @@ def test_german_wish_becomes_an_english_prompt():
     assert prompt.original == "Was wäre, wenn hier ein See wäre?"
     assert prompt.translated == "a lake"
     assert prompt.subject == "a lake"
-    assert prompt.translation_source == prompts.SOURCE_GLOSSARY
+    assert prompt.translation_source == translation.SOURCE_GLOSSARY
     assert prompt.land_covers == (landcover.WATER,)
     assert prompt.style == "none"
     assert prompt.final.startswith("aerial satellite photo of Olpe, top-down view, a lake, ")
@@ -210,7 +205,7 @@ def test_replaced_things_go_to_the_negative_prompt():
 
 def test_english_wish_is_not_translated():
     prompt = prepare_prompt("What if there was a forest here?")
-    assert prompt.translation_source == prompts.SOURCE_ENGLISH
+    assert prompt.translation_source == translation.SOURCE_ENGLISH
     assert prompt.translated == "What if there was a forest here?"
     assert prompt.subject == "a forest"
     assert prompt.land_covers == (landcover.FOREST,)
@@ -328,12 +323,12 @@ def fake_google(settings):
             "LOCATION": f"translations-{uuid.uuid4()}",
         }
     }
-    prompts.forget_translations()
+    translation.forget_translations()
     with FakeGoogleTranslate(TRANSLATIONS) as fake:
         settings.OLPE_TRANSLATOR_URL = fake.url
         yield fake
     _wait_for_abandoned_requests()
-    prompts.forget_translations()
+    translation.forget_translations()
 
 
 def _wait_for_abandoned_requests():
@@ -345,7 +340,7 @@ def _wait_for_abandoned_requests():
 
 def test_google_translates_through_deep_translator(fake_google):
     prompt = prepare_prompt("Was wäre, wenn hier ein See wäre?")
-    assert prompt.translation_source == prompts.SOURCE_GOOGLE
+    assert prompt.translation_source == translation.SOURCE_GOOGLE
     assert prompt.translated == "What if there was a lake here?"
     assert prompt.subject == "a lake"
     assert prompt.land_covers == (landcover.WATER,)
@@ -356,34 +351,34 @@ def test_google_translates_through_deep_translator(fake_google):
 
 def test_land_covers_fall_back_to_the_glossary_when_google_picks_an_unknown_word(fake_google):
     prompt = prepare_prompt("Ein Bergsee")
-    assert (prompt.translation_source, prompt.subject) == (prompts.SOURCE_GOOGLE, "a tarn")
+    assert (prompt.translation_source, prompt.subject) == (translation.SOURCE_GOOGLE, "a tarn")
     assert prompt.land_covers == (landcover.WATER,)
 
 
 def test_translations_are_cached(fake_google):
-    assert translate_to_english("Ein Wald") == ("A forest", prompts.SOURCE_GOOGLE)
-    assert translate_to_english("Ein Wald") == ("A forest", prompts.SOURCE_GOOGLE)
+    assert translate_to_english("Ein Wald") == ("A forest", translation.SOURCE_GOOGLE)
+    assert translate_to_english("Ein Wald") == ("A forest", translation.SOURCE_GOOGLE)
     assert fake_google.request_count == 1
-    prompts.forget_translations()  # this process forgets; the shared cache still knows
-    assert translate_to_english("Ein Wald") == ("A forest", prompts.SOURCE_GOOGLE)
+    translation.forget_translations()  # this process forgets; the shared cache still knows
+    assert translate_to_english("Ein Wald") == ("A forest", translation.SOURCE_GOOGLE)
     assert fake_google.request_count == 1
 
 
 def test_english_and_disabled_translation_never_ask_google(fake_google, settings):
     english = "a forest with a lake"
-    assert translate_to_english(english) == (english, prompts.SOURCE_ENGLISH)
+    assert translate_to_english(english) == (english, translation.SOURCE_ENGLISH)
     settings.OLPE_TRANSLATION_ENABLED = False
-    assert translate_to_english("Ein Wald") == ("a forest", prompts.SOURCE_GLOSSARY)
+    assert translate_to_english("Ein Wald") == ("a forest", translation.SOURCE_GLOSSARY)
     assert fake_google.request_count == 0
 
 
 def test_hanging_translator_is_abandoned_after_the_timeout(fake_google, settings):
     settings.OLPE_TRANSLATION_TIMEOUT = 0.5
     fake_google.mode = HANG
-    assert translate_to_english("Ein Wald") == ("a forest", prompts.SOURCE_GLOSSARY)
+    assert translate_to_english("Ein Wald") == ("a forest", translation.SOURCE_GLOSSARY)
     assert fake_google.hanging == 1  # the call returned while the server still held the request
     # The circuit breaker spares the next visitor the wait.
-    assert translate_to_english("Ein See") == ("a lake", prompts.SOURCE_GLOSSARY)
+    assert translate_to_english("Ein See") == ("a lake", translation.SOURCE_GLOSSARY)
     assert fake_google.request_count == 1
 
 
@@ -392,18 +387,18 @@ def test_hanging_requests_do_not_pile_up(fake_google, settings):
     settings.OLPE_TRANSLATION_RETRY_AFTER = 0
     fake_google.mode = HANG
     for wish in ("Ein Wald", "Ein See", "Eine Wiese", "Ein Feld"):
-        assert translate_to_english(wish)[1] == prompts.SOURCE_GLOSSARY
-    assert fake_google.request_count == prompts.MAX_REQUESTS_IN_FLIGHT
+        assert translate_to_english(wish)[1] == translation.SOURCE_GLOSSARY
+    assert fake_google.request_count == translation.MAX_REQUESTS_IN_FLIGHT
     fake_google.mode = OK
     fake_google.release()
-    assert _eventually_google("Ein Wald") == ("A forest", prompts.SOURCE_GOOGLE)
+    assert _eventually_google("Ein Wald") == ("A forest", translation.SOURCE_GOOGLE)
 
 
 def _eventually_google(wish, attempts=100):
     """Translate until the abandoned requests have ended and freed their slots."""
     for _ in range(attempts):
         english, source = translate_to_english(wish)
-        if source == prompts.SOURCE_GOOGLE:
+        if source == translation.SOURCE_GOOGLE:
             return english, source
         time.sleep(0.05)
     return english, source
@@ -413,27 +408,27 @@ def _eventually_google(wish, attempts=100):
 def test_failing_translator_falls_back_to_the_glossary(fake_google, mode, status):
     fake_google.mode, fake_google.error_status = mode, status
     prompt = prepare_prompt("Was wäre, wenn hier ein See wäre?")
-    assert (prompt.translation_source, prompt.translated) == (prompts.SOURCE_GLOSSARY, "a lake")
+    assert (prompt.translation_source, prompt.translated) == (translation.SOURCE_GLOSSARY, "a lake")
     assert prompt.land_covers == (landcover.WATER,)
     assert fake_google.request_count == 1
 
 
 def test_offline_falls_back_to_the_glossary(fake_google, settings):
     settings.OLPE_TRANSLATOR_URL = unused_url()
-    assert translate_to_english("Ein Wald") == ("a forest", prompts.SOURCE_GLOSSARY)
+    assert translate_to_english("Ein Wald") == ("a forest", translation.SOURCE_GLOSSARY)
 
 
 def test_circuit_breaker_retries_after_its_window(fake_google, settings):
     fake_google.mode = ERROR
-    assert translate_to_english("Ein Wald")[1] == prompts.SOURCE_GLOSSARY
+    assert translate_to_english("Ein Wald")[1] == translation.SOURCE_GLOSSARY
     fake_google.mode = OK
-    assert translate_to_english("Ein Wald")[1] == prompts.SOURCE_GLOSSARY  # still open: 60 s
+    assert translate_to_english("Ein Wald")[1] == translation.SOURCE_GLOSSARY  # still open: 60 s
     assert fake_google.request_count == 1
 
     settings.OLPE_TRANSLATION_RETRY_AFTER = 0
     fake_google.mode = ERROR
-    prompts.forget_translations()
-    assert translate_to_english("Ein Wald")[1] == prompts.SOURCE_GLOSSARY
+    translation.forget_translations()
+    assert translate_to_english("Ein Wald")[1] == translation.SOURCE_GLOSSARY
     fake_google.mode = OK
-    assert translate_to_english("Ein Wald") == ("A forest", prompts.SOURCE_GOOGLE)
+    assert translate_to_english("Ein Wald") == ("A forest", translation.SOURCE_GOOGLE)
     assert fake_google.request_count == 3

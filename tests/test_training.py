@@ -330,12 +330,13 @@ def painted_demo():
 
 @pytest.mark.parametrize("mode", ["text2image", "inpaint"])
 def test_a_trained_model_inpaints_in_the_diffusers_engine(trained, own_model, mode):
-    from inpainting.pipeline import GenerationOptions, generate
+    from inpainting.generation import GenerationSettings
+    from inpainting.pipeline import generate
 
     own_model(trained(mode).out)
     demo, mask = painted_demo()
 
-    result = generate(demo, mask, "Ein See", GenerationOptions(engine="diffusers", steps=3, seed=1))
+    result = generate(demo, mask, "Ein See", GenerationSettings(engine="diffusers", steps=3, seed=1))
 
     before, after = np.asarray(demo, np.int16), np.asarray(result.image, np.int16)
     assert result.image.size == demo.size

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from PIL import Image
 
-from inpainting.prompts import STYLES
+from inpainting.styles import STYLES
 from training import registry
 from training.models import DiffusionModel, RegistryState, StyleAdapter
 

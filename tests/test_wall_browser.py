@@ -25,8 +25,9 @@ from PIL import Image
 
 from inpainting import imaging
 from inpainting.demo import make_demo_map
+from inpainting.generation import GenerationSettings
 from inpainting.launcher import Platform
-from inpainting.pipeline import GenerationOptions, generate
+from inpainting.pipeline import generate
 from tests.live import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -90,7 +91,7 @@ def paint_wish(directory: Path, key: str, wish: str, seed: int) -> dict:
     cv2.ellipse(alpha, centre, (int(width * 0.15), int(height * 0.17)), 15, 0, 360, 255, -1)
     strokes = np.dstack([np.full((height, width, 3), 255, np.uint8), alpha])
     mask = imaging.normalise_mask(Image.fromarray(strokes, "RGBA"))
-    after = generate(before, mask, wish, GenerationOptions(engine="classic", seed=seed)).image
+    after = generate(before, mask, wish, GenerationSettings(engine="classic", seed=seed)).image
     paths = {"before": directory / f"{key}-before.png", "after": directory / f"{key}-after.png"}
     before.save(paths["before"])
     after.save(paths["after"])

@@ -110,7 +110,7 @@ class DiffusionModelAdmin(EvaluationGridMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "active_model": active,
-            "configured_model": getattr(settings, "OLPE_MODEL", ""),
+            "configured_model": settings.OLPE_MODEL,
         }
         return super().changelist_view(request, extra_context=extra_context)
 

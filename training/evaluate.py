@@ -38,7 +38,8 @@ from PIL import Image, ImageDraw, ImageFont
 from inpainting import engines, imaging, landcover
 from inpainting.demo import make_demo_map, make_demo_mask_example
 from inpainting.engines.base import EngineError
-from inpainting.pipeline import GenerationOptions, generate
+from inpainting.generation import GenerationSettings
+from inpainting.pipeline import generate
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def evaluate(
     cases: tuple[EvaluationCase, ...] = DEFAULT_CASES,
 ) -> EvaluationReport:
     """Paint every case with every column; write the grid, JSON and Markdown into `out`."""
-    from inpainting.prompts import STYLES
+    from inpainting.styles import STYLES
 
     loras = list(loras or [])
     unknown = [style for style, _path in loras if style not in STYLES]
@@ -363,7 +364,7 @@ def _paint_with_model(model, columns, cases, picture, masks, engine_steps, resol
     with override_settings(**pinned):
         engines.reset()
         try:
-            engine = engines.get_engine("diffusers")
+            engine = engines.get_engine(engines.OWN_MODEL)
             status = engine.status()
             if not status.usable:
                 raise EvaluationProblem(
@@ -386,8 +387,8 @@ def _paint_with_model(model, columns, cases, picture, masks, engine_steps, resol
 
 
 def _paint(case, column, picture, masks, engine_steps):
-    options = GenerationOptions(
-        engine="diffusers", style=column.style, steps=engine_steps, seed=case.seed
+    options = GenerationSettings(
+        engine=engines.OWN_MODEL, style=column.style, steps=engine_steps, seed=case.seed
     )
     started = time.perf_counter()
     result = generate(picture, masks[case.name], case.wish, options)

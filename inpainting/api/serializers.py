@@ -21,8 +21,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gallery.models import World
-from inpainting import jobs
 from inpainting.engines import ENGINE_NAMES
+from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
 
 # The widest seed every engine and every JavaScript client can hold exactly.
@@ -198,12 +198,15 @@ class GenerationParametersSerializer(serializers.Serializer):
     style = StrictChoiceField(
         choices=(), required=False, default="none", help_text=_("A style preset (see /styles/)."),
     )
-    steps = _range_field(StrictIntegerField, jobs.STEPS_RANGE, _("Denoising steps."))
+    steps = _range_field(
+        StrictIntegerField, GenerationSettings.STEPS_RANGE, _("Denoising steps.")
+    )
     guidance = _range_field(
-        StrictFloatField, jobs.GUIDANCE_RANGE, _("How closely to follow the wish.")
+        StrictFloatField, GenerationSettings.GUIDANCE_RANGE, _("How closely to follow the wish.")
     )
     strength = _range_field(
-        StrictFloatField, jobs.STRENGTH_RANGE, _("How much of the painted region to change.")
+        StrictFloatField, GenerationSettings.STRENGTH_RANGE,
+        _("How much of the painted region to change."),
     )
     seed = _range_field(
         StrictIntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
@@ -216,9 +219,21 @@ class GenerationParametersSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Style presets are looked up per request: they may come from settings.
-        from inpainting.prompts import style_choices
+        from inpainting.styles import style_choices
 
         self.fields["style"].choices = style_choices()
+
+    def generation_settings(self) -> GenerationSettings:
+        """The validated parameters as the one shape the service carries to the engine."""
+        values = self.validated_data
+        return GenerationSettings(
+            style=values.get("style") or "none",
+            steps=values.get("steps"),
+            guidance=values.get("guidance"),
+            strength=values.get("strength"),
+            seed=values.get("seed"),
+            engine=values.get("engine"),
+        )
 
 
 class JobUploadSerializer(GenerationParametersSerializer):

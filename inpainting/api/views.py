@@ -30,7 +30,8 @@ from inpainting.api.parsers import DepthLimitedJSONParser
 from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, OwnerThrottle, UserThrottle
 from inpainting.imaging import ImageProblem
 from inpainting.models import InpaintJob
-from inpainting.prompts import PromptProblem, style_choices
+from inpainting.styles import style_choices
+from inpainting.wishes import PromptProblem
 
 Status = InpaintJob.Status
 
@@ -218,7 +219,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
         serializer_class = self._input_serializer_class(request)
         serializer = serializer_class(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        job = self._submit(request, serializer.validated_data)
+        job = self._submit(request, serializer)
         state = api_job_state(job)
         return Response(
             state, status=status.HTTP_202_ACCEPTED,
@@ -232,18 +233,14 @@ class JobListCreateView(ApiView, generics.ListAPIView):
         return api.JobJsonSerializer
 
     @staticmethod
-    def _submit(request, values) -> InpaintJob:
+    def _submit(request, serializer) -> InpaintJob:
+        values = serializer.validated_data
         try:
             return jobs.submit_job(
                 image=values["image"],
                 mask=values["mask"],
                 wish=values["prompt"],
-                engine=values.get("engine"),
-                style=values.get("style") or "none",
-                steps=values.get("steps"),
-                guidance=values.get("guidance"),
-                strength=values.get("strength"),
-                seed=values.get("seed"),
+                settings=serializer.generation_settings(),
                 world=values.get("world"),
                 kiosk_session=kiosk_session_key(request),
                 api_user=request.user,

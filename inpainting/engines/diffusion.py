@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from inpainting import model_store
+from inpainting.engines import LABELS, OWN_MODEL
 from inpainting.tiny_model import is_tiny_model
 
 from .base import (
@@ -47,8 +48,6 @@ from .base import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "GP-Alternativweltgeschichten/OlpeAI"
-DEFAULT_SCHEDULER = "dpmsolver++"
 # Scheduler setting -> diffusers class and the options that differ from the model's own config.
 SCHEDULERS = {
     "dpmsolver++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}),
@@ -79,18 +78,18 @@ def model_registry():
     It may name an active model and LoRA styles that override OLPE_MODEL and
     OLPE_LORA_STYLES, and it has a version number to check before each job.
     """
-    path = getattr(settings, "OLPE_MODEL_REGISTRY", None)
+    path = settings.OLPE_MODEL_REGISTRY
     return importlib.import_module(path) if path else None
 
 
 def configured_model() -> str:
     registry = model_registry()
     chosen = registry.active_model_source() if registry else None
-    return chosen or str(getattr(settings, "OLPE_MODEL", DEFAULT_MODEL))
+    return chosen or str(settings.OLPE_MODEL)
 
 
 def configured_lora_styles() -> dict[str, str]:
-    styles = dict(getattr(settings, "OLPE_LORA_STYLES", {}) or {})
+    styles = dict(settings.OLPE_LORA_STYLES or {})
     registry = model_registry()
     if registry:
         styles.update(registry.active_lora_styles())
@@ -98,7 +97,7 @@ def configured_lora_styles() -> dict[str, str]:
 
 
 def configured_scheduler() -> str:
-    return str(getattr(settings, "OLPE_SCHEDULER", DEFAULT_SCHEDULER)).strip().lower()
+    return str(settings.OLPE_SCHEDULER).strip().lower()
 
 
 def latents_preview(latents) -> Image.Image:
@@ -154,8 +153,8 @@ def load_inpaint_pipeline(path, device: str = "cpu"):
 
 
 class DiffusersEngine(Engine):
-    name = "diffusers"
-    label = _("Own model (Stable Diffusion)")
+    name = OWN_MODEL
+    label = LABELS[OWN_MODEL]
 
     def __init__(self):
         # One pipeline per process, shared by every thread: loading and running
@@ -203,7 +202,7 @@ class DiffusersEngine(Engine):
         location = model_store.locate(configured_model())
         if not location.found:
             return location.problem
-        if is_tiny_model(location.path) and not getattr(settings, "OLPE_ALLOW_TINY_MODEL", False):
+        if is_tiny_model(location.path) and not settings.OLPE_ALLOW_TINY_MODEL:
             return str(
                 _(
                     "The model in %(path)s is a miniature test model with random weights; "
@@ -220,7 +219,7 @@ class DiffusersEngine(Engine):
     # --------------------------------------------------------------------------
 
     def target_size(self, width: int, height: int) -> tuple[int, int]:
-        resolution = int(getattr(settings, "OLPE_MODEL_RESOLUTION", 768))
+        resolution = int(settings.OLPE_MODEL_RESOLUTION)
         return fit_to_multiple(width, height, resolution, LATENT_MULTIPLE)
 
     def load(self):

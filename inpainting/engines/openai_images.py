@@ -50,6 +50,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
+from inpainting.engines import LABELS, OPENAI
 from inpainting.imaging import PAINTED
 
 from .base import (
@@ -141,8 +142,8 @@ def redact(text: str, api_key: str) -> str:
 
 
 class OpenAIEngine(Engine):
-    name = "openai"
-    label = _("OpenAI image edit")
+    name = OPENAI
+    label = LABELS[OPENAI]
 
     def __init__(self):
         self._client: Optional[openai.OpenAI] = None

@@ -110,7 +110,7 @@ class Command(BaseCommand):
 
     def _fetch_style_adapters(self) -> None:
         """Fetch the configured LoRA styles that are hub ids, so styles work offline too."""
-        for style, configured in sorted((getattr(settings, "OLPE_LORA_STYLES", {}) or {}).items()):
+        for style, configured in sorted((settings.OLPE_LORA_STYLES or {}).items()):
             if model_store.looks_like_path(configured):
                 continue
             self.stdout.write(

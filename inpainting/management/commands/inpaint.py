@@ -13,8 +13,11 @@ from tqdm import tqdm
 from inpainting import engines
 from inpainting.engines.base import EngineError
 from inpainting.imaging import ImageProblem
-from inpainting.pipeline import GenerationOptions, generate, load_inputs
-from inpainting.prompts import STYLES, PromptProblem, prepare_prompt
+from inpainting.generation import GenerationSettings
+from inpainting.pipeline import generate, load_inputs
+from inpainting.prompts import prepare_prompt
+from inpainting.styles import STYLES
+from inpainting.wishes import PromptProblem
 
 
 class Command(BaseCommand):
@@ -72,7 +75,7 @@ class Command(BaseCommand):
             raise CommandError(f"The engine “{engine_name}” cannot run: {status.reason}")
 
     def _generate(self, image, mask, prompt, engine_name, options):
-        generation = GenerationOptions(
+        generation = GenerationSettings(
             engine=engine_name,
             style=options["style"],
             steps=options["steps"],

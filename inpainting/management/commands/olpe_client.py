@@ -28,11 +28,12 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from inpainting import engines
 from inpainting.engines import ENGINE_NAMES
 
 JOBS_PATH = "api/v1/jobs/"
 LEGACY_PATH = "inpainting/"
-LEGACY_MODELS = {"diffusers": 0, "openai": 1}  # the prototype's model numbers
+LEGACY_MODELS = {engines.OWN_MODEL: 0, engines.OPENAI: 1}  # the prototype's model numbers
 TERMINAL = ("succeeded", "failed", "cancelled")
 POLL_SECONDS = 1.0
 
@@ -364,7 +365,7 @@ class Command(BaseCommand):
     # --- the prototype's contract ---
 
     def _legacy(self, server: OlpeServer, options) -> bytes:
-        engine = options["engine"] or "diffusers"
+        engine = options["engine"] or engines.OWN_MODEL
         if engine not in LEGACY_MODELS:
             raise CommandError(
                 "--legacy knows only the engines diffusers (model 0) and openai (model 1)."

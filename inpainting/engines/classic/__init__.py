@@ -1,0 +1,33 @@
+"""The classic engine: offline, on the CPU, without model weights.
+
+It repaints a region the way a map maker would: it looks for places on the same
+map that already show the wished-for land cover (the lake, a forest, a field),
+quilts their texture into the region, and blends the result into its
+surroundings. Land covers the map does not show (snow, lava on a map of the
+Sauerland) are painted procedurally from a palette and layered noise. The
+procedural painters also paint the synthetic demo map (`inpainting.demo`), so
+the project has a plausible aerial picture without shipping real imagery.
+
+How a wish is read and painted:
+
+* Land covers come from the prepared prompt (`request.land_covers`, main
+  first, at most three used). Further covers appear as soft blobs inside the
+  main one ("a lake with forest" gets wooded islands). A wish that names no
+  land cover heals the region with the cover that surrounds it.
+* Texture comes from windows of the map (`request.context`, near
+  `request.crop_box`) that show the cover almost alone, outside the painted
+  region, scaled like the crop. They are quilted (Efros & Freeman: best
+  matching patches joined along minimal-error seams). Fields are painted as
+  rows in the colours of a field on the map, because quilting mixes the row
+  directions of neighbouring parcels; roads are always painted.
+* The seed is `request.seed`, or else derived from the prompt, so the same
+  wish on the same region gives the same picture.
+* Style, steps, guidance and strength are diffusion parameters and are ignored.
+
+Everything is vectorised numpy/OpenCV (loops run over patches, never pixels)
+and deterministic for a seed.
+"""
+
+from inpainting.engines.classic.engine import ClassicEngine
+
+__all__ = ["ClassicEngine"]

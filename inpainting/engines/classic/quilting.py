@@ -1,0 +1,347 @@
+"""Texture for the classic engine: gather windows of the map, quilt them, blend the fill in.
+
+Gather: windows of the map that show the wished land cover. Synthesise: quilt
+them (Efros & Freeman), or paint procedurally where the map has none, then
+shape the cover. Blend: the fill's colours meet the surroundings at the
+region's edge.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from inpainting import landcover
+from inpainting.engines.classic.painters import PAINTERS, paint_field, smooth_noise
+from inpainting.engines.classic.reading import COVER_INDEX, Survey
+
+PATCH_SIZES = (64, 40, 24)  # quilting patches, largest that the map offers enough of
+MIN_EXEMPLARS = 12
+EXEMPLARS_PER_COVER = 96
+MAX_COLOUR_SHIFT = 20.0  # how far blending may pull a fill's colour towards its surroundings
+
+
+# --------------------------------------------------------------------------------
+# Gather: windows of the map that show the wished land cover.
+# --------------------------------------------------------------------------------
+
+
+def gather_exemplars(survey: Survey, cover: str, rng: np.random.Generator) -> Optional[np.ndarray]:
+    """Up to EXEMPLARS_PER_COVER patches (N, P, P, 3) showing `cover`, or None.
+
+    Windows must show the cover almost alone and lie outside the painted region.
+    They are drawn around one place of the map (the nearer to the region the
+    likelier), so the quilt continues one lake or one field, not a mixture.
+    """
+    for patch in PATCH_SIZES:
+        centres = _clean_windows(survey, cover, patch)
+        if len(centres) >= MIN_EXEMPLARS:
+            chosen = _around_one_place(centres, survey, patch, rng)
+            return _cut_patches(survey.source, chosen / survey.factor, patch)
+    return None
+
+
+def _clean_windows(survey: Survey, cover: str, patch: int) -> np.ndarray:
+    """Survey-scale centres (x, y) of windows that show `cover` almost exclusively."""
+    side = max(3, int(round(patch * survey.factor)))
+    present = (survey.labels == COVER_INDEX[cover]).astype(np.float32)
+    share = cv2.boxFilter(present, -1, (side, side), borderType=cv2.BORDER_CONSTANT)
+    touched = cv2.boxFilter(survey.blocked.astype(np.float32), -1, (side, side), borderType=cv2.BORDER_CONSTANT)
+    usable = (share >= 0.92) & (touched == 0)
+    # the whole patch must lie inside the source picture
+    margin = int(math.ceil(patch * survey.factor / 2)) + 1
+    usable[:margin] = usable[-margin:] = False
+    usable[:, :margin] = usable[:, -margin:] = False
+    rows, columns = np.nonzero(usable)
+    return np.stack([columns, rows], axis=1).astype(np.float32)
+
+
+def _around_one_place(centres, survey: Survey, patch: int, rng) -> np.ndarray:
+    """Windows near one anchor that look like it: one lake, one wood, one parcel."""
+    region_rows, region_cols = np.nonzero(survey.blocked)
+    region_centre = np.float32([region_cols.mean(), region_rows.mean()]) if region_rows.size else centres.mean(0)
+    spread = float(max(survey.labels.shape)) / 4
+    near_region = np.exp(-np.linalg.norm(centres - region_centre, axis=1) / spread)
+    anchor = int(rng.choice(len(centres), p=near_region / near_region.sum()))
+    side = max(3, int(round(patch * survey.factor)))
+    colours = cv2.blur(survey.small.astype(np.float32), (side, side))
+    colours = colours[centres[:, 1].astype(int), centres[:, 0].astype(int)]
+    alike = np.linalg.norm(colours - colours[anchor], axis=1) < 14
+    if np.count_nonzero(alike) < MIN_EXEMPLARS:
+        alike[:] = True
+    near_anchor = np.exp(-np.linalg.norm(centres - centres[anchor], axis=1) / (3 * side)) * alike
+    count = min(EXEMPLARS_PER_COVER, int(np.count_nonzero(near_anchor)))
+    picked = rng.choice(len(centres), size=count, replace=False, p=near_anchor / near_anchor.sum())
+    return centres[picked]
+
+
+def _cut_patches(source: np.ndarray, centres: np.ndarray, patch: int) -> np.ndarray:
+    height, width = source.shape[:2]
+    corners = np.round(centres - patch / 2).astype(np.int64)
+    corners[:, 0] = np.clip(corners[:, 0], 0, width - patch)
+    corners[:, 1] = np.clip(corners[:, 1], 0, height - patch)
+    windows = np.lib.stride_tricks.sliding_window_view(source, (patch, patch), axis=(0, 1))
+    # sliding_window_view puts the window axes last: (N, 3, P, P) -> (N, P, P, 3)
+    return windows[corners[:, 1], corners[:, 0]].transpose(0, 2, 3, 1).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------
+# Synthesise: quilt the exemplars, or paint procedurally, then shape the cover.
+# --------------------------------------------------------------------------------
+
+
+def synthesise(
+    covers: tuple[str, ...],
+    sources: dict[str, Optional[np.ndarray]],
+    survey: Survey,
+    region: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The fill for the region's bounding box: the main cover, further covers as patches in it."""
+    fill = None
+    for cover, weight in _cover_layout(covers, region, rng):
+        layer = _texture(cover, sources.get(cover), survey, region.shape, rng)
+        layer = _shape(cover, layer, weight > 0.5)
+        fill = layer if fill is None else fill + (layer - fill) * weight[..., None]
+    return fill
+
+
+def _cover_layout(covers, region: np.ndarray, rng) -> list[tuple[str, np.ndarray]]:
+    """The main cover fills the region; each further one takes a few soft-edged blobs inside it.
+
+    "A lake with forest" thus becomes water with wooded islands, "forest with a
+    lake" woodland with a pond, both away from the region's edge.
+    """
+    height, width = region.shape
+    layout = [(covers[0], np.ones(region.shape, np.float32))]
+    inland = cv2.distanceTransform(_padded_region(region), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    edge_room = np.clip((inland - 6) / 6, 0, 1)
+    for cover in covers[1:]:
+        blobs = smooth_noise(rng, region.shape, max(12.0, min(height, width) / 3), octaves=2)
+        weight = np.clip((blobs - 0.6) * 3, 0, 1) * edge_room
+        layout.append((cover, weight.astype(np.float32)))
+    return layout
+
+
+def _padded_region(region: np.ndarray) -> np.ndarray:
+    """The region with a replicated 1 px border: the picture's edge is not a shore."""
+    return cv2.copyMakeBorder(region.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+
+
+def _texture(cover, exemplars, survey: Survey, shape, rng) -> np.ndarray:
+    if exemplars is not None and cover in ROW_COVERS:
+        return paint_field(rng, shape, crop=_row_palette(exemplars))
+    if exemplars is not None:
+        return quilt(exemplars, shape, rng)
+    painted = PAINTERS[cover](rng, shape)
+    return _tint_like_map(painted, cover, survey)
+
+
+# Quilting mixes row directions of neighbouring parcels; rows are painted in the map's colours.
+ROW_COVERS = (landcover.FIELD,)
+
+
+def _row_palette(exemplars: np.ndarray) -> tuple:
+    """Dark and light colour and row contrast of the parcel the exemplars come from."""
+    mean = exemplars.reshape(-1, 3).mean(axis=0)
+    contrast = float(np.clip(exemplars.mean(axis=3).std(), 6, 16))
+    return (tuple(mean - 10), tuple(mean + 10), contrast)
+
+
+def _tint_like_map(painted: np.ndarray, cover: str, survey: Survey) -> np.ndarray:
+    """Shift a painted cover towards the colour the map gives it (a river, a road), if any."""
+    present = survey.labels == COVER_INDEX[cover]
+    present &= ~survey.blocked
+    if present.sum() < 50:
+        return painted
+    target = np.median(survey.small[present].astype(np.float32), axis=0)
+    return painted + 0.7 * (target - painted.reshape(-1, 3).mean(axis=0))
+
+
+def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Image quilting (Efros & Freeman): tile patches in raster order with hidden seams.
+
+    For every tile, all candidates' squared difference to the already-filled
+    overlap is computed at once and one of the best few is taken (variety
+    without visible seams). The tile then replaces the canvas beyond the
+    cheapest seam through the overlap, so crowns and furrows are cut along
+    their own edges instead of being averaged into a blur.
+    """
+    patch = exemplars.shape[1]
+    overlap = max(4, patch // 4)
+    step = patch - overlap
+    height, width = shape
+    rows = max(1, math.ceil((height - overlap) / step))
+    columns = max(1, math.ceil((width - overlap) / step))
+    canvas = np.zeros((rows * step + overlap, columns * step + overlap, 3), np.float32)
+    for row in range(rows):
+        for column in range(columns):
+            top, left = row * step, column * step
+            target = canvas[top : top + patch, left : left + patch]
+            seen = _overlap_mask(patch, overlap, row > 0, column > 0)
+            chosen = exemplars[_pick(exemplars, target, seen, rng)]
+            weight = _seam_weight(((chosen - target) ** 2).sum(axis=2), overlap, row > 0, column > 0)
+            target += (chosen - target) * weight[..., None]
+    return canvas[:height, :width]
+
+
+def _overlap_mask(patch, overlap, has_top, has_left) -> np.ndarray:
+    seen = np.zeros((patch, patch), bool)
+    if has_top:
+        seen[:overlap] = True
+    if has_left:
+        seen[:, :overlap] = True
+    return seen
+
+
+def _pick(exemplars, target, seen, rng) -> int:
+    if not seen.any():
+        return int(rng.integers(len(exemplars)))
+    errors = ((exemplars[:, seen] - target[seen]) ** 2).sum(axis=(1, 2))
+    good = np.flatnonzero(errors <= errors.min() * 1.1 + 1e-3)
+    best_few = np.argsort(errors)[: max(3, len(good))]
+    return int(rng.choice(best_few))
+
+
+def _seam_weight(error: np.ndarray, overlap: int, has_top: bool, has_left: bool) -> np.ndarray:
+    """Where the new tile shows (1) or the canvas stays (0), split along minimal-error seams."""
+    weight = np.ones(error.shape, np.float32)
+    if has_left:
+        weight *= _beyond_seam(error[:, :overlap], error.shape[1])
+    if has_top:
+        weight *= _beyond_seam(error[:overlap, :].T, error.shape[0]).T
+    if has_left or has_top:
+        weight = cv2.GaussianBlur(weight, (3, 3), 0.8)  # antialias the cut
+    return weight
+
+
+def _beyond_seam(error: np.ndarray, length: int) -> np.ndarray:
+    """Mask of pixels right of the cheapest top-to-bottom path through `error` (rows x overlap)."""
+    rows, width = error.shape
+    cost = error.copy()
+    for row in range(1, rows):
+        above = cost[row - 1]
+        left_up = np.concatenate(([np.inf], above[:-1]))
+        right_up = np.concatenate((above[1:], [np.inf]))
+        cost[row] += np.minimum(np.minimum(left_up, above), right_up)
+    path = np.empty(rows, np.int64)
+    path[-1] = int(np.argmin(cost[-1]))
+    for row in range(rows - 2, -1, -1):
+        low, high = max(0, path[row + 1] - 1), min(width, path[row + 1] + 2)
+        path[row] = low + int(np.argmin(cost[row, low:high]))
+    return (np.arange(length)[None, :] >= path[:, None]).astype(np.float32)
+
+
+def _shape(cover: str, layer: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """Cover-specific touches that depend on the region's shape."""
+    if cover == landcover.WATER:
+        return _shape_water(layer, area)
+    return layer
+
+
+def _shape_water(layer: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """A dark line at the shore, lighter shallows, then deeper, darker water towards the middle."""
+    inland = cv2.distanceTransform(_padded_region(area), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    reach = max(8.0, 0.2 * min(area.shape))
+    depth = np.clip((inland - 4) / reach, 0, 1)
+    shore_line = np.clip(1 - inland / 2.5, 0, 1) * area
+    shallows = np.clip(1 - np.abs(inland - 5) / 4, 0, 1)
+    shade = (1 - 0.12 * depth) * (1 - 0.2 * shore_line) * (1 + 0.07 * shallows)
+    return layer * shade[..., None]
+
+
+# --------------------------------------------------------------------------------
+# Blend: the fill's colours meet the surroundings at the region's edge.
+# --------------------------------------------------------------------------------
+
+
+def ragged_edge(cover: str, alpha: np.ndarray, fill: np.ndarray, box) -> np.ndarray:
+    """A wood ends in single crowns: near the edge, only the fill's bright crowns stay.
+
+    The gaps between them show the old ground, so a new forest does not look cut out.
+    """
+    if cover != landcover.FOREST:
+        return alpha
+    sub_alpha = alpha[box]
+    inland = cv2.distanceTransform(_padded_region(_visible_core(sub_alpha)), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    edge_zone = np.clip(1 - inland / 8.0, 0, 1)
+    brightness = fill.mean(axis=2)
+    low, high = np.percentile(brightness, [35, 65])
+    crowns = np.clip((brightness - low) / max(high - low, 1.0), 0, 1)
+    crowns = cv2.GaussianBlur(crowns, (0, 0), 1.0)
+    shaped = alpha.copy()
+    shaped[box] = sub_alpha * (1 - edge_zone * (1 - crowns))
+    return shaped
+
+
+def blend(crop: np.ndarray, fill: np.ndarray, alpha: np.ndarray, box) -> np.ndarray:
+    """Poisson-blend the fill near the edge, keep its own colours inside, honour soft edges.
+
+    seamlessClone alone drags the surroundings' colour into the whole region (a
+    lake in a meadow turns green), so only a band along the edge takes the
+    Poisson correction, and only up to MAX_COLOUR_SHIFT: a forest meeting a
+    forest joins without a seam, a new lake keeps the colour of water.
+    """
+    sub_region = alpha[box] > 0
+    surroundings = crop[box]
+    cloned = _seamless_clone(_to_uint8(fill), surroundings, sub_region).astype(np.float32)
+    inland = cv2.distanceTransform(_padded_region(sub_region), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    band = float(np.clip(0.08 * min(sub_region.shape), 3, 16))
+    falloff = np.clip(1 - inland / band, 0, 1)[..., None]
+    offset = np.clip(cloned - fill, -MAX_COLOUR_SHIFT, MAX_COLOUR_SHIFT)
+    return _laid_over(crop, fill + offset * falloff, alpha, box)
+
+
+def _laid_over(crop: np.ndarray, fill: np.ndarray, alpha: np.ndarray, box) -> np.ndarray:
+    """The crop with the fill laid over its box, as opaque as the mask; exact where alpha is 0."""
+    result = crop.copy()
+    before = crop[box].astype(np.float32)
+    result[box] = _to_uint8(before + (fill - before) * alpha[box][..., None])
+    return result
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(values), 0, 255).astype(np.uint8)
+
+
+# The thinnest region (px) whose colours cv2.seamlessClone can solve for.
+POISSON_MIN_SIDE = 3
+
+
+def _seamless_clone(source: np.ndarray, destination: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """cv2.seamlessClone for a region that may touch the picture's edge.
+
+    OpenCV needs the mask's bounding box strictly inside the destination; a
+    reflected border of 2 px around everything satisfies that, and is cut off again.
+    A region thinner than POISSON_MIN_SIDE has no interior to solve for (OpenCV
+    fails on it): the source comes back unchanged, so the fill keeps its colours.
+    """
+    rows, columns = np.nonzero(region)
+    if rows.size == 0 or min(np.ptp(rows), np.ptp(columns)) + 1 < POISSON_MIN_SIDE:
+        return np.ascontiguousarray(source)
+    pad = 2
+    border = cv2.BORDER_REFLECT
+    src = cv2.copyMakeBorder(np.ascontiguousarray(source), pad, pad, pad, pad, border)
+    dst = cv2.copyMakeBorder(np.ascontiguousarray(destination), pad, pad, pad, pad, border)
+    mask = cv2.copyMakeBorder(region.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    x, y, w, h = cv2.boundingRect(mask)
+    cloned = cv2.seamlessClone(src, dst, mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return cloned[pad:-pad, pad:-pad]
+
+
+def _padded_bbox(region: np.ndarray, shape, margin: int) -> tuple[slice, slice]:
+    rows, columns = np.nonzero(region)
+    top, bottom = max(0, rows.min() - margin), min(shape[0], rows.max() + 1 + margin)
+    left, right = max(0, columns.min() - margin), min(shape[1], columns.max() + 1 + margin)
+    return slice(top, bottom), slice(left, right)
+
+
+
+def _visible_core(alpha: np.ndarray) -> np.ndarray:
+    """Where the new cover shows at least half: shores and forest edges are measured from here."""
+    core = alpha >= 0.5
+    return core if core.any() else alpha > 0
+
