@@ -180,7 +180,8 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
 
     class Media:
         css = ADMIN_CSS
-        js = ["admin/gallery/compare.js"]  # the before/after slider of a creation's page
+        # the before/after slider of a creation's page (static/js/shared/compare.js)
+        js = [forms.Script("js/gallery-compare.js", type="module")]
 
     def has_add_permission(self, request):
         return False  # creations come from visitors' jobs

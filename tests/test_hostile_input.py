@@ -421,8 +421,14 @@ def test_token_clients_and_clients_without_cookies_need_no_csrf_token(jobs_stay_
     assert kiosk_wish(script).status_code == 403
 
 
+def kiosk_scripts():
+    """The paint page's modules (paint-page.js and the parts it wires), as one text."""
+    folder = Path(settings.BASE_DIR) / "static/js/kiosk"
+    return "\n".join(path.read_text() for path in sorted(folder.glob("*.js")))
+
+
 def test_the_kiosk_script_sends_the_csrf_token_with_every_change():
-    script = (Path(settings.BASE_DIR) / "static/js/kiosk/paint-page.js").read_text()
+    script = kiosk_scripts()
     changes = re.findall(r"method: \"(POST|DELETE)\",\s*(?:body: [^\n]+\n\s*)?headers: \{([^}]*)\}",
                          script)
     assert {method for method, _ in changes} == {"POST", "DELETE"}
@@ -549,7 +555,7 @@ def test_a_page_while_the_database_is_down_is_a_503_not_a_500(database_down):
 def test_the_kiosk_explains_a_503_in_german():
     catalogue = Client().get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "Der Kiosk macht gerade eine kurze Pause." in catalogue
-    script = (Path(settings.BASE_DIR) / "static/js/kiosk/paint-page.js").read_text()
+    script = kiosk_scripts()
     assert re.search(r"503: unavailable", script)
 
 

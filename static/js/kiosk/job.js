@@ -9,8 +9,12 @@
 // websockets never come back (a proxy that does not pass them, a restarting
 // server).
 
+import { ReconnectingSocket } from "../shared/socket.js";
+
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+// Reconnecting waits 0.5 s, then doubling up to 15 s (with jitter): see shared/socket.js.
+const FIRST_RETRY_MS = 500;
+const LAST_RETRY_MS = 15000;
 const POLL_MS = 3000;
 // Polling starts after this many failed connections in a row.
 const POLL_AFTER_FAILURES = 2;
@@ -26,79 +30,54 @@ export class JobWatcher {
    *   onGone() when the server no longer knows the job.
    */
   constructor(job, { onMessage, onConnection = () => {}, onGone = () => {} }) {
-    this.socketPath = job.websocket_url;
     this.detailUrl = job.url;
     this.onMessage = onMessage;
     this.onConnection = onConnection;
     this.onGone = onGone;
     this.lastEventId = 0;
     this.snapshotId = 0;
-    this.failures = 0;
     this.finished = false;
-    this.socket = null;
-    this.reconnectTimer = null;
     this.pollTimer = null;
     this.connected = true;
+    this.socket = new ReconnectingSocket(job.websocket_url, {
+      minDelayMs: FIRST_RETRY_MS,
+      maxDelayMs: LAST_RETRY_MS,
+      after: () => this.lastEventId,
+      onOpen: () => {
+        this.snapshotId = 0;
+        clearTimeout(this.pollTimer);
+        this.pollTimer = null;
+        this.setConnected(true);
+      },
+      onMessage: (message) => this.receive(message),
+      onClose: (event) => {
+        if (event.code !== NOT_FOUND) return true;
+        this.finished = true;
+        this.onGone();
+        return false;
+      },
+      onDown: (failures) => {
+        this.setConnected(false);
+        if (failures >= POLL_AFTER_FAILURES && this.pollTimer === null) this.schedulePoll(0);
+      },
+    });
   }
 
   start() {
-    this.connect();
+    this.socket.start();
     return this;
   }
 
   /** Stop listening (the page resets or the visitor walks away); the job goes on. */
   stop() {
     this.finished = true;
-    clearTimeout(this.reconnectTimer);
     clearTimeout(this.pollTimer);
-    if (this.socket) {
-      this.socket.onclose = null;
-      this.socket.close(1000);
-      this.socket = null;
-    }
+    this.socket.stop();
   }
 
   // --- websocket -------------------------------------------------------------
 
-  connect() {
-    if (this.finished) return;
-    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    const address = `${scheme}//${window.location.host}${this.socketPath}?after=${this.lastEventId}`;
-    this.snapshotId = 0;
-    let socket;
-    try {
-      socket = new WebSocket(address);
-    } catch (error) {
-      this.connectionLost();
-      return;
-    }
-    this.socket = socket;
-    socket.onopen = () => {
-      this.failures = 0;
-      clearTimeout(this.pollTimer);
-      this.pollTimer = null;
-      this.setConnected(true);
-    };
-    socket.onmessage = (event) => this.receive(event.data);
-    socket.onclose = (event) => {
-      this.socket = null;
-      if (this.finished) return;
-      if (event.code === NOT_FOUND) {
-        this.finished = true;
-        this.onGone();
-        return;
-      }
-      this.connectionLost();
-    };
-  }
-
-  receive(text) {
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch (error) {
-      return;
-    }
+  receive(message) {
     if (this.finished || typeof message !== "object" || message === null) return;
     const eventId = Number(message.event_id) || 0;
     if (message.snapshot) {
@@ -117,16 +96,6 @@ export class JobWatcher {
     this.onMessage(message);
   }
 
-  connectionLost() {
-    this.failures += 1;
-    this.setConnected(false);
-    const delay = BACKOFF_MS[Math.min(this.failures - 1, BACKOFF_MS.length - 1)];
-    const jitter = Math.random() * 0.25 * delay;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => this.connect(), delay + jitter);
-    if (this.failures >= POLL_AFTER_FAILURES && this.pollTimer === null) this.schedulePoll(0);
-  }
-
   setConnected(connected) {
     if (connected !== this.connected) {
       this.connected = connected;
@@ -142,7 +111,7 @@ export class JobWatcher {
   }
 
   async poll() {
-    if (this.finished || this.socket?.readyState === WebSocket.OPEN) {
+    if (this.finished || this.socket.isOpen) {
       this.pollTimer = null;
       return;
     }
