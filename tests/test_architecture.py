@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("inpainting", "gallery", "kiosk", "training", "olpe_site")
+APPS = ("museum", "inpainting", "gallery", "kiosk", "training", "olpe_site")
 
 
 def test_the_import_contracts_hold():

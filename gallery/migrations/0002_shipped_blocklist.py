@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from gallery import blocklist_data
+from museum import blocklist_data
 
 
 def add_shipped_terms(apps, schema_editor):
