@@ -1,4 +1,4 @@
-"""Seed the blocklist with the shipped starting list (gallery/blocklist_data.py)."""
+"""Seed the blocklist with the shipped starting list (museum/blocklist_data.py)."""
 
 from django.db import migrations
 
