@@ -1,7 +1,7 @@
 """How long the blocklist takes to check a wish, and to compile its regular expression.
 
-Builds a `gallery.moderation.Matcher` from the shipped list
-(`gallery.blocklist_data`, no database needed) and times `find` on wishes of
+Builds a `museum.moderation.Matcher` from the shipped list
+(`museum.blocklist_data`, no database needed) and times `find` on wishes of
 300 characters (the longest a kiosk allows): a German one with umlauts, an
 English one in ASCII, one in mathematical bold letters with Cyrillic
 look-alikes (checked in two readings), one with "*" wildcards and hyphens
@@ -31,8 +31,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from gallery import moderation  # noqa: E402
-from gallery.blocklist_data import SHIPPED_TERMS  # noqa: E402
+from museum import moderation  # noqa: E402
+from museum.blocklist_data import SHIPPED_TERMS  # noqa: E402
 
 GOAL_CHECK_MS = 1.0
 Term = namedtuple("Term", "term category whole_word_only")

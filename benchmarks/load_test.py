@@ -97,8 +97,8 @@ REST_FRAMEWORK = {
 CREATE_WORLD = f"""
 import io
 from django.core.files.base import ContentFile
-from gallery.models import World
 from inpainting.demo import make_demo_map
+from museum.models import World
 buffer = io.BytesIO()
 make_demo_map(width={WORLD_SIZE[0]}, height={WORLD_SIZE[1]}, seed=3).save(buffer, format="PNG")
 World.objects.create(name="Olpe", slug="{WORLD_SLUG}",

@@ -26,9 +26,11 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from PIL import UnidentifiedImageError
 
-from gallery import creations, engine_choice, moderation, thumbnails
-from gallery.models import BlockedAttempt, BlockedTerm, Creation, OpenAIUsage, SiteSettings, World
+from gallery import creations, thumbnails
+from gallery.models import Creation
 from inpainting.engines import statuses as engine_statuses
+from museum import engine_choice, moderation
+from museum.models import BlockedAttempt, BlockedTerm, OpenAIUsage, SiteSettings, World
 
 logger = logging.getLogger(__name__)
 
@@ -561,7 +563,7 @@ class BlockedTermAdmin(admin.ModelAdmin):
             "result": result,
         }
         request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/gallery/blockedterm/try_wish.html", context)
+        return TemplateResponse(request, "admin/museum/blockedterm/try_wish.html", context)
 
 
 @admin.register(BlockedAttempt)

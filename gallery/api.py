@@ -19,10 +19,11 @@ from drf_spectacular.utils import (
 from rest_framework import generics, serializers
 from rest_framework.pagination import PageNumberPagination
 
-from gallery.models import Creation, World
+from gallery.models import Creation
 from gallery.views import public_creations
 from inpainting.api.serializers import DetailSerializer
 from inpainting.api.views import ApiView
+from museum.models import World
 
 
 def absolute(request, path: str) -> str:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from gallery import wall
-from olpe_site.websockets import ActionConsumer
+from inpainting.websockets import ActionConsumer
 
 logger = logging.getLogger(__name__)
 

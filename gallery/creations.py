@@ -21,11 +21,12 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from gallery import moderation
-from gallery.models import Creation, SiteSettings
+from gallery.models import Creation
 from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from inpainting.wishes import normalise
+from museum import moderation
+from museum.models import SiteSettings
 
 logger = logging.getLogger(__name__)
 

@@ -30,11 +30,12 @@ from PIL import Image
 from gallery import qr, thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
-from gallery.models import Creation, World
+from gallery.models import Creation
 from inpainting import engines
+from museum.models import World
 
 MODERATE_PERMISSION = "gallery.moderate_creation"
-VIEW_WORLD_PERMISSION = "gallery.view_world"
+VIEW_WORLD_PERMISSION = "museum.view_world"
 
 CREATIONS_PER_PAGE = 24
 THUMBNAIL_SIDE = 480

@@ -9,6 +9,6 @@ class InpaintingConfig(AppConfig):
 
     def ready(self):
         # Workers report their loaded engines and GPU memory for /health/workers/.
-        from olpe_site.health.workers import connect_worker_signals
+        from inpainting.worker_reports import connect_worker_signals
 
         connect_worker_signals()

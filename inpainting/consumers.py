@@ -48,7 +48,7 @@ from django.utils.translation import gettext
 
 from inpainting import events, jobs
 from inpainting.models import InpaintJob
-from olpe_site.websockets import NOT_FOUND_CLOSE_CODE, ActionConsumer
+from inpainting.websockets import NOT_FOUND_CLOSE_CODE, ActionConsumer
 
 logger = logging.getLogger(__name__)
 

@@ -32,14 +32,12 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 from PIL import Image
 
-from gallery.engine_choice import (
+from museum.engine_choice import (
     EngineChoice,
     EngineChoiceProblem,
     choose_engine,
     record_openai_use,
 )
-from gallery.models import SiteSettings
-from gallery.moderation import check_wish
 from inpainting import engines, events
 from inpainting.engines import ENGINE_NAMES, get_engine
 from inpainting.generation import GenerationProblem, GenerationSettings
@@ -48,6 +46,8 @@ from inpainting.models import InpaintJob
 from inpainting.pipeline import load_inputs
 from inpainting.prompts import prepare_prompt
 from inpainting.wishes import clean_wish
+from museum.models import SiteSettings
+from museum.moderation import check_wish
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def submit_job(
     storing the job fails.
 
     Raises JobProblem, imaging.ImageProblem (and EmptyMask) or
-    prompts.PromptProblem (gallery.moderation.WishBlocked for a blocked wish),
+    prompts.PromptProblem (museum.moderation.WishBlocked for a blocked wish),
     each with a readable `message` and a `field`.
     """
     settings = settings or GenerationSettings()

@@ -107,7 +107,7 @@ class InpaintJob(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
 
     world = models.ForeignKey(
-        "gallery.World", null=True, blank=True, on_delete=models.SET_NULL,
+        "museum.World", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="jobs", verbose_name=_("world"),
     )
 

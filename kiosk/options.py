@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from gallery.models import SiteSettings
 from inpainting import engines
 from inpainting.styles import style_choices
+from museum.models import SiteSettings
 
 FREE_GUIDANCE = 4.0
 EXACT_GUIDANCE = 12.0

@@ -27,12 +27,13 @@ from django.views.decorators.http import require_POST, require_safe
 
 from gallery import qr
 from gallery.creations import CreationProblem, create_creation
-from gallery.models import Creation, SiteSettings, World
+from gallery.models import Creation
 from inpainting.models import InpaintJob
 from inpainting.wishes import max_wish_chars
 from kiosk import options
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
+from museum.models import SiteSettings, World
 
 # --- pages ------------------------------------------------------------------------------
 

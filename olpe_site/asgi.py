@@ -11,7 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from olpe_site.routing import websocket_urlpatterns  # noqa: E402
-from olpe_site.websockets import WebsocketGate  # noqa: E402
+from inpainting.websockets import WebsocketGate  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

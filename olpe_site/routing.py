@@ -4,7 +4,7 @@ from django.urls import re_path
 
 from gallery.routing import websocket_urlpatterns as gallery_websockets
 from inpainting.routing import websocket_urlpatterns as inpainting_websockets
-from olpe_site.websockets import NotFoundConsumer
+from inpainting.websockets import NotFoundConsumer
 
 websocket_urlpatterns = [
     *inpainting_websockets,

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "django_q",
     "axes",  # locks out repeated failed logins (see docs/security.md)
+    "museum",
     "inpainting",
     "gallery",
     "training",

@@ -40,8 +40,8 @@ def _fresh_caches():
 @pytest.fixture(autouse=True)
 def _fresh_curator_caches():
     """Site settings and the blocklist are cached per process; every test starts clean."""
-    from gallery import moderation
-    from gallery.models import SiteSettings
+    from museum import moderation
+    from museum.models import SiteSettings
 
     SiteSettings.forget_cached()
     moderation.forget_matcher()

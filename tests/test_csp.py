@@ -20,7 +20,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from gallery.models import Creation, World
+from gallery.models import Creation
+from museum.models import World
 from tests.test_gallery_public import new_creation, new_world, picture_pair
 
 pytestmark = pytest.mark.django_db
@@ -128,10 +129,10 @@ def curator_pages(site) -> dict[str, str]:
         "creations": reverse("admin:gallery_creation_changelist"),
         "creation change": reverse("admin:gallery_creation_change", args=[creation.pk]),
         "pending creation page": reverse("gallery:creation", args=[creation.slug]),
-        "worlds": reverse("admin:gallery_world_changelist"),
-        "world change": reverse("admin:gallery_world_change", args=[site["world"].pk]),
+        "worlds": reverse("admin:museum_world_changelist"),
+        "world change": reverse("admin:museum_world_change", args=[site["world"].pk]),
         "jobs": reverse("admin:inpainting_inpaintjob_changelist"),
-        "site settings": reverse("admin:gallery_sitesettings_changelist"),
+        "site settings": reverse("admin:museum_sitesettings_changelist"),
     }
 
 

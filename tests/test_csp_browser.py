@@ -40,8 +40,9 @@ import io, json
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
-from gallery.models import Creation, World
+from gallery.models import Creation
 from inpainting.demo import make_demo_map
+from museum.models import World
 
 def png(image):
     buffer = io.BytesIO()
@@ -255,7 +256,7 @@ def test_a_curator_works_in_the_admin_under_the_policy(watched, creation):
         "getComputedStyle(document.querySelector('.olpe-compare')).getPropertyValue('--split')"
     )
     assert split.strip() == "20%"
-    page.goto("/admin/gallery/world/")
+    page.goto("/admin/museum/world/")
     all_pictures_loaded(page)
     page.goto("/admin/inpainting/inpaintjob/")
     page.locator("#changelist").wait_for()

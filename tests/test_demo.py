@@ -139,7 +139,7 @@ def test_seed_demo_keeps_existing_files_unless_forced(settings):
 
 @pytest.mark.django_db
 def test_seed_demo_makes_the_map_a_world_and_suggests_wishes_once():
-    from gallery.models import SiteSettings, World
+    from museum.models import SiteSettings, World
 
     call_command("seed_demo", stdout=io.StringIO())
     call_command("seed_demo", stdout=io.StringIO())

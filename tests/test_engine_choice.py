@@ -7,9 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from gallery import engine_choice
-from gallery.engine_choice import EngineChoiceProblem, choose_engine, record_openai_use
-from gallery.models import OpenAIUsage, SiteSettings
+from museum import engine_choice
+from museum.engine_choice import EngineChoiceProblem, choose_engine, record_openai_use
+from museum.models import OpenAIUsage, SiteSettings
 
 pytestmark = pytest.mark.django_db
 

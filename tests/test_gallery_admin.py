@@ -8,9 +8,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from gallery import creations, moderation
-from gallery.engine_choice import today
-from gallery.models import BlockedAttempt, BlockedTerm, Creation, OpenAIUsage, SiteSettings
+from gallery import creations
+from gallery.models import Creation
+from museum import moderation
+from museum.engine_choice import today
+from museum.models import BlockedAttempt, BlockedTerm, OpenAIUsage, SiteSettings
 from tests.test_gallery_data import make_job, make_world
 
 pytestmark = pytest.mark.django_db
@@ -264,11 +266,11 @@ def test_curators_cannot_add_or_delete_creations(curator_client, gallery):
 
 def test_worlds_show_previews_and_their_order_is_edited_in_the_list(curator_client):
     first, second = make_world("Olpe 1830"), make_world("Olpe 1900")
-    url = reverse("admin:gallery_world_changelist")
+    url = reverse("admin:museum_world_changelist")
     page = curator_client.get(url).content.decode()
-    assert f"/admin/gallery/world/{first.pk}/picture/image/?size=thumb" in page
+    assert f"/admin/museum/world/{first.pk}/picture/image/?size=thumb" in page
     assert (
-        curator_client.get(f"/admin/gallery/world/{first.pk}/picture/image/?size=thumb")[
+        curator_client.get(f"/admin/museum/world/{first.pk}/picture/image/?size=thumb")[
             "Content-Type"
         ]
         == "image/jpeg"
@@ -294,13 +296,13 @@ def test_worlds_show_previews_and_their_order_is_edited_in_the_list(curator_clie
 
 
 def test_site_settings_are_one_row_with_todays_openai_usage(curator_client):
-    response = curator_client.get(reverse("admin:gallery_sitesettings_changelist"))
+    response = curator_client.get(reverse("admin:museum_sitesettings_changelist"))
     row = SiteSettings.objects.get()
-    change_url = reverse("admin:gallery_sitesettings_change", args=[row.pk])
+    change_url = reverse("admin:museum_sitesettings_change", args=[row.pk])
     assert response.status_code == 302 and response["Location"] == change_url
-    assert curator_client.get(reverse("admin:gallery_sitesettings_add")).status_code == 403
+    assert curator_client.get(reverse("admin:museum_sitesettings_add")).status_code == 403
     assert (
-        curator_client.get(reverse("admin:gallery_sitesettings_delete", args=[row.pk])).status_code
+        curator_client.get(reverse("admin:museum_sitesettings_delete", args=[row.pk])).status_code
         == 403
     )
 
@@ -324,9 +326,9 @@ def test_site_settings_are_one_row_with_todays_openai_usage(curator_client):
 
 def test_openai_usage_is_read_only(curator_client):
     usage = OpenAIUsage.objects.create(day=today(), images=3)
-    assert curator_client.get(reverse("admin:gallery_openaiusage_changelist")).status_code == 200
+    assert curator_client.get(reverse("admin:museum_openaiusage_changelist")).status_code == 200
     change = curator_client.post(
-        reverse("admin:gallery_openaiusage_change", args=[usage.pk]),
+        reverse("admin:museum_openaiusage_change", args=[usage.pk]),
         {"day": usage.day, "images": 0},
     )
     assert change.status_code == 403
@@ -338,7 +340,7 @@ def test_curators_edit_the_blocklist_and_it_applies_at_once(curator_client):
     assert moderation.find_blocked_term("Hitler") is not None
     hitler = BlockedTerm.objects.get(term="hitler")
     run = curator_client.post(
-        reverse("admin:gallery_blockedterm_changelist"),
+        reverse("admin:museum_blockedterm_changelist"),
         {
             "action": "deactivate",
             ACTION_CHECKBOX_NAME: [hitler.pk],
@@ -349,7 +351,7 @@ def test_curators_edit_the_blocklist_and_it_applies_at_once(curator_client):
     assert moderation.find_blocked_term("Hitler") is None
 
     add = curator_client.post(
-        reverse("admin:gallery_blockedterm_add"),
+        reverse("admin:museum_blockedterm_add"),
         {
             "term": "Drache",
             "category": "other",
@@ -360,7 +362,7 @@ def test_curators_edit_the_blocklist_and_it_applies_at_once(curator_client):
     assert moderation.find_blocked_term("Drachenfels").term == "Drache"
 
     refused = curator_client.post(
-        reverse("admin:gallery_blockedterm_add"),
+        reverse("admin:museum_blockedterm_add"),
         {
             "term": "!!",
             "category": "other",
@@ -374,7 +376,7 @@ def test_a_blocked_symbol_is_a_term_of_its_own(curator_client):
     """A swastika is one character: curators can still edit its term (say, allow 卍)."""
     manji = BlockedTerm.objects.get(term="\u534d")
     change = curator_client.post(
-        reverse("admin:gallery_blockedterm_change", args=[manji.pk]),
+        reverse("admin:museum_blockedterm_change", args=[manji.pk]),
         {"term": "\u534d", "category": "extremism"},  # "active" left out: switched off
     )
     assert change.status_code == 302
@@ -382,17 +384,17 @@ def test_a_blocked_symbol_is_a_term_of_its_own(curator_client):
     assert moderation.find_blocked_term("\u5350").term == "\u5350"
 
     refused = curator_client.post(
-        reverse("admin:gallery_blockedterm_add"),
+        reverse("admin:museum_blockedterm_add"),
         {"term": "x", "category": "other", "active": "on"},
     )
     assert refused.status_code == 200 and "term" in refused.context["adminform"].form.errors
 
 
 def test_curators_try_a_wish_against_the_blocklist(curator_client):
-    url = reverse("admin:gallery_blockedterm_try")
+    url = reverse("admin:museum_blockedterm_try")
     assert (
         "Try a wish"
-        in curator_client.get(reverse("admin:gallery_blockedterm_changelist")).content.decode()
+        in curator_client.get(reverse("admin:museum_blockedterm_changelist")).content.decode()
     )
     blocked = curator_client.get(url, {"text": "N4zi-Burg"}).content.decode()
     assert "nazi" in blocked and "errornote" in blocked
@@ -405,18 +407,18 @@ def test_blocked_attempts_are_a_read_only_list(curator_client):
     with pytest.raises(moderation.WishBlocked):
         moderation.check_wish("Hitler", kiosk_session="kiosk-2")
     attempt = BlockedAttempt.objects.get()
-    page = curator_client.get(reverse("admin:gallery_blockedattempt_changelist"))
+    page = curator_client.get(reverse("admin:museum_blockedattempt_changelist"))
     assert page.status_code == 200 and "kiosk-2" in page.content.decode()
-    assert curator_client.get(reverse("admin:gallery_blockedattempt_add")).status_code == 403
+    assert curator_client.get(reverse("admin:museum_blockedattempt_add")).status_code == 403
     assert (
         curator_client.post(
-            reverse("admin:gallery_blockedattempt_change", args=[attempt.pk]), {"wish": "x"}
+            reverse("admin:museum_blockedattempt_change", args=[attempt.pk]), {"wish": "x"}
         ).status_code
         == 403
     )
     assert (
         curator_client.get(
-            reverse("admin:gallery_blockedattempt_delete", args=[attempt.pk])
+            reverse("admin:museum_blockedattempt_delete", args=[attempt.pk])
         ).status_code
         == 403
     )
@@ -430,14 +432,14 @@ def test_a_world_map_too_small_to_paint_is_refused_with_the_reason(curator_clien
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
-    from gallery.models import World
+    from museum.models import World
 
     buffer = io.BytesIO()
     Image.new("RGB", size, "green").save(buffer, format="PNG")
     form = {"kind": "historic", "name": "Olpe 1650", "slug": "olpe-1650", "order": 0,
             "visible": "on", "editable": "on",
             "image": SimpleUploadedFile("tiny.png", buffer.getvalue(), "image/png")}
-    response = curator_client.post(reverse("admin:gallery_world_add"), form,
+    response = curator_client.post(reverse("admin:museum_world_add"), form,
                                    HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 200

@@ -21,9 +21,10 @@ from PIL import Image
 
 from gallery import creations
 from gallery.management.commands.purge import parse_age
-from gallery.models import BlockedAttempt, BlockedTerm, Creation, SiteSettings, World
+from gallery.models import Creation
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
+from museum.models import BlockedAttempt, BlockedTerm, SiteSettings, World
 
 pytestmark = pytest.mark.django_db
 
@@ -475,7 +476,7 @@ def test_export_refuses_a_file_as_directory(tmp_path):
 
 
 def test_the_shipped_blocklist_is_installed():
-    from gallery.blocklist_data import SHIPPED_TERMS
+    from museum.blocklist_data import SHIPPED_TERMS
 
     installed = set(BlockedTerm.objects.values_list("term", "category", "whole_word_only"))
     assert set(SHIPPED_TERMS) <= installed
@@ -494,17 +495,17 @@ def test_the_curators_group_has_just_what_curators_need():
         "gallery.view_creation",
         "gallery.change_creation",
         "gallery.moderate_creation",
-        "gallery.add_world",
-        "gallery.change_world",
-        "gallery.view_world",
-        "gallery.change_sitesettings",
-        "gallery.view_sitesettings",
-        "gallery.add_blockedterm",
-        "gallery.change_blockedterm",
-        "gallery.delete_blockedterm",
-        "gallery.view_blockedterm",
-        "gallery.view_blockedattempt",
-        "gallery.view_openaiusage",
+        "museum.add_world",
+        "museum.change_world",
+        "museum.view_world",
+        "museum.change_sitesettings",
+        "museum.view_sitesettings",
+        "museum.add_blockedterm",
+        "museum.change_blockedterm",
+        "museum.delete_blockedterm",
+        "museum.view_blockedterm",
+        "museum.view_blockedattempt",
+        "museum.view_openaiusage",
         "inpainting.view_inpaintjob",
         "inpainting.view_jobevent",
         # The training app's migration: curators register and switch models and styles.

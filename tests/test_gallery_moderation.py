@@ -2,10 +2,10 @@
 
 import pytest
 
-from gallery import moderation
-from gallery.blocklist_data import SHIPPED_TERMS
-from gallery.models import BlockedAttempt, BlockedTerm
 from inpainting.wishes import PromptProblem
+from museum import moderation
+from museum.blocklist_data import SHIPPED_TERMS
+from museum.models import BlockedAttempt, BlockedTerm
 
 pytestmark = pytest.mark.django_db
 

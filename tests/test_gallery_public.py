@@ -20,8 +20,9 @@ from django.urls import reverse
 from PIL import Image
 
 from gallery import qr, views
-from gallery.models import Creation, World
+from gallery.models import Creation
 from inpainting.demo import make_demo_map
+from museum.models import World
 
 pytestmark = pytest.mark.django_db
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_q.models import Task
 from django_q.signals import post_execute_in_worker
 
+from inpainting import worker_reports
 from inpainting.models import InpaintJob
 from olpe_site.health import web as health_web
 from olpe_site.health import workers as health_workers
@@ -212,7 +213,7 @@ def worker_signals():
     """The receivers a worker process connects, for this test only."""
     from django_q.signals import post_spawn
 
-    health_workers.connect_worker_signals()
+    worker_reports.connect_worker_signals()
     yield
     post_spawn.disconnect(dispatch_uid="olpe-health-spawn")
     post_execute_in_worker.disconnect(dispatch_uid="olpe-health-task")

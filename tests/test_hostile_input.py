@@ -28,11 +28,11 @@ from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from gallery.models import SiteSettings, World
 from inpainting import jobs
 from inpainting.api.parsers import JSONTooDeep, load_json, nests_deeper_than
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
+from museum.models import SiteSettings, World
 
 WIDTH, HEIGHT = 192, 128
 PAINTED = (slice(40, 90), slice(60, 130))

@@ -21,7 +21,6 @@ from django_q.conf import Conf
 from django_q.models import OrmQ, Schedule
 from PIL import Image
 
-from gallery.models import SiteSettings
 from inpainting import events, jobs, tasks
 from inpainting.demo import make_demo_map
 from inpainting.engines.base import EngineError
@@ -29,6 +28,7 @@ from inpainting.generation import GenerationSettings
 from inpainting.imaging import EmptyMask, ImageProblem
 from inpainting.models import InpaintJob, JobEvent
 from inpainting.wishes import PromptProblem
+from museum.models import SiteSettings
 
 Status = InpaintJob.Status
 WIDTH, HEIGHT = 192, 128
@@ -186,8 +186,8 @@ def test_a_requested_engine_counts_only_where_curators_allow_it(submit, settings
 
 @pytest.mark.django_db
 def test_a_blocked_wish_is_refused_before_anything_is_stored(map_png, mask_png):
-    from gallery.models import BlockedAttempt
-    from gallery.moderation import WishBlocked
+    from museum.models import BlockedAttempt
+    from museum.moderation import WishBlocked
 
     with pytest.raises(WishBlocked) as blocked:
         jobs.submit_job(image=map_png, mask=mask_png, wish="Ein See voller Nazis", kiosk_session="k1")

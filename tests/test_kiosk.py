@@ -15,11 +15,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gallery.models import BlockedTerm, Creation, SiteSettings, World
+from gallery.models import Creation
 from inpainting import engines
 from inpainting.demo import make_demo_map
 from inpainting.models import InpaintJob
 from kiosk.options import countdown_seconds
+from museum.models import BlockedTerm, SiteSettings, World
 
 pytestmark = pytest.mark.django_db
 

@@ -44,9 +44,9 @@ JOB_SECONDS = 60_000  # milliseconds Playwright waits for a job to finish
 SEED = f"""
 from django.core.files.base import ContentFile
 import io
-from gallery.models import BlockedTerm, SiteSettings, World
 from inpainting import engines
 from inpainting.demo import make_demo_map
+from museum.models import BlockedTerm, SiteSettings, World
 
 def png(image):
     buffer = io.BytesIO()

@@ -20,12 +20,13 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from gallery import blocklist_data, moderation
-from gallery.models import BlockedAttempt, BlockedTerm, Creation
+from gallery.models import Creation
 from inpainting import jobs
 from inpainting.demo import make_demo_map
 from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
+from museum import blocklist_data, moderation
+from museum.models import BlockedAttempt, BlockedTerm
 
 pytestmark = pytest.mark.django_db
 
@@ -368,9 +369,14 @@ def test_migration_0005_agrees_with_the_shipped_list():
 def test_migration_0005_updates_an_installation_with_the_old_list_and_keeps_deletions():
     import importlib
 
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
 
     migration = importlib.import_module("gallery.migrations.0005_blocklist_hostile_spellings")
+    # The models as the migration sees them (BlockedTerm was gallery's then; same table).
+    apps = MigrationLoader(connection).project_state(
+        ("gallery", "0005_blocklist_hostile_spellings")
+    ).apps
     # An installation with the first shipped list, where a curator deleted "auschwitz"
     # after adding it by hand, and left "toeten" as shipped.
     BlockedTerm.objects.filter(term__in=[term for term, _c, _w in migration.ADDED_TERMS]).delete()
@@ -400,7 +406,7 @@ def map_png():
 @pytest.fixture
 def kiosk(map_png):
     """A kiosk browser on a paint page, with a finished job of its own session."""
-    from gallery.models import World
+    from museum.models import World
 
     world = World(name="Olpe heute", slug="lake")
     world.image.save("map.png", ContentFile(map_png), save=False)

@@ -59,7 +59,8 @@ import json
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files import File
-from gallery.models import Creation, World
+from gallery.models import Creation
+from museum.models import World
 
 wishes = json.loads({wishes!r})
 curator = get_user_model().objects.create_user({username!r}, password={password!r}, is_staff=True)

@@ -26,7 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 from gallery import wall
 from inpainting import tasks
 from olpe_site.asgi import application
-from olpe_site.websockets import layer_health
+from inpainting.websockets import layer_health
 from tests.test_consumers import HOST, ORIGIN, receive_until_closed, run_in_another_thread
 from tests.test_consumers import submit  # noqa: F401  (fixture)
 
@@ -207,7 +207,7 @@ def flaky_layer(settings):
 
 def layer_warnings(caplog) -> list[str]:
     return [record.getMessage() for record in caplog.records
-            if record.name == "olpe_site.websockets" and record.levelno == logging.WARNING]
+            if record.name == "inpainting.websockets" and record.levelno == logging.WARNING]
 
 
 async def test_a_job_socket_outlives_its_channel_layer(submit, flaky_layer, caplog):  # noqa: F811
@@ -228,7 +228,7 @@ async def test_a_job_socket_outlives_its_channel_layer(submit, flaky_layer, capl
 
 
 async def test_a_job_socket_uses_its_layer_again_once_it_is_back(submit, flaky_layer, caplog):  # noqa: F811
-    caplog.set_level(logging.INFO, logger="olpe_site.websockets")
+    caplog.set_level(logging.INFO, logger="inpainting.websockets")
     job = await sync_to_async(submit)()
     flaky_layer.broken.set()
     communicator, connected, _ = await open_socket(f"/ws/jobs/{job.pk}/")

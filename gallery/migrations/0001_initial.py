@@ -4,6 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 import gallery.models
+import museum.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -67,7 +68,7 @@ class Migration(migrations.Migration):
             name='SiteSettings',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('visitor_engine', models.CharField(choices=[('diffusers', 'own model'), ('openai', 'OpenAI'), ('classic', 'classic (offline)')], default=gallery.models.default_visitor_engine, max_length=16, verbose_name='engine for visitors')),
+                ('visitor_engine', models.CharField(choices=[('diffusers', 'own model'), ('openai', 'OpenAI'), ('classic', 'classic (offline)')], default=museum.models.default_visitor_engine, max_length=16, verbose_name='engine for visitors')),
                 ('visitors_choose_engine', models.BooleanField(default=False, verbose_name='visitors may choose the engine')),
                 ('auto_approve', models.BooleanField(default=False, help_text='Without this, every creation waits for a curator.', verbose_name='approve creations automatically')),
                 ('openai_daily_budget', models.PositiveIntegerField(default=50, help_text="When the day's images are used up, visitors get the own model, then the classic engine.", verbose_name='daily OpenAI image budget')),
@@ -88,7 +89,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=120, verbose_name='name')),
                 ('slug', models.SlugField(max_length=140, unique=True, verbose_name='slug')),
                 ('description', models.TextField(blank=True, verbose_name='description')),
-                ('image', models.ImageField(max_length=255, upload_to=gallery.models.world_image_path, verbose_name='image')),
+                ('image', models.ImageField(max_length=255, upload_to=museum.models.world_image_path, verbose_name='image')),
                 ('map_date', models.CharField(blank=True, help_text='For historic maps, e.g. “1830” or “around 1900”.', max_length=40, verbose_name='date of the map')),
                 ('visible', models.BooleanField(default=True, verbose_name='visible')),
                 ('editable', models.BooleanField(default=True, help_text='Visitors may paint on it. Non-editable maps can only be viewed.', verbose_name='editable')),

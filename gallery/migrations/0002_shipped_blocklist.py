@@ -1,8 +1,8 @@
-"""Seed the blocklist with the shipped starting list (gallery/blocklist_data.py)."""
+"""Seed the blocklist with the shipped starting list (museum/blocklist_data.py)."""
 
 from django.db import migrations
 
-from gallery import blocklist_data
+from museum import blocklist_data
 
 
 def add_shipped_terms(apps, schema_editor):

@@ -3,13 +3,13 @@
 Adds the extremist symbols and terms shipped since 0002 (the swastika
 characters, SS and Sig runes, camp terms, slogans, number codes) and makes a
 few shipped terms whole-word, because the looser matching of
-`gallery.moderation` (umlauts dropped, spaces inside a term, near misses)
+`museum.moderation` (umlauts dropped, spaces inside a term, near misses)
 would otherwise find them in harmless words ("toeten" in "Toten", "vergast"
 in "verglast"). Like 0002, it only adds terms that are missing, so a term a
 curator deleted does not come back; a flag is only changed where the row
 still has the value it was shipped with.
 
-The lists are written out here, not read from `gallery.blocklist_data`, so
+The lists are written out here, not read from `museum.blocklist_data`, so
 this migration does the same thing whenever it runs;
 tests/test_moderation_hostile.py checks that they agree with the shipped list.
 """
@@ -23,7 +23,7 @@ VIOLENCE = "violence"
 # (term, category, whole_word_only)
 ADDED_TERMS = (
     ("\u5350", EXTREMISM, False),  # 卐
-    ("\u534d", EXTREMISM, False),  # 卍 (see gallery.blocklist_data for why it is refused)
+    ("\u534d", EXTREMISM, False),  # 卍 (see museum.blocklist_data for why it is refused)
     ("\u0fd5", EXTREMISM, False),  # ࿕
     ("\u0fd6", EXTREMISM, False),  # ࿖
     ("\u0fd7", EXTREMISM, False),  # ࿗

@@ -20,10 +20,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gallery.models import World
 from inpainting.engines import ENGINE_NAMES
 from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
+from museum.models import World
 
 # The widest seed every engine and every JavaScript client can hold exactly.
 SEED_MAX = 2**32 - 1

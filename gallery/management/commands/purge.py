@@ -26,8 +26,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from gallery.creations import creation_files, delete_stored_file, remove_empty_folder
-from gallery.models import BlockedAttempt, Creation
+from gallery.models import Creation
 from inpainting.models import InpaintJob
+from museum.models import BlockedAttempt
 
 JOB_PICTURES = ("input_image", "mask_image", "result_image", "preview_image")
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}

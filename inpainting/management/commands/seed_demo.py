@@ -16,8 +16,8 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from gallery.models import SiteSettings, World
 from inpainting.demo import make_demo_map, make_demo_mask_example
+from museum.models import SiteSettings, World
 
 DEMO_MAP_NAME = "worlds/demo-olpe.png"
 DEMO_MASK_NAME = "worlds/demo-olpe-mask-example.png"

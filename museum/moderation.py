@@ -1,7 +1,7 @@
 """Stop wishes the museum will not paint, before any engine runs.
 
 Curators keep the list of blocked terms in the admin (`BlockedTerm`; the
-platform ships a starting list, `gallery.blocklist_data`). A wish, a gallery
+platform ships a starting list, `museum.blocklist_data`). A wish, a gallery
 title and a visitor's first name all pass `check_wish`: a text is refused when
 a term occurs in it, compared on spellings that visitors who try to dodge the
 list cannot easily escape.
@@ -52,7 +52,7 @@ and is matched exactly, as whole words. Every other term also matches:
   into terms ("folter"/"Falter", "erstechen"/"Würstchen"); see the constants.
 
 Symbols: the swastika characters (卐, 卍, the Tibetan svasti signs) are kept
-as they are, so the list can block them like words; `gallery.blocklist_data`
+as they are, so the list can block them like words; `museum.blocklist_data`
 explains why 卍 (manji, a temple sign on Japanese maps) is refused as well.
 
 Speed: all active terms, with their looser spellings, are compiled into one
@@ -84,8 +84,8 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from gallery.models import BlockedAttempt, BlockedTerm
 from inpainting.wishes import PromptProblem
+from museum.models import BlockedAttempt, BlockedTerm
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ NEAR_MISS_MIN_LETTERS = 6
 # The swastika characters are kept as they are, so the list can block them as terms.
 # (anyascii spells 卐 and 卍 as the Chinese reading "wan", which hides in "swan" and
 # "Wand", and the Tibetan svasti signs as "+".) Both orientations are blocked by the
-# shipped list; see gallery.blocklist_data for why 卍 (manji) is refused too.
+# shipped list; see museum.blocklist_data for why 卍 (manji) is refused too.
 SYMBOLS = frozenset("\u5350\u534d\u0fd5\u0fd6\u0fd7\u0fd8")  # 卐 卍 ࿕ ࿖ ࿗ ࿘
 
 # Signs used as letters wherever they stand (before anyascii, which spells € as "EUR").
@@ -572,8 +572,8 @@ def forget_matcher() -> None:
     _matcher_cache.forget()
 
 
-@receiver(post_save, sender=BlockedTerm, dispatch_uid="gallery.moderation.term_saved")
-@receiver(post_delete, sender=BlockedTerm, dispatch_uid="gallery.moderation.term_deleted")
+@receiver(post_save, sender=BlockedTerm, dispatch_uid="museum.moderation.term_saved")
+@receiver(post_delete, sender=BlockedTerm, dispatch_uid="museum.moderation.term_deleted")
 def _blocked_term_changed(sender, **kwargs) -> None:
     forget_matcher()
 

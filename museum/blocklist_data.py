@@ -6,7 +6,7 @@ here reaches existing installations only through a new data migration that
 adds just the new terms, so a term a curator deleted does not come back
 (migration 0005 did so for the extremist symbols and terms of issue 11).
 
-How terms are matched (see `gallery.moderation`): spelling is normalised on
+How terms are matched (see `museum.moderation`): spelling is normalised on
 both sides (case, look-alike letters from other scripts, accents, ä/ö/ü/ß as
 ae/oe/ue/ss, digits and signs used as letters, repeated letters, dots or
 spaces between letters), and a term also matches inside longer words, because

@@ -34,8 +34,8 @@ from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from gallery.models import OpenAIUsage, SiteSettings
 from inpainting.engines import ENGINE_NAMES, OPENAI, fallback_chain, get_engine
+from museum.models import OpenAIUsage, SiteSettings
 
 logger = logging.getLogger(__name__)
 
