@@ -454,8 +454,17 @@ def recover_lost_job(job: InpaintJob, now=None) -> bool:
                 return False
             logger.warning("Job %s lost its worker %s on its last attempt", job.pk, job.worker)
             events.publish(job, events.FAILED, {"reason": reason})
-            transaction.on_commit(lambda: job.remove_stray_pictures(up_to_attempt=job.attempts))
+            transaction.on_commit(lambda: _remove_stray_pictures(job))
     return True
+
+
+def _remove_stray_pictures(job: InpaintJob) -> None:
+    """What the job's lost attempts wrote; a storage hiccup here must not fail the caller."""
+    try:
+        job.remove_stray_pictures(up_to_attempt=job.attempts)
+    except OSError:
+        logger.warning("Job %s: could not remove pictures of lost attempts", job.pk,
+                       exc_info=True)
 
 
 def requeue_forgotten_jobs(now=None) -> int:

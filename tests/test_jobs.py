@@ -587,3 +587,30 @@ def test_a_job_row_gives_back_the_settings_it_was_submitted_with(submit):
     job = submit(**asked.as_dict())
     job.refresh_from_db()
     assert GenerationSettings.from_job(job) == asked
+
+
+@pytest.mark.django_db
+def test_the_attempt_that_finishes_a_job_removes_what_earlier_attempts_left(submit):
+    """Pictures are named after their attempt; only unreferenced ones of attempts up to the
+    finishing one go: a later attempt may be writing its own right now."""
+    from django.core.files.base import ContentFile
+
+    job = submit()
+    storage = job.result_image.storage
+
+    def write(attempt: int, field: str, name: str) -> str:
+        job.attempts = attempt
+        return storage.save(job._meta.get_field(field).generate_filename(job, name),
+                            ContentFile(b"picture"))
+
+    lost_result, lost_preview = write(1, "result_image", "r.png"), write(1, "preview_image", "p")
+    job.result_image.name = write(2, "result_image", "r.png")
+    job.preview_image.name = write(2, "preview_image", "p")
+    later = write(3, "preview_image", "p")
+
+    assert job.remove_stray_pictures(up_to_attempt=2) == 2
+
+    assert not storage.exists(lost_result) and not storage.exists(lost_preview)
+    for kept in (job.result_image.name, job.preview_image.name, later, job.input_image.name,
+                 job.mask_image.name):
+        assert storage.exists(kept), kept
