@@ -23,6 +23,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -209,6 +210,7 @@ def database_template(database_url: str, env: dict[str, Optional[str]]) -> Datab
     server = "sqlite" if database_url.startswith("sqlite") else database_url.rsplit("/", 1)[0]
     if server not in _templates:
         directory = Path(tempfile.mkdtemp(prefix="olpe-db-template-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
         if server == "sqlite":
             url = f"sqlite:///{directory / 'template.sqlite3'}"
         else:
