@@ -10,8 +10,6 @@ memorials, place names, numbers), and every wish must pass. Both run against
 the terms the migrations put into the real database.
 """
 
-import io
-
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
@@ -22,11 +20,11 @@ from PIL import Image
 
 from gallery.models import Creation
 from inpainting import jobs
-from inpainting.demo import make_demo_map
 from inpainting.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from museum import blocklist_data, moderation
 from museum.models import BlockedAttempt, BlockedTerm
+from tests.test_kiosk import map_png, png_bytes  # noqa: F401  (map_png: a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -390,17 +388,6 @@ def test_migration_0005_updates_an_installation_with_the_old_list_and_keeps_dele
 
 
 # --- a title, a first name and a wish take the same check ------------------------------------
-
-
-def png_bytes(image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def map_png():
-    return png_bytes(make_demo_map(width=160, height=120, seed=3))
 
 
 @pytest.fixture
