@@ -1,7 +1,7 @@
 """The web tier under load while a worker paints, beside the prototype's design.
 
 It starts the real platform (daphne + the django-q2 cluster, via
-`inpainting.launcher.Platform`) on loopback, once per profile: embedded
+`tooling.launcher.Platform`) on loopback, once per profile: embedded
 (SQLite, ORM broker, in-memory channel layer) and, when PostgreSQL and Redis
 answer on 127.0.0.1, scaled (PostgreSQL, Redis broker and channel layer).
 For each it measures
@@ -65,8 +65,8 @@ import httpx2 as httpx  # noqa: E402  (the HTTP client the openai package brings
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from inpainting.demo import make_demo_map  # noqa: E402
-from inpainting.launcher import Platform  # noqa: E402
+from tooling.demo import make_demo_map  # noqa: E402
+from tooling.launcher import Platform  # noqa: E402
 
 logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
 

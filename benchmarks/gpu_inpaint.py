@@ -61,9 +61,9 @@ from PIL import Image  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
 
-from inpainting import tiny_model  # noqa: E402
-from inpainting.demo import make_demo_map  # noqa: E402
-from inpainting.engines.diffusion import SCHEDULERS  # noqa: E402
+from tooling import tiny_model  # noqa: E402
+from tooling.demo import make_demo_map  # noqa: E402
+from inpainting_core.engines.diffusion import SCHEDULERS  # noqa: E402
 
 # stabilityai/stable-diffusion-2-inpainting, unet/config.json.
 SD2_INPAINT_UNET = {
@@ -138,7 +138,7 @@ GUIDANCE = 7.5
 @dataclass(frozen=True)
 class Settings:
     name: str
-    scheduler: str  # a key of inpainting.engines.diffusion.SCHEDULERS ("default": the model's own)
+    scheduler: str  # a key of inpainting_core.engines.diffusion.SCHEDULERS ("default": the model's own)
     steps: int
     sdpa: bool  # set SDPA attention explicitly (else whatever diffusers chooses)
     channels_last: bool
@@ -192,7 +192,7 @@ def build_components(tiny: bool, vocabulary: dict[str, int]):
 def build_pipeline(tiny: bool, device: str, dtype: torch.dtype, work_directory: Path):
     """The inpainting pipeline with random weights, created directly on `device`.
 
-    The tokenizer is the miniature one of inpainting/tiny_model.py: prompts
+    The tokenizer is the miniature one of tooling/tiny_model.py: prompts
     become token ids the real text encoder accepts; 77 positions are encoded
     whatever the words, so the computation is the real one.
     """
@@ -378,7 +378,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--dtype", choices=("float16", "bfloat16", "float32"),
                         help="default float16 on a GPU, float32 on a CPU")
     parser.add_argument("--tiny", action="store_true",
-                        help="the miniature architecture of inpainting/tiny_model.py (CI, CPU)")
+                        help="the miniature architecture of tooling/tiny_model.py (CI, CPU)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the platform's UNet")
     parser.add_argument("--compile-mode", default="max-autotune",
                         help="torch.compile mode (default %(default)s)")

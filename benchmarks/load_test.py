@@ -97,7 +97,7 @@ REST_FRAMEWORK = {
 CREATE_WORLD = f"""
 import io
 from django.core.files.base import ContentFile
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from museum.models import World
 buffer = io.BytesIO()
 make_demo_map(width={WORLD_SIZE[0]}, height={WORLD_SIZE[1]}, seed=3).save(buffer, format="PNG")
@@ -348,7 +348,7 @@ def visitor_wishes(count: int) -> list[tuple[bytes, bytes, str]]:
 
     Crops and strokes differ from visitor to visitor, so no two jobs are alike.
     """
-    from inpainting.demo import make_demo_map
+    from tooling.demo import make_demo_map
 
     world = make_demo_map(width=WORLD_SIZE[0], height=WORLD_SIZE[1], seed=3)
     rng = np.random.default_rng(7)
@@ -373,7 +373,7 @@ def visitor_wishes(count: int) -> list[tuple[bytes, bytes, str]]:
 def running_platform(profile_name: str, work_dir: Path, web_processes: int = 2,
                      workers: int = 2) -> Iterator:
     """A LivePlatform (tests/live.py) with several daphnes, production timings, a World."""
-    from inpainting.launcher import Platform
+    from tooling.launcher import Platform
     from tests.live import PROFILES, LivePlatform, free_port
 
     (work_dir / f"{SETTINGS_MODULE}.py").write_text(LOAD_SETTINGS, encoding="utf-8")

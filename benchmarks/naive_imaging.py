@@ -1,7 +1,7 @@
 """A per-pixel reference, written the way the prototype did it, for bench_imaging only.
 
 The platform never imports this. It exists so the benchmark can show, in the
-same run, what inpainting/imaging.py replaced: a mask converted pixel by pixel
+same run, what inpainting_core/imaging.py replaced: a mask converted pixel by pixel
 with getpixel/putpixel, and the whole engine crop pasted back over the map
 (the prototype's defect: colours shift everywhere in the crop, not only in
 the painted region).

@@ -28,7 +28,7 @@ from PIL import UnidentifiedImageError
 
 from gallery import creations, thumbnails
 from gallery.models import Creation
-from inpainting.engines import statuses as engine_statuses
+from inpainting_core.engines import statuses as engine_statuses
 from museum import engine_choice, moderation
 from museum.models import BlockedAttempt, BlockedTerm, OpenAIUsage, SiteSettings, World
 

@@ -31,7 +31,7 @@ from gallery import qr, thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
 from gallery.models import Creation
-from inpainting import engines
+from inpainting_core import engines
 from museum.models import World
 
 MODERATE_PERMISSION = "gallery.moderate_creation"

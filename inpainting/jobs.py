@@ -38,14 +38,15 @@ from museum.engine_choice import (
     choose_engine,
     record_openai_use,
 )
-from inpainting import engines, events
-from inpainting.engines import ENGINE_NAMES, get_engine
-from inpainting.generation import GenerationProblem, GenerationSettings
-from inpainting.imaging import to_png_bytes
+from inpainting_core import engines
+from inpainting import events
+from inpainting_core.engines import ENGINE_NAMES, get_engine
+from inpainting_core.generation import GenerationProblem, GenerationSettings
+from inpainting_core.imaging import to_png_bytes
 from inpainting.models import InpaintJob
-from inpainting.pipeline import load_inputs
-from inpainting.prompts import prepare_prompt
-from inpainting.wishes import clean_wish
+from inpainting_core.pipeline import load_inputs
+from inpainting_core.prompts import prepare_prompt
+from inpainting_core.wishes import clean_wish
 from museum.models import SiteSettings
 from museum.moderation import check_wish
 

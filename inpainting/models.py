@@ -74,7 +74,7 @@ class InpaintJob(models.Model):
     prompt_final = models.TextField(_("final prompt"), blank=True)
     negative_prompt = models.TextField(_("negative prompt"), blank=True)
     translation_source = models.CharField(max_length=16, blank=True)
-    # What the wish asks to paint (inpainting.landcover names), as prepared at
+    # What the wish asks to paint (inpainting_core.landcover names), as prepared at
     # submission, so the worker paints what the visitor was shown.
     land_covers = models.JSONField(default=list, blank=True)
 

@@ -30,14 +30,15 @@ from django.utils.translation import ngettext_lazy
 from django_q.exceptions import TimeoutException
 from PIL import Image
 
-from inpainting import engines, events, jobs
-from inpainting.engines import get_engine
-from inpainting.engines.base import Cancelled, EngineError, EngineUnavailable
-from inpainting.generation import GenerationSettings
-from inpainting.imaging import to_png_bytes
+from inpainting_core import engines
+from inpainting import events, jobs
+from inpainting_core.engines import get_engine
+from inpainting_core.engines.base import Cancelled, EngineError, EngineUnavailable
+from inpainting_core.generation import GenerationSettings
+from inpainting_core.imaging import to_png_bytes
 from inpainting.models import InpaintJob
-from inpainting.pipeline import GenerationResult, generate, load_inputs
-from inpainting.prompts import PreparedPrompt
+from inpainting_core.pipeline import GenerationResult, generate, load_inputs
+from inpainting_core.prompts import PreparedPrompt
 
 logger = logging.getLogger(__name__)
 
@@ -325,13 +326,20 @@ class JobRun:
             ),
         }
         now = timezone.now()
+        # The seed the engine painted with (also one it picked itself) and what it
+        # says it did differently from the wish are kept with the job.
+        noted = {"seed": result.seed}
+        if result.notes:
+            noted["notice"] = " ".join([self.job.notice, *result.notes]).strip()
         try:
             with transaction.atomic():
                 if not self.owned.update(
-                    status=Status.SUCCEEDED, finished_at=now, heartbeat_at=now, **written
+                    status=Status.SUCCEEDED, finished_at=now, heartbeat_at=now, **written, **noted
                 ):
                     raise LostJob
                 self.job.status = Status.SUCCEEDED
+                self.job.seed = noted["seed"]
+                self.job.notice = noted.get("notice", self.job.notice)
                 self.job.result_image.name = written["result_image"]
                 self.job.preview_image.name = written["preview_image"]
                 events.publish(self.job, events.SUCCEEDED, {

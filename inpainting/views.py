@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.shortcuts import render
 
-from inpainting import engines
+from inpainting_core import engines
 
 
 def home(request):

@@ -74,7 +74,7 @@ def worker_snapshot() -> dict[str, Any]:
 
 def loaded_engines() -> dict[str, dict[str, Any]]:
     """The engines that load a model, and whether this process has loaded it."""
-    from inpainting import engines
+    from inpainting_core import engines
 
     report = {}
     for name in engines.ENGINE_NAMES:

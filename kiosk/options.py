@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from inpainting import engines
-from inpainting.styles import style_choices
+from inpainting_core import engines
+from inpainting_core.styles import style_choices
 from museum.models import SiteSettings
 
 FREE_GUIDANCE = 4.0

@@ -29,7 +29,7 @@ from gallery import qr
 from gallery.creations import CreationProblem, create_creation
 from gallery.models import Creation
 from inpainting.models import InpaintJob
-from inpainting.wishes import max_wish_chars
+from inpainting_core.wishes import max_wish_chars
 from kiosk import options
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie

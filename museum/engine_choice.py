@@ -3,7 +3,7 @@
 Curators decide in the site settings which engine visitors get, and whether
 visitors may pick one themselves; API clients with a staff token may always
 pick. The choice then walks down the engine registry's fallback chain
-(`inpainting.engines.fallback_chain`: OpenAI → own model → classic) whenever
+(`inpainting_core.engines.fallback_chain`: OpenAI → own model → classic) whenever
 an engine cannot take the job:
 
 * OpenAI pictures cost money, so once the day's images reach
@@ -34,7 +34,7 @@ from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from inpainting.engines import ENGINE_NAMES, OPENAI, fallback_chain, get_engine
+from inpainting_core.engines import ENGINE_NAMES, OPENAI, fallback_chain, get_engine
 from museum.models import OpenAIUsage, SiteSettings
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from inpainting import engines
-from inpainting.imaging import ImageProblem, min_image_side, open_image
+from inpainting_core import engines
+from inpainting_core.imaging import ImageProblem, min_image_side, open_image
 
 
 def world_image_path(world, filename):
@@ -53,6 +53,11 @@ class World(models.Model):
     map_date = models.CharField(
         _("date of the map"), max_length=40, blank=True,
         help_text=_("For historic maps, e.g. “1830” or “around 1900”."),
+    )
+    metres_per_pixel = models.FloatField(
+        _("metres per pixel"), null=True, blank=True, validators=[MinValueValidator(0.01)],
+        help_text=_("The map's ground resolution, e.g. 0.1 for an orthophoto with 10 cm "
+                    "pixels. Left empty, the classic engine estimates it from the picture."),
     )
     visible = models.BooleanField(_("visible"), default=True)
     editable = models.BooleanField(
@@ -102,6 +107,10 @@ class SiteSettings(models.Model):
     )
     idle_reset_seconds = models.PositiveIntegerField(
         _("kiosk idle reset (seconds)"), default=120, validators=[MinValueValidator(5)]
+    )
+    safety_checker = models.BooleanField(
+        _("check pictures with the model's safety checker"), default=False,
+        help_text=_("Only for models that ship a safety checker; a picture it flags is not shown."),
     )
     prompt_suggestions_de = models.TextField(
         _("wish suggestions (German)"), blank=True, help_text=_("One suggestion per line.")

@@ -84,7 +84,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from inpainting.wishes import PromptProblem
+from inpainting_core.wishes import PromptProblem
 from museum.models import BlockedAttempt, BlockedTerm
 
 logger = logging.getLogger(__name__)

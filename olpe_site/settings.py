@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "gallery",
     "training",
     "kiosk",
+    "tooling",  # runplatform, olpe_client, build_tiny_model, seed_demo
 ]
 
 MIDDLEWARE = [

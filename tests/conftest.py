@@ -52,7 +52,7 @@ def _fresh_curator_caches():
 
 @pytest.fixture
 def reset_engines():
-    from inpainting import engines
+    from inpainting_core import engines
 
     engines.reset()
     yield engines

@@ -44,7 +44,7 @@ import redis
 from django.conf import settings
 from websockets.asyncio.client import connect as websocket_connect
 
-from inpainting.launcher import CLUSTER, Platform
+from tooling.launcher import CLUSTER, Platform
 
 SETTINGS_MODULE = "olpe_e2e_settings"
 # Fault timings short enough to watch: a worker that stops beating for 3 s is lost.

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inpainting.api.serializers import JobJsonSerializer, JobStateSerializer
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 
 WIDTH, HEIGHT = 192, 128

@@ -19,8 +19,8 @@ from django_q.conf import Conf
 from PIL import Image
 
 from inpainting import jobs, tasks
-from inpainting.demo import make_demo_map
-from inpainting.generation import GenerationSettings
+from tooling.demo import make_demo_map
+from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from olpe_site.asgi import application
 

@@ -41,7 +41,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from gallery.models import Creation
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from museum.models import World
 
 def png(image):

@@ -9,14 +9,14 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from PIL import Image
 
-from inpainting import landcover
-from inpainting.demo import (
+from inpainting_core import landcover
+from tooling.demo import (
     LABELS,
     land_cover_fractions,
     make_demo_map,
     make_demo_mask_example,
 )
-from inpainting.management.commands.seed_demo import DEMO_MAP_NAME, DEMO_MASK_NAME
+from tooling.management.commands.seed_demo import DEMO_MAP_NAME, DEMO_MASK_NAME
 
 INDEX = {name: index for index, name in enumerate(LABELS)}
 

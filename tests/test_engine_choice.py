@@ -186,7 +186,7 @@ def test_concurrent_workers_never_lose_a_count():
 
 
 def test_the_registry_names_every_engine_once():
-    from inpainting import engines as registry
+    from inpainting_core import engines as registry
 
     assert set(registry.ENGINE_NAMES) == set(registry.LABELS) == set(registry.SHORT_LABELS)
     assert set(registry.FALLBACK_ORDER) == set(registry.ENGINE_NAMES)
@@ -199,7 +199,7 @@ def test_the_registry_names_every_engine_once():
 
 
 def test_the_registry_owns_the_fallback_order():
-    from inpainting import engines as registry
+    from inpainting_core import engines as registry
 
     assert registry.fallback_chain(registry.OPENAI) == (
         registry.OPENAI, registry.OWN_MODEL, registry.CLASSIC

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpainting import imaging, landcover
-from inpainting.demo import LABELS, make_demo_map
-from inpainting.engines.base import Cancelled, EngineRequest
-from inpainting.engines.classic import ClassicEngine, painters, reading
-from inpainting.engines.classic import engine as classic_engine
+from inpainting_core import imaging, landcover
+from tooling.demo import LABELS, make_demo_map
+from inpainting_core.engines.base import Cancelled, EngineRequest
+from inpainting_core.engines.classic import ClassicEngine, painters, reading
+from inpainting_core.engines.classic import engine as classic_engine
 
 INDEX = {name: index for index, name in enumerate(LABELS)}
 RADIUS = 70
@@ -82,7 +82,7 @@ def repaint(engine, demo, covers, on, seed=1, **kwargs):
     image, labels = demo
     centre = place_showing(labels, on)
     request = make_request(engine, image, blob_mask(image.size, centre), covers, seed=seed, **kwargs)
-    result = np.asarray(engine.inpaint(request))
+    result = np.asarray(engine.inpaint(request).image)
     return request, result
 
 
@@ -90,7 +90,7 @@ def repaint(engine, demo, covers, on, seed=1, **kwargs):
 
 
 def test_engine_is_always_usable_and_registered(reset_engines):
-    from inpainting.engines import get_engine
+    from inpainting_core.engines import get_engine
 
     engine = get_engine("classic")
     assert isinstance(engine, ClassicEngine)
@@ -243,7 +243,7 @@ def test_without_a_seed_the_same_wish_paints_the_same(engine, demo):
     mask = blob_mask(image.size, place_showing(labels, [landcover.MEADOW]))
     request = make_request(engine, image, mask, [landcover.SAND], seed=None, prompt="a beach")
     assert classic_engine.seed_for(request) == classic_engine.seed_for(request)
-    assert np.array_equal(np.asarray(engine.inpaint(request)), np.asarray(engine.inpaint(request)))
+    assert np.array_equal(np.asarray(engine.inpaint(request).image), np.asarray(engine.inpaint(request).image))
     other_wish = make_request(engine, image, mask, [landcover.SAND], seed=None, prompt="sand dunes")
     assert classic_engine.seed_for(other_wish) != classic_engine.seed_for(request)
 
@@ -253,7 +253,7 @@ def test_progress_reports_four_phases_with_previews_once_there_is_a_picture(engi
     mask = blob_mask(image.size, place_showing(labels, [landcover.MEADOW]))
     request = make_request(engine, image, mask, [landcover.WATER])
     calls = []
-    engine.inpaint(request, progress=lambda step, total, preview: calls.append((step, total, preview)))
+    engine.inpaint(request, progress=lambda step, total, preview: calls.append((step, total, preview))).image
     assert [(step, total) for step, total, _preview in calls] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert calls[0][2] is None and calls[1][2] is None
     for _step, _total, preview in calls[2:]:
@@ -272,7 +272,7 @@ def test_cancelling_stops_between_phases(engine, demo, cancel_at):
         return len(checks) >= cancel_at
 
     with pytest.raises(Cancelled):
-        engine.inpaint(request, progress=lambda step, total, preview: steps.append(step), should_cancel=should_cancel)
+        engine.inpaint(request, progress=lambda step, total, preview: steps.append(step), should_cancel=should_cancel).image
     assert steps == list(range(1, cancel_at))
 
 
@@ -287,7 +287,7 @@ def test_a_mask_touching_the_crops_edges_is_blended(engine, demo):
         image=crop, mask=Image.fromarray(mask), prompt="lake", land_covers=(landcover.WATER,),
         seed=2, context=image, crop_box=(0, 0, 200, 160),
     )
-    result = np.asarray(engine.inpaint(request))
+    result = np.asarray(engine.inpaint(request).image)
     assert np.array_equal(result[mask == 0], np.asarray(crop)[mask == 0])
     painted = result[mask == 255].astype(np.float32)
     assert painted[:, 2].mean() > painted[:, 0].mean() and painted.mean() < 110
@@ -300,7 +300,7 @@ def test_a_fully_painted_crop_without_context_is_filled(engine, demo):
     request = EngineRequest(
         image=crop, mask=Image.new("L", crop.size, 255), prompt="forest", land_covers=(landcover.FOREST,), seed=3
     )
-    result = np.asarray(engine.inpaint(request))
+    result = np.asarray(engine.inpaint(request).image)
     assert result.shape == (80, 80, 3)
     assert result[..., 1].mean() > result[..., 0].mean() and detail(result).std() > 5
 
@@ -309,7 +309,7 @@ def test_an_empty_mask_returns_the_crop(engine, demo):
     image, _labels = demo
     crop = image.crop((0, 0, 64, 64))
     request = EngineRequest(image=crop, mask=Image.new("L", crop.size, 0), prompt="lake", land_covers=("water",))
-    assert np.array_equal(np.asarray(engine.inpaint(request)), np.asarray(crop))
+    assert np.array_equal(np.asarray(engine.inpaint(request).image), np.asarray(crop))
 
 
 def test_a_scaled_down_crop_borrows_texture_at_its_own_scale(engine, demo, settings):
@@ -319,7 +319,7 @@ def test_a_scaled_down_crop_borrows_texture_at_its_own_scale(engine, demo, setti
     mask = blob_mask(image.size, place_showing(labels, [landcover.MEADOW, landcover.FIELD]), radius=110)
     request = make_request(engine, image, mask, [landcover.WATER])
     assert max(request.image.size) == 160
-    result = np.asarray(engine.inpaint(request))
+    result = np.asarray(engine.inpaint(request).image)
     core = painted_core(request)
     lake = mean_colour_of(image, labels, landcover.WATER)
     assert np.linalg.norm(result[core].astype(np.float32).mean(axis=0) - lake) < 30
@@ -329,8 +329,8 @@ def test_a_scaled_down_crop_borrows_texture_at_its_own_scale(engine, demo, setti
 
 
 def test_through_the_pipeline_only_the_mask_and_its_feather_band_change(demo, reset_engines, settings):
-    from inpainting.generation import GenerationSettings
-    from inpainting.pipeline import generate
+    from inpainting_core.generation import GenerationSettings
+    from inpainting_core.pipeline import generate
 
     image, labels = demo
     mask = blob_mask(image.size, place_showing(labels, [landcover.FIELD, landcover.MEADOW]))

@@ -18,8 +18,8 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
-from inpainting.engines.base import Cancelled, EngineError, EngineRequest, EngineUnavailable
-from inpainting.engines.diffusion import SCHEDULERS, DiffusersEngine, load_inpaint_pipeline
+from inpainting_core.engines.base import Cancelled, EngineError, EngineRequest, EngineUnavailable
+from inpainting_core.engines.diffusion import SCHEDULERS, DiffusersEngine, load_inpaint_pipeline
 
 WIDTH, HEIGHT = 128, 96
 LATENT_SIZE = (WIDTH // 8, HEIGHT // 8)
@@ -123,7 +123,7 @@ def test_both_unet_kinds_load_from_pretrained_and_repaint_the_masked_region(
     assert not engine.loaded
 
     request = make_request()
-    result = engine.inpaint(request)
+    result = engine.inpaint(request).image
 
     assert engine.loaded
     pipeline = engine.load()
@@ -143,7 +143,7 @@ def test_four_channel_model_keeps_the_original_latents_outside_the_mask(use_mode
 
     def final_preview(prompt):
         previews = []
-        engine.inpaint(make_request(prompt=prompt), progress=lambda s, t, p: previews.append(p))
+        engine.inpaint(make_request(prompt=prompt), progress=lambda s, t, p: previews.append(p)).image
         return pixels(previews[-1])
 
     lake, snow = final_preview("a lake"), final_preview("snow on the field")
@@ -157,7 +157,7 @@ def test_four_channel_model_keeps_the_original_latents_outside_the_mask(use_mode
 @pytest.mark.parametrize("size", [(128, 96), (100, 70), (64, 128)])
 def test_output_has_the_request_size(engine, size):
     request = make_request(size=size)
-    assert engine.inpaint(request).size == size
+    assert engine.inpaint(request).image.size == size
 
 
 def test_target_size_scales_the_long_side_to_the_model_resolution(engine, settings):
@@ -171,7 +171,7 @@ def test_target_size_scales_the_long_side_to_the_model_resolution(engine, settin
 def test_scheduler_setting_chooses_the_scheduler(use_model, tiny_models, settings, name):
     settings.OLPE_SCHEDULER = name
     engine = use_model(tiny_models[9])
-    engine.inpaint(make_request(steps=4))
+    engine.inpaint(make_request(steps=4)).image
     scheduler = engine.load().scheduler
     expected = "PNDMScheduler" if name == "default" else SCHEDULERS[name][0]
     assert type(scheduler).__name__ == expected
@@ -186,7 +186,7 @@ def test_scheduler_setting_chooses_the_scheduler(use_model, tiny_models, setting
 
 def test_progress_reports_every_step_and_previews_every_fifth_and_the_last(engine):
     events = []
-    engine.inpaint(make_request(steps=12), progress=lambda *event: events.append(event))
+    engine.inpaint(make_request(steps=12), progress=lambda *event: events.append(event)).image
 
     assert [(step, total) for step, total, _ in events] == [(step, 12) for step in range(1, 13)]
     with_preview = {step: preview for step, _, preview in events if preview is not None}
@@ -200,13 +200,13 @@ def test_progress_total_counts_the_steps_that_strength_leaves(engine):
     events = []
     engine.inpaint(
         make_request(steps=10, strength=0.5), progress=lambda *event: events.append(event)
-    )
+    ).image
     assert [step for step, _, _ in events] == [1, 2, 3, 4, 5]
     assert {total for _, total, _ in events} == {5}
 
 
 def test_cancel_between_steps_raises_and_leaves_the_engine_usable(engine):
-    reference = pixels(engine.inpaint(make_request(steps=8)))
+    reference = pixels(engine.inpaint(make_request(steps=8)).image)
     steps_seen = []
 
     with pytest.raises(Cancelled):
@@ -214,10 +214,10 @@ def test_cancel_between_steps_raises_and_leaves_the_engine_usable(engine):
             make_request(steps=8),
             progress=lambda step, total, preview: steps_seen.append(step),
             should_cancel=lambda: len(steps_seen) >= 3,
-        )
+        ).image
     assert steps_seen == [1, 2, 3]
 
-    again = pixels(engine.inpaint(make_request(steps=8)))
+    again = pixels(engine.inpaint(make_request(steps=8)).image)
     assert np.array_equal(again, reference)
 
 
@@ -228,24 +228,24 @@ def test_cancel_before_start_runs_no_step(engine):
             make_request(),
             progress=lambda *event: steps_seen.append(event),
             should_cancel=lambda: True,
-        )
+        ).image
     assert steps_seen == []
 
 
 def test_the_seed_makes_results_reproducible(engine):
-    first = pixels(engine.inpaint(make_request(seed=5)))
-    second = pixels(engine.inpaint(make_request(seed=5)))
-    other = pixels(engine.inpaint(make_request(seed=6)))
+    first = pixels(engine.inpaint(make_request(seed=5)).image)
+    second = pixels(engine.inpaint(make_request(seed=5)).image)
+    other = pixels(engine.inpaint(make_request(seed=6)).image)
     assert np.array_equal(first, second)
     assert not np.array_equal(first, other)
 
 
 def test_without_a_seed_the_engine_picks_one_and_tells_which(engine):
-    request = make_request(seed=None)
-    result = pixels(engine.inpaint(request))
-    seed = request.extra["seed_used"]
-    assert isinstance(seed, int)
-    assert np.array_equal(pixels(engine.inpaint(make_request(seed=seed))), result)
+    painted = engine.inpaint(make_request(seed=None))
+    assert isinstance(painted.seed, int)
+    again = engine.inpaint(make_request(seed=painted.seed))
+    assert again.seed == painted.seed
+    assert np.array_equal(pixels(again.image), pixels(painted.image))
 
 
 def test_cuda_out_of_memory_is_a_retryable_engine_error(engine, monkeypatch):
@@ -258,7 +258,7 @@ def test_cuda_out_of_memory_is_a_retryable_engine_error(engine, monkeypatch):
 
     monkeypatch.setattr(type(pipeline), "__call__", out_of_memory)
     with pytest.raises(EngineError) as raised:
-        engine.inpaint(make_request())
+        engine.inpaint(make_request()).image
     assert raised.value.retryable
     assert "memory" in str(raised.value)
 
@@ -301,7 +301,7 @@ def test_status_imports_no_machine_learning_library(tiny_models):
     script = (
         "import sys, django\n"
         "django.setup()\n"
-        "from inpainting.engines.diffusion import DiffusersEngine\n"
+        "from inpainting_core.engines.diffusion import DiffusersEngine\n"
         "status = DiffusersEngine().status()\n"
         "assert status.usable, status\n"
         "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))\n"
@@ -332,7 +332,7 @@ def test_the_tiny_model_is_refused_unless_allowed(settings, tiny_models):
     status = engine.status()
     assert not status.usable and "test model" in status.reason
     with pytest.raises(EngineUnavailable):
-        engine.inpaint(make_request())
+        engine.inpaint(make_request()).image
     assert not engine.loaded
 
     settings.OLPE_ALLOW_TINY_MODEL = True
@@ -365,7 +365,7 @@ def test_a_model_that_fails_to_load_is_unavailable_with_the_reason_until_replace
     shutil.rmtree(broken)
     build_model(broken, 9)  # fetching again replaces model_index.json
     assert engine.status().usable
-    assert engine.inpaint(make_request()).size == (WIDTH, HEIGHT)
+    assert engine.inpaint(make_request()).image.size == (WIDTH, HEIGHT)
 
 
 # ------------------------------------------------------------------------------
@@ -404,22 +404,22 @@ def tiny_lora(tiny_models, tmp_path_factory):
 def test_a_style_with_a_lora_changes_the_picture_and_other_styles_do_not_use_it(
     engine, settings, tiny_lora
 ):
-    plain = pixels(engine.inpaint(make_request(style="none")))
+    plain = pixels(engine.inpaint(make_request(style="none")).image)
     settings.OLPE_LORA_STYLES = {"watercolour": str(tiny_lora)}
 
-    styled = pixels(engine.inpaint(make_request(style="watercolour")))
+    styled = pixels(engine.inpaint(make_request(style="watercolour")).image)
     assert not np.array_equal(styled, plain)
     assert engine.load().get_active_adapters() == ["watercolour"]
 
-    after = pixels(engine.inpaint(make_request(style="none")))
+    after = pixels(engine.inpaint(make_request(style="none")).image)
     assert np.array_equal(after, plain)
-    assert np.array_equal(pixels(engine.inpaint(make_request(style="watercolour"))), styled)
+    assert np.array_equal(pixels(engine.inpaint(make_request(style="watercolour")).image), styled)
 
 
 def test_a_style_whose_lora_is_missing_runs_without_it(engine, settings, tmp_path):
-    plain = pixels(engine.inpaint(make_request(style="none")))
+    plain = pixels(engine.inpaint(make_request(style="none")).image)
     settings.OLPE_LORA_STYLES = {"watercolour": str(tmp_path / "no-such-lora")}
-    assert np.array_equal(pixels(engine.inpaint(make_request(style="watercolour"))), plain)
+    assert np.array_equal(pixels(engine.inpaint(make_request(style="watercolour")).image), plain)
 
 
 # ------------------------------------------------------------------------------
@@ -430,9 +430,9 @@ def test_a_style_whose_lora_is_missing_runs_without_it(engine, settings, tmp_pat
 def test_generate_with_the_own_model_repaints_only_the_painted_region(
     settings, tiny_models, reset_engines
 ):
-    from inpainting.demo import make_demo_map
-    from inpainting.generation import GenerationSettings
-    from inpainting.pipeline import generate
+    from tooling.demo import make_demo_map
+    from inpainting_core.generation import GenerationSettings
+    from inpainting_core.pipeline import generate
 
     settings.OLPE_MODEL = str(tiny_models[9])
     settings.OLPE_ALLOW_TINY_MODEL = True

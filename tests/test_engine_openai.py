@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpainting.engines.base import Cancelled, EngineError, EngineRequest, EngineUnavailable
-from inpainting.engines.openai_images import OpenAIEngine, closest_size
+from inpainting_core.engines.base import Cancelled, EngineError, EngineRequest, EngineUnavailable
+from inpainting_core.engines.openai_images import OpenAIEngine, closest_size
 from tests.fake_openai import fake_openai  # noqa: F401 - the fixture
 
 PROMPT = "aerial photograph of a calm lake, map of Olpe"
@@ -48,7 +48,7 @@ def repainted(levels: np.ndarray) -> np.ndarray:
 def test_the_request_carries_model_prompt_size_image_and_mask(fake_openai):
     request = make_request()
 
-    result = OpenAIEngine().inpaint(request)
+    result = OpenAIEngine().inpaint(request).image
 
     (sent,) = fake_openai.edits
     assert sent.headers["authorization"] == f"Bearer {fake_openai.api_key}"
@@ -69,7 +69,7 @@ def test_the_request_carries_model_prompt_size_image_and_mask(fake_openai):
 def test_the_answer_is_the_fakes_picture(fake_openai):
     request = make_request()
 
-    result = np.asarray(OpenAIEngine().inpaint(request))
+    result = np.asarray(OpenAIEngine().inpaint(request).image)
 
     painted = repainted(soft_mask(1024, 1024))
     assert (result[painted] == fake_openai.fill).all()
@@ -79,7 +79,7 @@ def test_the_answer_is_the_fakes_picture(fake_openai):
 def test_the_model_comes_from_the_setting(fake_openai, settings):
     settings.OPENAI_IMAGE_MODEL = "gpt-image-2"
 
-    OpenAIEngine().inpaint(make_request())
+    OpenAIEngine().inpaint(make_request()).image
 
     assert fake_openai.edits[0].fields["model"] == "gpt-image-2"
     assert "response_format" not in fake_openai.edits[0].fields
@@ -88,7 +88,7 @@ def test_the_model_comes_from_the_setting(fake_openai, settings):
 def test_dall_e_2_is_asked_for_base64(fake_openai, settings):
     settings.OPENAI_IMAGE_MODEL = "dall-e-2"
 
-    result = OpenAIEngine().inpaint(make_request())
+    result = OpenAIEngine().inpaint(make_request()).image
 
     (sent,) = fake_openai.edits
     assert sent.fields["model"] == "dall-e-2"
@@ -102,7 +102,7 @@ def test_a_url_answer_is_downloaded(fake_openai, settings):
     settings.OPENAI_IMAGE_MODEL = "dall-e-2"
     fake_openai.answer("url")
 
-    result = np.asarray(OpenAIEngine().inpaint(make_request()))
+    result = np.asarray(OpenAIEngine().inpaint(make_request()).image)
 
     assert [request.method for request in fake_openai.requests] == ["POST", "GET"]
     assert (result[repainted(soft_mask(1024, 1024))] == fake_openai.fill).all()
@@ -112,7 +112,7 @@ def test_an_expired_url_is_a_retryable_error(fake_openai):
     fake_openai.answer("url_expired")
 
     with pytest.raises(EngineError) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert raised.value.retryable
     assert "could not be fetched" in str(raised.value)
@@ -146,7 +146,7 @@ def test_closest_size_compares_aspect_ratios_not_differences():
 def test_a_crop_of_another_size_is_sent_at_an_accepted_size_and_returned_at_its_own(fake_openai):
     request = make_request(300, 200)
 
-    result = OpenAIEngine().inpaint(request)
+    result = OpenAIEngine().inpaint(request).image
 
     sent = fake_openai.edits[0]
     assert sent.fields["size"] == "1536x1024"
@@ -176,7 +176,7 @@ def test_api_errors_become_readable_engine_errors(fake_openai, scenario, kind, r
     fake_openai.answer(scenario)
 
     with pytest.raises(EngineError) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert type(raised.value) is kind
     assert raised.value.retryable is retryable
@@ -188,7 +188,7 @@ def test_a_wrong_address_names_the_setting(fake_openai, settings):
     settings.OPENAI_BASE_URL = f"{fake_openai.root_url}/not-the-api"
 
     with pytest.raises(EngineUnavailable) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert "OPENAI_BASE_URL" in str(raised.value)
     assert [request.path for request in fake_openai.requests] == ["/not-the-api/images/edits"]
@@ -200,7 +200,7 @@ def test_a_refused_key_never_appears_in_the_message_or_the_logs(fake_openai, set
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(EngineUnavailable) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert fake_openai.edits[0].headers["authorization"] == f"Bearer {wrong_key}"
     assert wrong_key not in str(raised.value)
@@ -214,7 +214,7 @@ def test_rate_limits_are_retried_by_the_client(fake_openai, settings):
     settings.OPENAI_MAX_RETRIES = 1
     fake_openai.answer("rate_limited", "success")
 
-    result = OpenAIEngine().inpaint(make_request())
+    result = OpenAIEngine().inpaint(make_request()).image
 
     assert len(fake_openai.edits) == 2
     assert result.size == (1024, 1024)
@@ -225,7 +225,7 @@ def test_retries_stop_at_the_setting(fake_openai, settings):
     fake_openai.answer("rate_limited")
 
     with pytest.raises(EngineError) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert raised.value.retryable
     assert len(fake_openai.edits) == 3
@@ -237,7 +237,7 @@ def test_a_slow_answer_times_out_as_a_retryable_error(fake_openai, settings):
     fake_openai.delay = 30.0
 
     with pytest.raises(EngineError) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert type(raised.value) is EngineError
     assert raised.value.retryable
@@ -252,7 +252,7 @@ def test_an_unreachable_service_is_a_retryable_error(fake_openai, settings):
     settings.OPENAI_BASE_URL = f"http://127.0.0.1:{closed_port}/v1"
 
     with pytest.raises(EngineError) as raised:
-        OpenAIEngine().inpaint(make_request())
+        OpenAIEngine().inpaint(make_request()).image
 
     assert raised.value.retryable
     assert "could not be reached" in str(raised.value)
@@ -267,7 +267,7 @@ def test_without_a_key_the_engine_is_unusable_and_asks_nothing(fake_openai, sett
 
     status = engine.status()
     with pytest.raises(EngineUnavailable) as raised:
-        engine.inpaint(make_request())
+        engine.inpaint(make_request()).image
 
     assert not status.usable
     assert "no API key configured" in status.reason
@@ -285,7 +285,7 @@ def test_with_a_key_the_engine_is_usable_without_asking_the_api(fake_openai):
 def test_progress_is_reported_when_sending_and_when_done(fake_openai):
     steps = []
 
-    OpenAIEngine().inpaint(make_request(), progress=lambda *step: steps.append(step))
+    OpenAIEngine().inpaint(make_request(), progress=lambda *step: steps.append(step)).image
 
     assert steps == [(0, 1, None), (1, 1, None)]
 
@@ -296,7 +296,7 @@ def test_a_job_cancelled_before_sending_sends_nothing(fake_openai):
     with pytest.raises(Cancelled):
         OpenAIEngine().inpaint(
             make_request(), progress=lambda *step: steps.append(step), should_cancel=lambda: True
-        )
+        ).image
 
     assert fake_openai.requests == []
     assert steps == []
@@ -306,7 +306,7 @@ def test_a_job_cancelled_while_waiting_drops_the_answer(fake_openai):
     checks = iter([False, True])
 
     with pytest.raises(Cancelled):
-        OpenAIEngine().inpaint(make_request(), should_cancel=lambda: next(checks))
+        OpenAIEngine().inpaint(make_request(), should_cancel=lambda: next(checks)).image
 
     assert len(fake_openai.edits) == 1
 
@@ -328,8 +328,8 @@ def test_the_client_is_created_once_with_the_settings(fake_openai, settings):
 
 
 def test_the_pipeline_repaints_only_the_painted_region(fake_openai, settings):
-    from inpainting.generation import GenerationSettings
-    from inpainting.pipeline import generate
+    from inpainting_core.generation import GenerationSettings
+    from inpainting_core.pipeline import generate
 
     settings.OLPE_FEATHER_PX = 4
     picture = gradient_picture(640, 480)

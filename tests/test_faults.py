@@ -1,7 +1,7 @@
 """Faults of a scaled installation, caused on purpose while visitors wait for their pictures.
 
 Real processes on loopback: daphne and the django-q2 cluster, started by
-`inpainting.launcher.Platform`, against a PostgreSQL cluster and a
+`tooling.launcher.Platform`, against a PostgreSQL cluster and a
 redis-server of this module's own (initdb in a temporary directory, a
 redis-server on a free port), so that they can be killed and restarted
 without touching the machine's shared servers.
@@ -44,8 +44,8 @@ from PIL import Image
 from benchmarks.load_test import Watch, exactly_once_problems, run_visitors, watch_job
 from benchmarks.load_test import audit_jobs as audit_load_test_jobs
 from benchmarks.load_test import running_platform as load_test_platform
-from inpainting.demo import make_demo_map
-from inpainting.launcher import CLUSTER, Platform
+from tooling.demo import make_demo_map
+from tooling.launcher import CLUSTER, Platform
 from tests.live import (
     LivePlatform,
     Profile,

@@ -20,8 +20,8 @@ from urllib.parse import unquote, urlparse
 import pytest
 from django.core.management import CommandError, call_command
 
-from inpainting import model_store
-from inpainting.engines.diffusion import DiffusersEngine
+from inpainting_core import model_store
+from inpainting_core.engines.diffusion import DiffusersEngine
 
 HUB_ID = "olpe-test/tiny-inpainting"
 LORA_ID = "olpe-test/watercolour-lora"

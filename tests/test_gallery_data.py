@@ -22,7 +22,7 @@ from PIL import Image
 from gallery import creations
 from gallery.management.commands.purge import parse_age
 from gallery.models import Creation
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from museum.models import BlockedAttempt, BlockedTerm, SiteSettings, World
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from inpainting.wishes import PromptProblem
+from inpainting_core.wishes import PromptProblem
 from museum import moderation
 from museum.blocklist_data import SHIPPED_TERMS
 from museum.models import BlockedAttempt, BlockedTerm

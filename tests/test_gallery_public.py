@@ -21,7 +21,7 @@ from PIL import Image
 
 from gallery import qr, views
 from gallery.models import Creation
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from museum.models import World
 
 pytestmark = pytest.mark.django_db

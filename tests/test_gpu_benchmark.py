@@ -20,7 +20,7 @@ from benchmarks.gpu_inpaint import (
     pipeline_flops,
     total_flops,
 )
-from inpainting import tiny_model
+from tooling import tiny_model
 
 PROTOTYPE_STEPS, PLATFORM_STEPS = 12, 4
 

@@ -2,7 +2,7 @@
 
 Uploads are untrusted, so two promises are checked here:
 
-* `inpainting.imaging` either returns a usable picture or mask, or raises
+* `inpainting_core.imaging` either returns a usable picture or mask, or raises
   `ImageProblem` with a readable reason; nothing else escapes, whatever the
   bytes (hypothesis: arbitrary bytes, PNGs built from random chunks, damaged
   copies of real pictures, real pictures of random sizes and modes).
@@ -35,8 +35,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from inpainting import imaging
-from inpainting.pipeline import load_inputs
+from inpainting_core import imaging
+from inpainting_core.pipeline import load_inputs
 
 # Pictures decoded in the properties stay small, so each example costs milliseconds.
 PROPERTY_MAX_PIXELS = 128 * 128

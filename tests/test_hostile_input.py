@@ -30,7 +30,7 @@ from rest_framework.test import APIClient
 
 from inpainting import jobs
 from inpainting.api.parsers import JSONTooDeep, load_json, nests_deeper_than
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from museum.models import SiteSettings, World
 

@@ -1,4 +1,4 @@
-"""inpainting.imaging: untrusted uploads, every mask form, cropping and compositing.
+"""inpainting_core.imaging: untrusted uploads, every mask form, cropping and compositing.
 
 No database: these are pure picture operations, checked on real encoded files.
 """
@@ -17,8 +17,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile
 
-from inpainting import imaging
-from inpainting.engines.base import fit_to_multiple
+from inpainting_core import imaging
+from inpainting_core.engines.base import fit_to_multiple
 
 MAP_SIZE = (120, 80)  # (width, height)
 

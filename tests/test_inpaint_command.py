@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 
 
 @pytest.fixture

@@ -22,12 +22,12 @@ from django_q.models import OrmQ, Schedule
 from PIL import Image
 
 from inpainting import events, jobs, tasks
-from inpainting.demo import make_demo_map
-from inpainting.engines.base import EngineError
-from inpainting.generation import GenerationSettings
-from inpainting.imaging import EmptyMask, ImageProblem
+from tooling.demo import make_demo_map
+from inpainting_core.engines.base import EngineError
+from inpainting_core.generation import GenerationSettings
+from inpainting_core.imaging import EmptyMask, ImageProblem
 from inpainting.models import InpaintJob, JobEvent
-from inpainting.wishes import PromptProblem
+from inpainting_core.wishes import PromptProblem
 from museum.models import SiteSettings
 
 Status = InpaintJob.Status

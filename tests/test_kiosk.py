@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Creation
-from inpainting import engines
-from inpainting.demo import make_demo_map
+from inpainting_core import engines
+from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from kiosk.options import countdown_seconds
 from museum.models import BlockedTerm, SiteSettings, World

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from inpainting.launcher import CLUSTER
+from tooling.launcher import CLUSTER
 from tests.live import live_platform
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -44,8 +44,8 @@ JOB_SECONDS = 60_000  # milliseconds Playwright waits for a job to finish
 SEED = f"""
 from django.core.files.base import ContentFile
 import io
-from inpainting import engines
-from inpainting.demo import make_demo_map
+from inpainting_core import engines
+from tooling.demo import make_demo_map
 from museum.models import BlockedTerm, SiteSettings, World
 
 def png(image):

@@ -16,7 +16,7 @@ from django.test import Client
 from django_q.conf import Conf
 from PIL import Image
 
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from museum.models import SiteSettings
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from gallery.models import Creation
 from inpainting import jobs
-from inpainting.generation import GenerationSettings
+from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from museum import blocklist_data, moderation
 from museum.models import BlockedAttempt, BlockedTerm
@@ -474,7 +474,7 @@ def test_an_evasive_wish_is_refused_before_a_job_is_stored(map_png, wish):
 
 def test_an_overlong_wish_is_refused_before_the_blocklist_reads_it(map_png):
     """The blocklist reads every character several ways; a huge wish must not reach it."""
-    from inpainting.wishes import PromptProblem
+    from inpainting_core.wishes import PromptProblem
 
     with pytest.raises(PromptProblem) as refused:
         jobs.submit_job(image=map_png, mask=map_png, wish="N*zi " * 100_000,

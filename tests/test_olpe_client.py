@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from tests.live import free_port, live_platform
 
 WIDTH, HEIGHT = 256, 192

@@ -10,11 +10,11 @@ import uuid
 import pytest
 from django.utils.functional import Promise
 
-from inpainting import glossary, landcover, translation
-from inpainting.prompts import detect_land_covers, prepare_prompt
-from inpainting.styles import STYLES, Style, style_choices
-from inpainting.translation import translate_to_english
-from inpainting.wishes import PromptProblem
+from inpainting_core import glossary, landcover, translation
+from inpainting_core.prompts import detect_land_covers, prepare_prompt
+from inpainting_core.styles import STYLES, Style, style_choices
+from inpainting_core.translation import translate_to_english
+from inpainting_core.wishes import PromptProblem
 from tests.fake_translate import ERROR, GARBAGE, HANG, OK, FakeGoogleTranslate, unused_url
 
 REQUIRED_WORDS = {

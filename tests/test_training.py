@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image
 
-from inpainting.demo import make_demo_map
+from tooling.demo import make_demo_map
 from training import datasets, objectives
 from training.train import TrainingConfig, list_checkpoints, read_log, train
 
@@ -330,8 +330,8 @@ def painted_demo():
 
 @pytest.mark.parametrize("mode", ["text2image", "inpaint"])
 def test_a_trained_model_inpaints_in_the_diffusers_engine(trained, own_model, mode):
-    from inpainting.generation import GenerationSettings
-    from inpainting.pipeline import generate
+    from inpainting_core.generation import GenerationSettings
+    from inpainting_core.pipeline import generate
 
     own_model(trained(mode).out)
     demo, mask = painted_demo()
@@ -345,8 +345,8 @@ def test_a_trained_model_inpaints_in_the_diffusers_engine(trained, own_model, mo
 
 
 def test_a_trained_lora_is_a_style_of_the_engine(trained, own_model, bases, settings):
-    from inpainting.engines import get_engine
-    from inpainting.engines.base import EngineRequest
+    from inpainting_core.engines import get_engine
+    from inpainting_core.engines.base import EngineRequest
 
     own_model(bases[9])
     demo, mask = painted_demo()
@@ -360,7 +360,7 @@ def test_a_trained_lora_is_a_style_of_the_engine(trained, own_model, bases, sett
             steps=3,
             seed=2,
         )
-        return np.asarray(get_engine("diffusers").inpaint(request), np.int16)
+        return np.asarray(get_engine("diffusers").inpaint(request).image, np.int16)
 
     without = paint()
     settings.OLPE_LORA_STYLES = {"medieval": str(trained("lora").out)}

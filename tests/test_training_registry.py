@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from PIL import Image
 
-from inpainting.styles import STYLES
+from inpainting_core.styles import STYLES
 from training import registry
 from training.models import DiffusionModel, RegistryState, StyleAdapter
 
@@ -299,7 +299,7 @@ def tiny_lora(tiny_models, tmp_path):
 
 @pytest.fixture
 def engine(settings, tiny_models, reset_engines):
-    from inpainting.engines.diffusion import DiffusersEngine
+    from inpainting_core.engines.diffusion import DiffusersEngine
 
     settings.OLPE_MODEL_REGISTRY = "training.registry"
     settings.OLPE_MODEL = str(tiny_models[1])
@@ -312,7 +312,7 @@ def engine(settings, tiny_models, reset_engines):
 def paint(engine, style="none"):
     import numpy as np
 
-    from inpainting.engines.base import EngineRequest
+    from inpainting_core.engines.base import EngineRequest
 
     mask = Image.new("L", (64, 64), 0)
     mask.paste(255, (16, 16, 48, 48))
@@ -324,7 +324,7 @@ def paint(engine, style="none"):
         steps=2,
         seed=5,
     )
-    return np.asarray(engine.inpaint(request), np.int16)
+    return np.asarray(engine.inpaint(request).image, np.int16)
 
 
 def test_the_engine_switches_to_the_model_a_curator_activates_without_a_restart(

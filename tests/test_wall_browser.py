@@ -23,11 +23,11 @@ from django.conf import settings
 from django.test import override_settings
 from PIL import Image
 
-from inpainting import imaging
-from inpainting.demo import make_demo_map
-from inpainting.generation import GenerationSettings
-from inpainting.launcher import Platform
-from inpainting.pipeline import generate
+from inpainting_core import imaging
+from tooling.demo import make_demo_map
+from inpainting_core.generation import GenerationSettings
+from tooling.launcher import Platform
+from inpainting_core.pipeline import generate
 from tests.live import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from gallery.admin import PicturesMixin
-from inpainting import model_store
+from inpainting_core import model_store
 from training import registry
 from training.models import DiffusionModel, StyleAdapter
 

@@ -27,7 +27,7 @@ import numpy as np
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
-from inpainting import model_store
+from inpainting_core import model_store
 
 METADATA_FILES = ("metadata.csv", "metadata.jsonl")
 FILE_COLUMN = "file_name"

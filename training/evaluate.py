@@ -2,7 +2,7 @@
 
 Each case is the synthetic demo map, a painted region, a German wish and a
 seed; every column paints every case through the same path visitors' jobs
-take (`inpainting.pipeline.generate` with the diffusers engine). The result
+take (`inpainting_core.pipeline.generate` with the diffusers engine). The result
 is a grid a curator can judge at a glance (rows: cases; columns: the map, the
 painted region, then one result per model or adapter), and a report with the
 time per picture and a few numbers:
@@ -35,11 +35,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from PIL import Image, ImageDraw, ImageFont
 
-from inpainting import engines, imaging, landcover
-from inpainting.demo import make_demo_map, make_demo_mask_example
-from inpainting.engines.base import EngineError
-from inpainting.generation import GenerationSettings
-from inpainting.pipeline import generate
+from inpainting_core import engines, imaging, landcover
+from tooling.demo import make_demo_map, make_demo_mask_example
+from inpainting_core.engines.base import EngineError
+from inpainting_core.generation import GenerationSettings
+from inpainting_core.pipeline import generate
 
 logger = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def case_mask(region: str, labels: np.ndarray) -> np.ndarray:
 
 def _centre_of(labels: np.ndarray, cover: str) -> tuple[int, int]:
     """The pixel of that land cover nearest to its centroid (a centroid may lie outside it)."""
-    from inpainting.demo import LABELS
+    from tooling.demo import LABELS
 
     ys, xs = np.nonzero(labels == LABELS.index(cover))
     if len(xs) == 0:
@@ -303,7 +303,7 @@ def evaluate(
     cases: tuple[EvaluationCase, ...] = DEFAULT_CASES,
 ) -> EvaluationReport:
     """Paint every case with every column; write the grid, JSON and Markdown into `out`."""
-    from inpainting.styles import STYLES
+    from inpainting_core.styles import STYLES
 
     loras = list(loras or [])
     unknown = [style for style, _path in loras if style not in STYLES]

@@ -19,8 +19,8 @@ from django.db.models import Q
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from inpainting import model_store
-from inpainting.styles import STYLES, style_choices
+from inpainting_core import model_store
+from inpainting_core.styles import STYLES, style_choices
 
 UNET_CONFIG = Path("unet") / "config.json"
 
@@ -142,7 +142,7 @@ class DiffusionModel(models.Model):
 
 
 class StyleAdapter(models.Model):
-    """A LoRA that gives one of the prompt styles (inpainting.styles.STYLES) its look.
+    """A LoRA that gives one of the prompt styles (inpainting_core.styles.STYLES) its look.
 
     Several adapters may be registered for a style, to compare them; at most
     one per style is offered in the kiosk.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 
-from inpainting.styles import STYLES
+from inpainting_core.styles import STYLES
 from training.models import DiffusionModel, RegistryState, StyleAdapter
 
 # The plain style is the kiosk's default and never hidden.
@@ -51,7 +51,7 @@ def active_lora_styles() -> dict[str, str]:
 
 
 def kiosk_styles() -> list[str]:
-    """The style keys visitors may choose, in the order of inpainting.styles.STYLES.
+    """The style keys visitors may choose, in the order of inpainting_core.styles.STYLES.
 
     A style nobody registered an adapter for is a prompt template only and
     stays offered. A style with adapters is offered only while one of them is:

@@ -35,8 +35,8 @@ from typing import Optional
 import numpy as np
 from django.utils.translation import gettext as _
 
-from inpainting import model_store
-from inpainting.tiny_model import TINY_MODEL_MARKER, is_tiny_model
+from inpainting_core import model_store
+from inpainting_core.model_store import TINY_MODEL_MARKER, is_tiny_model
 from training import datasets, objectives
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inpainting.engines import ENGINE_NAMES
-from inpainting.generation import GenerationSettings
+from inpainting_core.engines import ENGINE_NAMES
+from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
 from museum.models import World
 
@@ -219,7 +219,7 @@ class GenerationParametersSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Style presets are looked up per request: they may come from settings.
-        from inpainting.styles import style_choices
+        from inpainting_core.styles import style_choices
 
         self.fields["style"].choices = style_choices()
 

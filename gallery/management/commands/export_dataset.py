@@ -31,7 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 from PIL import Image
 
 from gallery.models import Creation
-from inpainting.styles import STYLES
+from inpainting_core.styles import STYLES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATA_FOLDER = "data"

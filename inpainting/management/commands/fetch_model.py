@@ -1,6 +1,6 @@
 """`manage.py fetch_model`: make the own model available offline.
 
-Jobs never download (see inpainting.model_store), so this is the one step
+Jobs never download (see inpainting_core.model_store), so this is the one step
 that needs the network: run it once when setting up a museum PC, or after the
 model was retrained. It copies only what a diffusers pipeline loads (one set
 of weights per component) into OLPE_MODEL_DIR, then checks that the copy
@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from inpainting import model_store
-from inpainting.tiny_model import is_tiny_model
+from inpainting_core import model_store
+from inpainting_core.model_store import is_tiny_model
 
 
 class Command(BaseCommand):
@@ -92,7 +92,7 @@ class Command(BaseCommand):
         if not load:
             return
         self.stdout.write(_("Loading %(path)s to check it …") % {"path": path})
-        from inpainting.engines.diffusion import load_inpaint_pipeline
+        from inpainting_core.engines.diffusion import load_inpaint_pipeline
 
         try:
             pipeline = load_inpaint_pipeline(path, "cpu")

@@ -10,14 +10,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inpainting import engines
-from inpainting.engines.base import EngineError
-from inpainting.imaging import ImageProblem
-from inpainting.generation import GenerationSettings
-from inpainting.pipeline import generate, load_inputs
-from inpainting.prompts import prepare_prompt
-from inpainting.styles import STYLES
-from inpainting.wishes import PromptProblem
+from inpainting_core import engines
+from inpainting_core.engines.base import EngineError
+from inpainting_core.imaging import ImageProblem
+from inpainting_core.generation import GenerationSettings
+from inpainting_core.pipeline import generate, load_inputs
+from inpainting_core.prompts import prepare_prompt
+from inpainting_core.styles import STYLES
+from inpainting_core.wishes import PromptProblem
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inpainting.styles import STYLES
+from inpainting_core.styles import STYLES
 from training.datasets import DatasetProblem
 from training.train import (
     LR_SCHEDULERS,

@@ -14,9 +14,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from inpainting import landcover
-from inpainting.engines.classic.painters import PAINTERS, paint_field, smooth_noise
-from inpainting.engines.classic.reading import COVER_INDEX, Survey
+from inpainting_core import landcover
+from inpainting_core.engines.classic.painters import PAINTERS, paint_field, smooth_noise
+from inpainting_core.engines.classic.reading import COVER_INDEX, Survey
 
 PATCH_SIZES = (64, 40, 24)  # quilting patches, largest that the map offers enough of
 MIN_EXEMPLARS = 12

@@ -26,9 +26,9 @@ OWN_MODEL = "diffusers"
 OPENAI = "openai"
 
 ENGINE_CLASSES = {
-    CLASSIC: "inpainting.engines.classic.ClassicEngine",
-    OWN_MODEL: "inpainting.engines.diffusion.DiffusersEngine",
-    OPENAI: "inpainting.engines.openai_images.OpenAIEngine",
+    CLASSIC: "inpainting_core.engines.classic.ClassicEngine",
+    OWN_MODEL: "inpainting_core.engines.diffusion.DiffusersEngine",
+    OPENAI: "inpainting_core.engines.openai_images.OpenAIEngine",
 }
 ENGINE_NAMES = tuple(ENGINE_CLASSES)
 

@@ -9,7 +9,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inpainting.launcher import Platform, PlatformError
+from tooling.launcher import Platform, PlatformError
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inpainting.tiny_model import write_tiny_model
+from tooling.tiny_model import write_tiny_model
 
 
 class Command(BaseCommand):

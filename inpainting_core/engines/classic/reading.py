@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inpainting import landcover
+from inpainting_core import landcover
 
 COVER_INDEX = {name: index for index, name in enumerate(landcover.ALL)}
 SURVEY_LONG_SIDE = 768  # classification runs at this size: fast, and texture rules stay stable

@@ -27,6 +27,9 @@ from django.utils.translation import gettext_lazy as _
 MODEL_INDEX = "model_index.json"
 # Written beside a fetched model: which hub id and commit it is a copy of.
 SOURCE_RECORD = "olpe_source.json"
+# Written into a miniature test model (tooling/tiny_model.py builds them): the
+# model is a fixture, and the engine refuses it for visitors.
+TINY_MODEL_MARKER = "olpe_tiny_model.json"
 
 # Hub ids are "name" or "owner/name" with letters, digits, "-", "_" and ".".
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
@@ -388,3 +391,8 @@ def adapter_source(configured: str) -> str:
         return str(Path(configured).expanduser())
     local = local_copy_directory(configured)
     return str(local) if local.is_dir() else configured
+
+
+def is_tiny_model(directory: Path) -> bool:
+    """Whether a model directory is a miniature test fixture (its pictures are noise)."""
+    return (Path(directory) / TINY_MODEL_MARKER).is_file()

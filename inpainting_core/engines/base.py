@@ -70,7 +70,18 @@ class EngineRequest:
     seed: Optional[int] = None
     context: Optional[Image.Image] = None
     crop_box: Optional[tuple[int, int, int, int]] = None
-    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    """What an engine gives back: the repainted crop, the seed it painted with
+    (None where the engine has none, e.g. OpenAI's service), and notes for the
+    visitor about what it did differently from what was asked (translated
+    strings, shown as the job's notice)."""
+
+    image: Image.Image
+    seed: Optional[int] = None
+    notes: tuple[str, ...] = ()
 
 
 class Engine(abc.ABC):
@@ -91,8 +102,8 @@ class Engine(abc.ABC):
         request: EngineRequest,
         progress: Optional[ProgressCallback] = None,
         should_cancel: Optional[CancelCheck] = None,
-    ) -> Image.Image:
-        """Fill the masked region; return an RGB picture the size of request.image."""
+    ) -> EngineResult:
+        """Fill the masked region; the result's image is RGB and the size of request.image."""
 
     def _unusable(self, reason) -> EngineStatus:
         return EngineStatus(self.name, str(self.label), False, str(reason))

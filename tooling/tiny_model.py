@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TINY_MODEL_MARKER = "olpe_tiny_model.json"
+from inpainting_core.model_store import TINY_MODEL_MARKER, is_tiny_model  # noqa: F401  (the marker is the core's fact)
 
 # Latent and text geometry shared by the parts so that they fit together.
 LATENT_CHANNELS = 4
@@ -238,6 +238,3 @@ def write_tiny_model(directory: Path, unet_channels: int = 9, seed: int = 0) -> 
     (directory / TINY_MODEL_MARKER).write_text(json.dumps(marker, indent=2) + "\n", "utf-8")
     return directory
 
-
-def is_tiny_model(directory: Path) -> bool:
-    return (Path(directory) / TINY_MODEL_MARKER).is_file()

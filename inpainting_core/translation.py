@@ -3,7 +3,7 @@
 Translation never fails a wish. Google Translate (through deep-translator) is
 tried when enabled; when it is off, slow, failing or offline, the built-in
 glossary translates instead. The answer says which way was taken
-(SOURCE_ENGLISH, SOURCE_GOOGLE or SOURCE_GLOSSARY; see `inpainting.prompts`).
+(SOURCE_ENGLISH, SOURCE_GOOGLE or SOURCE_GLOSSARY; see `inpainting_core.prompts`).
 Google's answers are remembered in this process and in the shared cache; after
 a failure the glossary is used for OLPE_TRANSLATION_RETRY_AFTER seconds.
 """
@@ -23,8 +23,8 @@ from deep_translator import GoogleTranslator
 from django.conf import settings
 from django.core.cache import cache
 
-from inpainting import glossary
-from inpainting.wishes import normalise
+from inpainting_core import glossary
+from inpainting_core.wishes import normalise
 
 logger = logging.getLogger(__name__)
 

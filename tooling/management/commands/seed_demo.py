@@ -1,7 +1,7 @@
 """`manage.py seed_demo [--force]`: put the synthetic demo map into media storage.
 
 The project ships no real imagery of Olpe, so a fresh installation starts
-with `inpainting.demo`'s painted map (worlds/demo-olpe.png) and a painted
+with `tooling.demo`'s painted map (worlds/demo-olpe.png) and a painted
 mask over its lake shore (worlds/demo-olpe-mask-example.png), enough to try
 the `inpaint` command and the kiosk at once. The map becomes a gallery World,
 and the kiosk gets a few wish suggestions if curators have written none yet;
@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from inpainting.demo import make_demo_map, make_demo_mask_example
+from tooling.demo import make_demo_map, make_demo_mask_example
 from museum.models import SiteSettings, World
 
 DEMO_MAP_NAME = "worlds/demo-olpe.png"

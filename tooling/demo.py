@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inpainting import landcover
-from inpainting.engines.classic.painters import (
+from inpainting_core import landcover
+from inpainting_core.engines.classic.painters import (
     FIELD_CROPS,
     field_rows,
     grain,
@@ -43,7 +43,7 @@ def make_demo_map(
 ):
     """Paint the demo map; with `return_labels`, also an HxW uint8 array of land covers.
 
-    Label values index `inpainting.landcover.ALL` (see `LABELS`).
+    Label values index `inpainting_core.landcover.ALL` (see `LABELS`).
     """
     image, labels = _painted(int(width), int(height), int(seed))
     picture = Image.fromarray(image)  # Pillow copies: callers may draw on it

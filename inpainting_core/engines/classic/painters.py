@@ -2,7 +2,7 @@
 
 One painter per land cover (`PAINTERS`). They paint what the map does not
 show (snow, lava on a map of the Sauerland), and the synthetic demo map
-(`inpainting.demo`).
+(`tooling.demo`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
-from inpainting import landcover
+from inpainting_core import landcover
 
 Painter = Callable[[np.random.Generator, tuple[int, int]], np.ndarray]
 

@@ -50,14 +50,15 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
-from inpainting.engines import LABELS, OPENAI
-from inpainting.imaging import PAINTED
+from inpainting_core.engines import LABELS, OPENAI
+from inpainting_core.imaging import PAINTED
 
 from .base import (
     CancelCheck,
     Engine,
     EngineError,
     EngineRequest,
+    EngineResult,
     EngineStatus,
     EngineUnavailable,
     ProgressCallback,
@@ -165,7 +166,7 @@ class OpenAIEngine(Engine):
         request: EngineRequest,
         progress: Optional[ProgressCallback] = None,
         should_cancel: Optional[CancelCheck] = None,
-    ) -> Image.Image:
+    ) -> EngineResult:
         reason = self._unusable_reason()
         if reason:
             raise EngineUnavailable(reason)
@@ -180,7 +181,7 @@ class OpenAIEngine(Engine):
         _report(progress, 1)
         if picture.size != request.image.size:
             picture = picture.resize(request.image.size, Image.Resampling.LANCZOS)
-        return picture
+        return EngineResult(picture)
 
     # --- Settings and client --------------------------------------------------------
 
@@ -203,7 +204,7 @@ class OpenAIEngine(Engine):
         """One client per engine: it keeps its connection pool between jobs.
 
         Its key, address, timeout and retries are read once; after changing them,
-        `inpainting.engines.reset()` makes the next job build a new client.
+        `inpainting_core.engines.reset()` makes the next job build a new client.
         """
         with self._client_lock:
             if self._client is None:

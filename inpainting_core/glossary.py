@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
-from inpainting.landcover import (
+from inpainting_core.landcover import (
     BUILDINGS,
     FIELD,
     FOREST,

@@ -16,11 +16,11 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from inpainting import imaging
-from inpainting.engines import CLASSIC, get_engine
-from inpainting.engines.base import CancelCheck, EngineRequest, ProgressCallback
-from inpainting.generation import GenerationSettings
-from inpainting.prompts import PreparedPrompt, prepare_prompt
+from inpainting_core import imaging
+from inpainting_core.engines import CLASSIC, get_engine
+from inpainting_core.engines.base import CancelCheck, EngineRequest, ProgressCallback
+from inpainting_core.generation import GenerationSettings
+from inpainting_core.prompts import PreparedPrompt, prepare_prompt
 
 
 @dataclass
@@ -31,6 +31,7 @@ class GenerationResult:
     seed: Optional[int]
     crop_box: tuple[int, int, int, int]
     seconds: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # the engine's notes for the visitor
 
 
 def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
@@ -91,18 +92,19 @@ def generate(
     timings["prepare"] = time.perf_counter() - started - timings["prompt"]
 
     engine_started = time.perf_counter()
-    generated = engine.inpaint(request, progress=progress, should_cancel=should_cancel)
+    painted = engine.inpaint(request, progress=progress, should_cancel=should_cancel)
     timings["engine"] = time.perf_counter() - engine_started
 
     composite_started = time.perf_counter()
-    result = imaging.composite(image, generated, mask, plan, feather=feather)
+    result = imaging.composite(image, painted.image, mask, plan, feather=feather)
     timings["composite"] = time.perf_counter() - composite_started
     return GenerationResult(
         image=result,
         prompt=prompt,
         engine=engine_name,
-        # Engines that pick a seed themselves report it, so a result can be made again.
-        seed=request.extra.get("seed_used", generation.seed),
+        # The seed the engine painted with, also one it picked: a result can be made again.
+        seed=painted.seed if painted.seed is not None else generation.seed,
         crop_box=plan.box,
         seconds=timings,
+        notes=painted.notes,
     )

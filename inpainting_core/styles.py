@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from inpainting.wishes import PromptProblem, tidy_list
+from inpainting_core.wishes import PromptProblem, tidy_list
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from inpainting import glossary
-from inpainting.styles import BASE_NEGATIVE, Style, get_style
+from inpainting_core import glossary
+from inpainting_core.styles import BASE_NEGATIVE, Style, get_style
 # The training app's first migration names the style choices here.
-from inpainting.styles import style_choices  # noqa: F401
-from inpainting.translation import SOURCE_ENGLISH, translate_to_english
-from inpainting.wishes import clean_wish, normalise, tidy_list
+from inpainting_core.styles import style_choices  # noqa: F401
+from inpainting_core.translation import SOURCE_ENGLISH, translate_to_english
+from inpainting_core.wishes import clean_wish, normalise, tidy_list
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class PreparedPrompt:
     negative: str
     style: str
     translation_source: str  # SOURCE_ENGLISH, SOURCE_GOOGLE or SOURCE_GLOSSARY
-    land_covers: tuple[str, ...] = ()  # inpainting.landcover names, in order of mention
+    land_covers: tuple[str, ...] = ()  # inpainting_core.landcover names, in order of mention
     subject: str = ""  # what the wish asks for, without its phrasing ("a lake")
 
 

@@ -28,8 +28,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inpainting import engines
-from inpainting.engines import ENGINE_NAMES
+from inpainting_core import engines
+from inpainting_core.engines import ENGINE_NAMES
 
 JOBS_PATH = "api/v1/jobs/"
 LEGACY_PATH = "inpainting/"

@@ -30,15 +30,16 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
-from inpainting import model_store
-from inpainting.engines import LABELS, OWN_MODEL
-from inpainting.tiny_model import is_tiny_model
+from inpainting_core import model_store
+from inpainting_core.engines import LABELS, OWN_MODEL
+from inpainting_core.model_store import is_tiny_model
 
 from .base import (
     CancelCheck,
     Engine,
     EngineError,
     EngineRequest,
+    EngineResult,
     EngineStatus,
     EngineUnavailable,
     ProgressCallback,
@@ -308,18 +309,17 @@ class DiffusersEngine(Engine):
         request: EngineRequest,
         progress: Optional[ProgressCallback] = None,
         should_cancel: Optional[CancelCheck] = None,
-    ) -> Image.Image:
+    ) -> EngineResult:
         with self._lock:
             self._follow_registry()
             pipeline = self.load()
             check_cancel(should_cancel)
             self._apply_style(pipeline, request.style)
             seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-            request.extra["seed_used"] = seed
             result = self._run(pipeline, request, seed, progress, should_cancel)
         if result.size != request.image.size:
             result = result.resize(request.image.size, Image.Resampling.LANCZOS)
-        return result
+        return EngineResult(result, seed)
 
     def _run(self, pipeline, request, seed, progress, should_cancel) -> Image.Image:
         import torch

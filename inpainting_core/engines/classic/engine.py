@@ -9,17 +9,18 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from inpainting import landcover
-from inpainting.engines import CLASSIC, LABELS
-from inpainting.engines.base import (
+from inpainting_core import landcover
+from inpainting_core.engines import CLASSIC, LABELS
+from inpainting_core.engines.base import (
     CancelCheck,
     Engine,
     EngineRequest,
+    EngineResult,
     EngineStatus,
     ProgressCallback,
     check_cancel,
 )
-from inpainting.engines.classic.quilting import (
+from inpainting_core.engines.classic.quilting import (
     _laid_over,
     _padded_bbox,
     _visible_core,
@@ -28,7 +29,7 @@ from inpainting.engines.classic.quilting import (
     ragged_edge,
     synthesise,
 )
-from inpainting.engines.classic.reading import COVER_INDEX, Survey, survey_map
+from inpainting_core.engines.classic.reading import COVER_INDEX, Survey, survey_map
 
 # Roads are lines on a map: windows of pure road are rare and mostly town streets with
 # gardens, so a wished road is always painted (as asphalt in the map's road colour).
@@ -57,13 +58,14 @@ class ClassicEngine(Engine):
         request: EngineRequest,
         progress: Optional[ProgressCallback] = None,
         should_cancel: Optional[CancelCheck] = None,
-    ) -> Image.Image:
+    ) -> EngineResult:
         crop = np.asarray(request.image.convert("RGB"))
         alpha = np.asarray(request.mask.convert("L"), np.float32) / 255.0
-        rng = np.random.default_rng(seed_for(request))
+        seed = seed_for(request)
+        rng = np.random.default_rng(seed)
         report = _Reporter(progress, should_cancel)
         if not (alpha > 0).any():
-            return request.image.convert("RGB")
+            return EngineResult(request.image.convert("RGB"), seed)
 
         report.start()
         survey = survey_map(crop, alpha > 0, request.context, request.crop_box)
@@ -80,7 +82,7 @@ class ClassicEngine(Engine):
         alpha = ragged_edge(covers[0], alpha, fill, box)
         result = blend(crop, fill, alpha, box)
         report.done(_preview(result))
-        return Image.fromarray(result)
+        return EngineResult(Image.fromarray(result), seed)
 
 
 def seed_for(request: EngineRequest) -> int:

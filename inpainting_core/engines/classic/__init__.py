@@ -5,7 +5,7 @@ map that already show the wished-for land cover (the lake, a forest, a field),
 quilts their texture into the region, and blends the result into its
 surroundings. Land covers the map does not show (snow, lava on a map of the
 Sauerland) are painted procedurally from a palette and layered noise. The
-procedural painters also paint the synthetic demo map (`inpainting.demo`), so
+procedural painters also paint the synthetic demo map (`tooling.demo`), so
 the project has a plausible aerial picture without shipping real imagery.
 
 How a wish is read and painted:
@@ -28,6 +28,6 @@ Everything is vectorised numpy/OpenCV (loops run over patches, never pixels)
 and deterministic for a seed.
 """
 
-from inpainting.engines.classic.engine import ClassicEngine
+from inpainting_core.engines.classic.engine import ClassicEngine
 
 __all__ = ["ClassicEngine"]
