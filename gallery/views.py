@@ -27,7 +27,8 @@ from django.utils.http import quote_etag
 from django.views.decorators.http import require_safe
 from PIL import Image
 
-from gallery import qr, thumbnails
+from gallery import qr
+from museum import thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
 from gallery.models import Creation

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from gallery.admin import PicturesMixin
+from museum.admin import PicturesMixin
 from inpainting_core import model_store
 from training import registry
 from training.models import DiffusionModel, StyleAdapter

@@ -13,7 +13,7 @@ between steps, so workers can show live progress and stop a job early.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, ClassVar, Optional
 
 from django.utils.translation import gettext_lazy as _
