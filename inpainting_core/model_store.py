@@ -393,6 +393,17 @@ def adapter_source(configured: str) -> str:
     return str(local) if local.is_dir() else configured
 
 
+def ships_safety_checker(directory: Path) -> bool:
+    """Whether the model directory holds a complete safety checker and its image processor."""
+    directory = Path(directory)
+    checker = directory / "safety_checker"
+    return (
+        (checker / "config.json").is_file()
+        and bool(_weight_files(checker))
+        and (directory / "feature_extractor" / "preprocessor_config.json").is_file()
+    )
+
+
 def is_tiny_model(directory: Path) -> bool:
     """Whether a model directory is a miniature test fixture (its pictures are noise)."""
     return (Path(directory) / TINY_MODEL_MARKER).is_file()
