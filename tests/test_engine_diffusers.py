@@ -459,3 +459,180 @@ def test_generate_with_the_own_model_repaints_only_the_painted_region(
     far[50:190, 80:240] = False  # the painted region plus padding and feather
     assert np.array_equal(after[far], before[far])
     assert reset_engines.get_engine("diffusers").loaded
+
+
+# ------------------------------------------------------------------------------
+# Model families: SD 2 and SDXL, loaded by their pipeline class
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_models(tmp_path_factory):
+    """Built by the management command, as a curator or CI would."""
+    root = tmp_path_factory.mktemp("tiny-sdxl")
+    models = {}
+    for channels in (9, 4):
+        models[channels] = root / f"sdxl{channels}"
+        call_command(
+            "build_tiny_model", str(models[channels]), "--family", "sdxl",
+            "--unet-channels", str(channels), "--seed", "1", stdout=io.StringIO(),
+        )
+    return models
+
+
+def test_build_tiny_model_writes_an_sdxl_inpainting_model_offline(tiny_sdxl_models):
+    import json
+
+    from inpainting_core import model_families, model_store
+
+    directory = tiny_sdxl_models[9]
+    index = json.loads((directory / "model_index.json").read_text())
+    unet = json.loads((directory / "unet" / "config.json").read_text())
+    assert index["_class_name"] == "StableDiffusionXLInpaintPipeline"
+    assert index["text_encoder"][1] == "CLIPTextModel"
+    assert index["text_encoder_2"][1] == "CLIPTextModelWithProjection"
+    assert index["tokenizer_2"][1] == "CLIPTokenizer"
+    assert unet["in_channels"] == 9 and unet["addition_embed_type"] == "text_time"
+    assert model_store.is_tiny_model(directory) and model_store.pipeline_problem(directory) is None
+    assert model_families.family_of_model(directory) is model_families.SDXL
+    four = json.loads((tiny_sdxl_models[4] / "model_index.json").read_text())
+    assert four["_class_name"] == "StableDiffusionXLPipeline"
+
+
+@pytest.mark.parametrize(
+    "family, channels, pipeline_class",
+    [
+        ("sd2", 9, "StableDiffusionInpaintPipeline"),
+        ("sd2", 4, "StableDiffusionInpaintPipeline"),
+        ("sdxl", 9, "StableDiffusionXLInpaintPipeline"),
+        ("sdxl", 4, "StableDiffusionXLInpaintPipeline"),
+    ],
+)
+def test_the_pipeline_class_follows_model_index_and_paints_the_masked_region(
+    use_model, tiny_models, tiny_sdxl_models, family, channels, pipeline_class
+):
+    directory = (tiny_models if family == "sd2" else tiny_sdxl_models)[channels]
+    engine = use_model(directory)
+
+    result = engine.inpaint(make_request(steps=3))
+
+    pipeline = engine.load()
+    assert type(pipeline).__name__ == pipeline_class
+    assert pipeline.unet.config.in_channels == channels
+    assert engine.model_family().key == family
+    if family == "sdxl":
+        assert type(pipeline.text_encoder_2).__name__ == "CLIPTextModelWithProjection"
+    before, after = pixels(map_crop()), pixels(result.image)
+    x0, y0, x1, y1 = MASK_BOX
+    assert np.abs(after[y0:y1, x0:x1] - before[y0:y1, x0:x1]).mean() > 5
+
+
+def test_each_family_has_its_default_size(settings, tiny_models, tiny_sdxl_models, tmp_path):
+    import json
+
+    from inpainting_core import model_families
+
+    settings.OLPE_MODEL_RESOLUTION = 0  # follow the family
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    sizes = {}
+    for name, directory in (("sd2", tiny_models[9]), ("sdxl", tiny_sdxl_models[9])):
+        settings.OLPE_MODEL = str(directory)
+        sizes[name] = DiffusersEngine().target_size(1600, 800)
+    assert sizes == {"sd2": (768, 384), "sdxl": (1024, 512)}
+    settings.OLPE_MODEL_RESOLUTION = 640  # a curator's choice wins
+    assert DiffusersEngine().target_size(1600, 800) == (640, 320)
+
+    # Real models are told apart by their configuration files alone.
+    def model(name, index, unet):
+        directory = tmp_path / name
+        (directory / "unet").mkdir(parents=True)
+        (directory / "model_index.json").write_text(json.dumps(index))
+        (directory / "unet" / "config.json").write_text(json.dumps(unet))
+        return model_families.family_of_model(directory)
+
+    sd = {"_class_name": "StableDiffusionInpaintPipeline"}
+    assert model("sd15", sd, {"cross_attention_dim": 768}).default_size == 512
+    assert model("sd2", sd, {"cross_attention_dim": 1024}).default_size == 768
+    xl = {"_class_name": "StableDiffusionXLInpaintPipeline"}
+    assert model("sdxl", xl, {"cross_attention_dim": 2048}).default_size == 1024
+
+
+def test_sdxl_gets_the_prompt_and_the_negative_prompt_for_both_text_encoders(
+    use_model, tiny_sdxl_models
+):
+    engine = use_model(tiny_sdxl_models[9])
+    pipeline = engine.load()
+    seen = {}
+    encode = pipeline.encode_prompt
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return encode(*args, **kwargs)
+
+    pipeline.encode_prompt = spy
+    engine.inpaint(make_request(steps=2, prompt="a lake", negative_prompt="blurry, text"))
+
+    assert (seen["prompt"], seen["prompt_2"]) == ("a lake", "a lake")
+    assert (seen["negative_prompt"], seen["negative_prompt_2"]) == ("blurry, text",) * 2
+
+
+def test_a_lora_made_for_another_family_is_not_loaded_and_the_notice_says_so(
+    use_model, tiny_sdxl_models, tiny_lora, settings
+):
+    from inpainting_core import model_families
+
+    assert model_families.lora_cross_attention_dim(tiny_lora) == 32  # the tiny SD 2's width
+    engine = use_model(tiny_sdxl_models[9])  # whose text features are 64 wide
+    plain = engine.inpaint(make_request(style="none", steps=2))
+    assert plain.notes == ()
+    settings.OLPE_LORA_STYLES = {"watercolour": str(tiny_lora)}
+
+    styled = engine.inpaint(make_request(style="watercolour", steps=2))
+
+    assert np.array_equal(pixels(styled.image), pixels(plain.image))
+    assert engine.load().get_active_adapters() == []
+    assert len(styled.notes) == 1
+    assert "was made for" in str(styled.notes[0]) and "Stable Diffusion XL" in str(styled.notes[0])
+    assert engine.inpaint(make_request(style="none", steps=2)).notes == ()
+
+
+# ------------------------------------------------------------------------------
+# The model's safety checker
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def checked_models(tiny_models, tmp_path_factory):
+    """Copies of the tiny model with a safety checker that flags everything / nothing."""
+    from tooling.tiny_model import write_tiny_safety_checker
+
+    root = tmp_path_factory.mktemp("checked")
+    models = {}
+    for flags in (True, False):
+        models[flags] = root / ("flags-all" if flags else "flags-none")
+        shutil.copytree(tiny_models[9], models[flags])
+        write_tiny_safety_checker(models[flags], flag_everything=flags)
+    return models
+
+
+def test_a_flagged_picture_fails_with_a_readable_reason_only_when_checks_are_on(
+    use_model, checked_models
+):
+    from inpainting_core.engines.diffusion import SAFETY_FLAGGED
+
+    engine = use_model(checked_models[True])
+    assert engine.load().safety_checker is None  # never inside the pipeline
+    assert engine.inpaint(make_request(steps=2, safety_check=False)).image.size == (WIDTH, HEIGHT)
+
+    with pytest.raises(EngineError) as raised:
+        engine.inpaint(make_request(steps=2, safety_check=True))
+    assert raised.value.message == SAFETY_FLAGGED and not raised.value.retryable
+
+
+def test_an_unflagged_picture_and_a_model_without_a_checker_pass(
+    use_model, checked_models, tiny_models
+):
+    clean = use_model(checked_models[False]).inpaint(make_request(steps=2, safety_check=True))
+    assert clean.image.size == (WIDTH, HEIGHT)
+    without = use_model(tiny_models[9]).inpaint(make_request(steps=2, safety_check=True))
+    assert without.image.size == (WIDTH, HEIGHT)

@@ -343,3 +343,44 @@ def write_tiny_model(
     (directory / TINY_MODEL_MARKER).write_text(json.dumps(marker, indent=2) + "\n", "utf-8")
     return directory
 
+
+
+def write_tiny_safety_checker(directory: Path, flag_everything: bool) -> Path:
+    """Give a tiny model a miniature safety checker, as Stable Diffusion 1.x models ship one.
+
+    It is diffusers' real StableDiffusionSafetyChecker (a CLIP vision tower and
+    concept embeddings) at toy size, with its image processor, registered in
+    model_index.json. Its thresholds decide alone: cosine similarities lie in
+    [-1, 1], so -2 flags every picture and 2 none, whatever the random weights.
+    """
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import (
+        StableDiffusionSafetyChecker,
+    )
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    directory = Path(directory)
+    config = CLIPConfig(
+        text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "vocab_size": 64, "bos_token_id": 0,
+                     "eos_token_id": 1, "pad_token_id": 1},
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    checker = StableDiffusionSafetyChecker(config)
+    threshold = -2.0 if flag_everything else 2.0
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(threshold)
+        checker.special_care_embeds_weights.fill_(threshold)
+    checker.save_pretrained(directory / "safety_checker", safe_serialization=True)
+    CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    ).save_pretrained(directory / "feature_extractor")
+    index_file = directory / "model_index.json"
+    index = json.loads(index_file.read_text("utf-8"))
+    index["safety_checker"] = ["stable_diffusion", "StableDiffusionSafetyChecker"]
+    index["feature_extractor"] = ["transformers", "CLIPImageProcessor"]
+    index_file.write_text(json.dumps(index, indent=2) + "\n", "utf-8")
+    return directory
