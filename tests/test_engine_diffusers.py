@@ -636,3 +636,150 @@ def test_an_unflagged_picture_and_a_model_without_a_checker_pass(
     assert clean.image.size == (WIDTH, HEIGHT)
     without = use_model(tiny_models[9]).inpaint(make_request(steps=2, safety_check=True))
     assert without.image.size == (WIDTH, HEIGHT)
+
+
+# ------------------------------------------------------------------------------
+# The prompt budget and the whole job path with an SDXL model
+# ------------------------------------------------------------------------------
+
+LONG_WISH = (
+    "A lake with many little sailing boats beside a wooden pier, an old stone castle on a "
+    "hill with four towers, a church with a bell tower, a bridge over the river, a vineyard "
+    "on the slope, a harbour with fishing boats and a big park with a pond and old trees"
+)
+
+
+def spy_on_prompts(pipeline) -> list[dict]:
+    """Record what the pipeline's text encoders are given."""
+    calls = []
+    encode = pipeline.encode_prompt
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return encode(*args, **kwargs)
+
+    pipeline.encode_prompt = spy
+    return calls
+
+
+def test_a_stored_prompt_too_long_for_the_model_is_fitted_and_the_result_says_what_was_sent(
+    settings, tiny_sdxl_models, reset_engines
+):
+    """A job submitted for another model: generate fits its prompt to the SDXL tokenizers."""
+    from inpainting_core.engines.diffusion import tokenizer_budget
+    from inpainting_core.generation import GenerationSettings
+    from inpainting_core.pipeline import generate
+    from inpainting_core.prompts import prepare_prompt
+    from tooling.demo import make_demo_map
+
+    settings.OLPE_MODEL = str(tiny_sdxl_models[9])
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL_RESOLUTION = 128
+    settings.OLPE_LORA_STYLES = {}
+    budget = tokenizer_budget(tiny_sdxl_models[9])
+    stored = prepare_prompt("a lake in the forest", "medieval")  # no budget: the whole template
+    assert budget.count(stored.final) > 77
+    engine = reset_engines.get_engine("diffusers")
+    calls = spy_on_prompts(engine.load())
+    painted = np.zeros((96, 128), dtype=np.float32)
+    painted[30:70, 40:90] = 1.0
+
+    result = generate(make_demo_map(width=128, height=96, seed=2), painted, stored.original,
+                      GenerationSettings(engine="diffusers", steps=2, seed=1), prompt=stored)
+
+    sent = result.prompt
+    assert calls[0]["prompt"] == calls[0]["prompt_2"] == sent.final
+    assert calls[0]["negative_prompt"] == sent.negative
+    assert budget.count(sent.final) <= 77 and budget.count(sent.negative) <= 77
+    assert sent.final.startswith("medieval town from above") and "a lake in the forest" in sent.final
+    assert "photorealistic" not in sent.final and "photorealistic" in sent.dropped
+    assert result.notes == ()  # the wish itself was whole
+
+
+@pytest.fixture
+def sdxl_for_visitors(settings, tiny_sdxl_models, reset_engines, monkeypatch):
+    from django_q.conf import Conf
+
+    from museum.models import SiteSettings
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # the test runs the worker task itself
+    settings.OLPE_MODEL = str(tiny_sdxl_models[9])
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL_RESOLUTION = 128
+    settings.OLPE_STEPS = 2
+    settings.OLPE_LORA_STYLES = {}
+    settings.LANGUAGE_CODE = "en"
+    SiteSettings.objects.update_or_create(pk=1, defaults={"visitor_engine": "diffusers"})
+    SiteSettings.forget_cached()
+    return reset_engines
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def painted_mask_png(size=(192, 128)) -> bytes:
+    paint = np.zeros((size[1], size[0], 4), dtype=np.uint8)
+    paint[30:90, 50:140] = (255, 0, 0, 255)
+    return png_of(Image.fromarray(paint, "RGBA"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sdxl_job_stores_the_prompt_its_text_encoders_got(sdxl_for_visitors, tiny_sdxl_models):
+    from inpainting import jobs, tasks
+    from inpainting.models import InpaintJob
+    from inpainting_core.engines.diffusion import tokenizer_budget
+    from inpainting_core.generation import GenerationSettings
+    from tooling.demo import make_demo_map
+
+    job = jobs.submit_job(
+        image=png_of(make_demo_map(width=192, height=128, seed=4)), mask=painted_mask_png(),
+        wish="Ein See mitten im Wald", settings=GenerationSettings(style="medieval", seed=5),
+    )
+    assert job.engine == "diffusers"
+    budget = tokenizer_budget(tiny_sdxl_models[9])
+    assert budget.count(job.prompt_final) <= 77 and "photorealistic" not in job.prompt_final
+    calls = spy_on_prompts(sdxl_for_visitors.get_engine("diffusers").load())
+
+    assert tasks.run_job(str(job.pk)) == InpaintJob.Status.SUCCEEDED
+
+    job.refresh_from_db()
+    assert job.engine == "diffusers" and job.result_image
+    assert calls[-1]["prompt"] == calls[-1]["prompt_2"] == job.prompt_final
+    assert calls[-1]["negative_prompt"] == job.negative_prompt
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language, words", [("en", "too long"), ("de", "zu lang")])
+def test_a_wish_too_long_for_the_model_is_refused_by_the_api(
+    sdxl_for_visitors, language, words
+):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    import base64
+
+    from inpainting.models import InpaintJob
+    from tooling.demo import make_demo_map
+
+    def b64(data):
+        return base64.b64encode(data).decode()
+
+    response = APIClient().post(
+        reverse("inpainting:api:job-list"),
+        {"image": b64(png_of(make_demo_map(width=192, height=128, seed=4))),
+         "mask": b64(painted_mask_png()), "prompt": LONG_WISH},
+        format="json", HTTP_ACCEPT_LANGUAGE=language,
+    )
+
+    assert response.status_code == 400
+    assert words in json_text(response)
+    assert not InpaintJob.objects.exists()
+
+
+def json_text(response) -> str:
+    import json
+
+    return json.dumps(response.json(), ensure_ascii=False)
