@@ -691,7 +691,8 @@ def test_a_stored_prompt_too_long_for_the_model_is_fitted_and_the_result_says_wh
     assert calls[0]["prompt"] == calls[0]["prompt_2"] == sent.final
     assert calls[0]["negative_prompt"] == sent.negative
     assert budget.count(sent.final) <= 77 and budget.count(sent.negative) <= 77
-    assert sent.final.startswith("medieval town from above") and "a lake in the forest" in sent.final
+    assert sent.final.startswith("medieval town from above")
+    assert "a lake in the forest" in sent.final
     assert "photorealistic" not in sent.final and "photorealistic" in sent.dropped
     assert result.notes == ()  # the wish itself was whole
 
