@@ -784,3 +784,33 @@ def json_text(response) -> str:
     import json
 
     return json.dumps(response.json(), ensure_ascii=False)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("checks_on", [True, False])
+def test_the_curators_safety_setting_reaches_the_engine_through_the_worker(
+    sdxl_for_visitors, checked_models, settings, checks_on
+):
+    from inpainting import jobs, tasks
+    from inpainting.models import InpaintJob
+    from inpainting_core.engines.diffusion import SAFETY_FLAGGED
+    from inpainting_core.generation import GenerationSettings
+    from museum.models import SiteSettings
+    from tooling.demo import make_demo_map
+
+    settings.OLPE_MODEL = str(checked_models[True])  # an SD model whose checker flags everything
+    SiteSettings.objects.filter(pk=1).update(safety_checker=checks_on)
+    SiteSettings.forget_cached()
+    job = jobs.submit_job(
+        image=png_of(make_demo_map(width=192, height=128, seed=4)), mask=painted_mask_png(),
+        wish="Ein See", settings=GenerationSettings(seed=5),
+    )
+
+    outcome = tasks.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    if checks_on:
+        assert outcome == InpaintJob.Status.FAILED and not job.result_image
+        assert job.error_message == str(SAFETY_FLAGGED)
+    else:
+        assert outcome == InpaintJob.Status.SUCCEEDED and job.engine == "diffusers"
