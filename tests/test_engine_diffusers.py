@@ -814,3 +814,18 @@ def test_the_curators_safety_setting_reaches_the_engine_through_the_worker(
         assert job.error_message == str(SAFETY_FLAGGED)
     else:
         assert outcome == InpaintJob.Status.SUCCEEDED and job.engine == "diffusers"
+
+
+def test_a_broken_safety_checker_shows_no_picture(use_model, checked_models, tmp_path):
+    from inpainting_core.engines.diffusion import SAFETY_CHECKER_BROKEN
+
+    broken = tmp_path / "broken-checker"
+    shutil.copytree(checked_models[False], broken)
+    for weights in (broken / "safety_checker").glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    engine = use_model(broken)
+
+    with pytest.raises(EngineError) as raised:
+        engine.inpaint(make_request(steps=2, safety_check=True))
+    assert raised.value.message == SAFETY_CHECKER_BROKEN
+    assert engine.inpaint(make_request(steps=2, safety_check=False)).image.size == (WIDTH, HEIGHT)

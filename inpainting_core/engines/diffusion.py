@@ -84,6 +84,10 @@ LATENT_RGB_FACTORS = model_families.SD_LATENT_RGB
 SAFETY_FLAGGED = _(
     "The model's safety checker held this picture back. Please try another wish."
 )
+SAFETY_CHECKER_BROKEN = _(
+    "The model's safety checker could not be loaded, so no picture is shown. "
+    "Please tell the museum staff."
+)
 LORA_FAMILY_MISMATCH = _(
     "The style's LoRA was made for {lora}, but the model is {model}; "
     "the style was painted without it."
@@ -503,7 +507,11 @@ class DiffusersEngine(Engine):
                 logger.info("Safety checks are on, but %s ships no safety checker", path)
             return None
         if self._safety is None or self._safety[0] != path:
-            self._safety = (path, *load_safety_checker(path, self._device))
+            try:
+                self._safety = (path, *load_safety_checker(path, self._device))
+            except Exception as error:  # checks are on: without the checker, show nothing
+                logger.exception("Loading the safety checker of %s failed", path)
+                raise EngineError(SAFETY_CHECKER_BROKEN) from error
         return self._safety[1:]
 
 
@@ -548,9 +556,11 @@ def _tokenizer_budget(path: str, _stamp) -> Optional[PromptBudget]:
         return None
     family = model_families.family_of_model(path)
     limit = min([family.token_limit, *(t.model_max_length for t in tokenizers)])
+    lock = threading.Lock()  # web requests share the tokenizers; a fast one is not reentrant
 
     def count(text: str) -> int:
-        return max(len(tokenizer(text, truncation=False).input_ids) for tokenizer in tokenizers)
+        with lock:
+            return max(len(t(text, truncation=False).input_ids) for t in tokenizers)
 
     return PromptBudget(limit, count)
 
