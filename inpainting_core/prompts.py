@@ -218,11 +218,15 @@ def _fit(phrases: list[tuple[str, int]], budget: Optional[PromptBudget]):
 
 def _shorten_wish(phrases, budget: PromptBudget):
     """The wish's words from the start that fit the budget, and what was left out."""
-    words = _join(phrases).split(" ")
+    text = _join(phrases)
+    words = text.split(" ")
     keep = len(words)
     while keep > 1 and not budget.fits(" ".join(words[:keep]).rstrip(",")):
         keep -= 1
-    return " ".join(words[:keep]).rstrip(","), " ".join(words[keep:])
+    kept = " ".join(words[:keep]).rstrip(",")
+    while len(kept) > 1 and not budget.fits(kept):  # one endless word: cut it, visibly
+        kept = kept[:-1]
+    return kept, text[len(kept):].strip(" ,")
 
 
 def prepare_prompt(

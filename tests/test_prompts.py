@@ -524,3 +524,10 @@ def test_compose_prompt_reuses_a_translation_without_translating_again(monkeypat
     prompt = compose_prompt("Ein See", "a lake", "glossary", "winter", word_budget(14))
     assert prompt.final.startswith("aerial satellite photo of Olpe in deep winter, a lake")
     assert prompt.translated == "a lake" and word_budget(14).fits(prompt.final)
+
+
+def test_a_single_endless_word_is_shortened_within_the_budget_too():
+    word = "x" * 60
+    prompt = compose_prompt(word, word, "english", "none", PromptBudget(12, len), shorten=True)
+    assert prompt.final == "x" * 12
+    assert f"“{'x' * 48}”" in str(prompt.notes[0])
