@@ -27,6 +27,7 @@ import json
 import re
 from pathlib import Path
 
+from inpainting_core import model_families
 from inpainting_core.model_store import TINY_MODEL_MARKER, is_tiny_model  # noqa: F401  (the marker is the core's fact)
 
 # Latent and text geometry shared by the parts so that they fit together.
@@ -67,8 +68,9 @@ MERGE_WORDS = (
 )
 
 
-FAMILY_SD = "sd2"
-FAMILY_SDXL = "sdxl"
+# The families' keys are inpainting_core.model_families' (the marker file names one).
+FAMILY_SD = model_families.SD2.key
+FAMILY_SDXL = model_families.SDXL.key
 FAMILIES = (FAMILY_SD, FAMILY_SDXL)
 # SDXL: six size numbers (original size, crop corner, target size) each embedded
 # in ADDED_TIME_WIDTH values, plus the second encoder's pooled projection.
