@@ -16,6 +16,15 @@ glossary translates instead. `translation_source` tells which way was taken:
 * ``"google"``: Google Translate translated it (also when the answer came from
   the cache: the cache only remembers what Google said);
 * ``"glossary"``: the built-in glossary translated it.
+
+A model with a token limit (CLIP's 77 positions, start and end included; SDXL
+has two tokenizers and both must fit) gets a prompt built within it, counted
+with the model's own tokenizers (`PromptBudget`, from the engine's
+`prompt_budget()`): the wish first and whole, then the style's own phrases,
+then the tags, then the template every style shares, dropping the least
+important phrases first. A wish that alone is too long is refused at
+submission, or in the worker and the `inpaint` command shortened with a note;
+the text encoders never cut a prompt silently.
 """
 
 from __future__ import annotations
