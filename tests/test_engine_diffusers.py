@@ -1,9 +1,10 @@
 """The own-model engine on miniature random-weight models built by `build_tiny_model`.
 
-The tiny models have the real model's structure and geometry (9- or 4-channel
-UNet, VAE scale 8, CLIP text encoder and tokenizer), so loading, scheduling,
-progress, cancellation, seeding, sizing and LoRA styles run through the real
-diffusers code paths in well under a second per generation.
+The tiny models have the real models' structure and geometry (SD 2 or SDXL
+layout, 9- or 4-channel UNet, VAE scale 8, CLIP text encoders and tokenizers),
+so loading by pipeline class, scheduling, progress, cancellation, seeding,
+sizing per family, LoRA styles, the safety checker and the prompt budget run
+through the real diffusers code paths in well under a second per generation.
 """
 
 import io
