@@ -51,8 +51,11 @@ CLASSIC_SIDE, CLASSIC_GOAL_S = 512, 1.0
 
 
 def engine_size(width: int, height: int) -> tuple[int, int]:
-    """The own model's working size: long side OLPE_MODEL_RESOLUTION, multiples of 8."""
-    return fit_to_multiple(width, height, settings.OLPE_MODEL_RESOLUTION)
+    """The own model's working size: long side OLPE_MODEL_RESOLUTION (0: the SD 2
+    family's 768, the museum's model), multiples of 8."""
+    from inpainting_core.model_families import SD2
+
+    return fit_to_multiple(width, height, settings.OLPE_MODEL_RESOLUTION or SD2.default_size)
 
 
 def stand_in_engine(crop: Image.Image, crop_mask: Image.Image) -> Image.Image:

@@ -1,28 +1,34 @@
-"""Seconds per picture of the own model, with the prototype's settings and the platform's.
+"""Seconds per picture of the own model's families on a GPU: SD 2 at 768², SDXL at 1024².
 
-The museum's model is a fine-tune of Stable Diffusion 2 inpainting, so its cost
-is the cost of that architecture. This benchmark builds the architecture at
-full size from its published configuration (a 9-channel UNet of 866 M
-parameters, the SD VAE, the OpenCLIP ViT-H text encoder) with random weights:
-the same computation as the real model, without a download. It paints one
-768×768 picture at a time, as one worker does, and reports for each setting:
+The museum's model is a fine-tune of Stable Diffusion 2 inpainting, and SDXL
+inpainting (diffusers/stable-diffusion-xl-1.0-inpainting-0.1) is the usual
+upgrade, so their cost is the cost of those architectures. This benchmark
+builds each at full size from its published configuration with random
+weights: the same computation as the real model, without a download.
 
-* seconds per picture (median of --runs after --warmup runs) and pictures per
-  minute for one worker;
-* peak GPU memory (torch.cuda.max_memory_allocated, weights included);
-* the compute floor: the pipeline's floating-point operations (counted with
-  torch.utils.flop_counter on meta tensors: one UNet forward × 2 for
-  classifier-free guidance × steps, plus the text encoder and the VAE) divided
-  by the GPU's dense fp16/bf16 peak, and the share of that peak reached.
+* SD 2: a 9-channel UNet of 866 M parameters, the SD VAE, the OpenCLIP ViT-H
+  text encoder; 768×768.
+* SDXL: a 9-channel UNet of 2.6 G parameters, the SDXL VAE (run in float32 as
+  its configuration asks, `force_upcast`), CLIP ViT-L and OpenCLIP ViT-bigG;
+  1024×1024.
 
-Settings compared:
+It paints one picture at a time, as one worker does, and reports for each
+family and setting: seconds per picture (median of --runs after --warmup
+runs), pipeline steps per second (steps / seconds per picture, so text
+encoders and VAE are included), pictures per minute, peak GPU memory
+(torch.cuda.max_memory_allocated, weights included) and the compute floor:
+the pipeline's operations (counted with torch.utils.flop_counter on meta
+tensors: one UNet forward × 2 for classifier-free guidance × steps, plus the
+text encoders and the VAE) divided by the GPU's dense fp16/bf16 peak.
 
-* prototype: the model's own scheduler (PNDM) at 200 steps in float16,
-  otherwise diffusers' defaults;
-* platform: DPM-Solver++ at OLPE_STEPS (30), SDPA attention, a channels-last
-  UNet and, with --compile, torch.compile (compile time is warm-up, not timed).
+Settings compared, each at OLPE_STEPS (30) with DPM-Solver++ and SDPA
+attention in float16: plain, channels-last, and with --compile the same two
+with torch.compile of the UNet (compile time is warm-up, not timed). For SD 2
+also the prototype: the model's own scheduler (PNDM) at 200 steps, diffusers'
+default attention (--prototype-steps 0 leaves it out).
 
-    .venv/bin/python benchmarks/gpu_inpaint.py --device cuda [--compile] [--json PATH]
+    .venv/bin/python benchmarks/gpu_inpaint.py --device cuda --compile --json PATH
+    .venv/bin/python benchmarks/gpu_inpaint.py --family sdxl --device cuda
     .venv/bin/python benchmarks/gpu_inpaint.py --tiny --device cpu   # CI smoke run, seconds
     .venv/bin/python benchmarks/gpu_inpaint.py --flops-only          # the floors, any machine
 
@@ -54,16 +60,32 @@ django.setup()
 import diffusers  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel  # noqa: E402
-from diffusers.models.attention_processor import AttnProcessor2_0  # noqa: E402
+from diffusers import (  # noqa: E402
+    AutoencoderKL,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionXLInpaintPipeline,
+    UNet2DConditionModel,
+)
+from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0  # noqa: E402
 from django.conf import settings  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
+from transformers import (  # noqa: E402
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+)
 
+from inpainting_core import model_families  # noqa: E402
+from inpainting_core.engines.diffusion import SCHEDULERS  # noqa: E402
 from tooling import tiny_model  # noqa: E402
 from tooling.demo import make_demo_map  # noqa: E402
-from inpainting_core.engines.diffusion import SCHEDULERS  # noqa: E402
+
+FAMILIES = ("sd2", "sdxl")
+ARCHITECTURES = {
+    "sd2": "stable-diffusion-2-inpainting",
+    "sdxl": "stable-diffusion-xl-1.0-inpainting-0.1",
+}
 
 # stabilityai/stable-diffusion-2-inpainting, unet/config.json.
 SD2_INPAINT_UNET = {
@@ -130,6 +152,54 @@ PEAK_TFLOPS = (
 )
 TENSOR_CORE_DTYPES = ("float16", "bfloat16")
 
+# diffusers/stable-diffusion-xl-1.0-inpainting-0.1, unet/config.json.
+SDXL_INPAINT_UNET = {
+    "sample_size": 128,
+    "in_channels": 9,
+    "out_channels": 4,
+    "layers_per_block": 2,
+    "block_out_channels": (320, 640, 1280),
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    "transformer_layers_per_block": (1, 2, 10),
+    "cross_attention_dim": 2048,
+    "attention_head_dim": (5, 10, 20),
+    "use_linear_projection": True,
+    "addition_embed_type": "text_time",
+    "addition_time_embed_dim": 256,
+    "projection_class_embeddings_input_dim": 2816,
+    "norm_num_groups": 32,
+    "norm_eps": 1e-5,
+    "act_fn": "silu",
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+}
+# Its vae/config.json: the SD autoencoder at 1024, its own scale, float32 decoding.
+SDXL_VAE = {**SD_VAE, "sample_size": 1024, "scaling_factor": 0.13025, "force_upcast": True}
+# Its text_encoder (CLIP ViT-L/14) and text_encoder_2 (OpenCLIP ViT-bigG/14) configs.
+CLIP_VIT_L_TEXT = {
+    "vocab_size": 49408,
+    "hidden_size": 768,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "max_position_embeddings": 77,
+    "hidden_act": "quick_gelu",
+    "projection_dim": 768,
+}
+OPENCLIP_BIGG_TEXT = {
+    "vocab_size": 49408,
+    "hidden_size": 1280,
+    "intermediate_size": 5120,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 20,
+    "max_position_embeddings": 77,
+    "hidden_act": "gelu",
+    "projection_dim": 1280,
+}
+# Six size numbers (original size, crop corner, target size) condition the SDXL UNet.
+SDXL_TIME_IDS = 6
+
 PROMPT = "aerial photograph of a lake between the houses of a small town, satellite view"
 NEGATIVE_PROMPT = "blurry, text, watermark"
 GUIDANCE = 7.5
@@ -140,7 +210,7 @@ class Settings:
     name: str
     scheduler: str  # a key of inpainting_core.engines.diffusion.SCHEDULERS ("default": the model's own)
     steps: int
-    sdpa: bool  # set SDPA attention explicitly (else whatever diffusers chooses)
+    sdpa: bool  # SDPA attention (else diffusers' plain attention processor)
     channels_last: bool
     compile: bool
 
@@ -151,6 +221,7 @@ class Measurement:
     scheduler_class: str
     attention: str
     seconds_per_image: float
+    steps_per_second: float
     runs: list[float]
     warmup_seconds: list[float]
     images_per_minute: float
@@ -165,51 +236,76 @@ class Measurement:
         return answer
 
 
-# --- the architecture --------------------------------------------------------------
+# --- the architectures ------------------------------------------------------------
 
 
-def build_components(tiny: bool, vocabulary: dict[str, int]):
-    """UNet, VAE and text encoder of the chosen size, on the current default device."""
-    if tiny:
-        return (
-            tiny_model.build_unet(9),
-            tiny_model.build_vae(),
-            tiny_model.build_text_encoder(vocabulary),
-        )
-    text_config = CLIPTextConfig(
-        **OPENCLIP_VIT_H_TEXT,
+def text_config(published: dict, vocabulary: dict[str, int]) -> CLIPTextConfig:
+    return CLIPTextConfig(
+        **published,
         bos_token_id=vocabulary[tiny_model.BOS_TOKEN],
         eos_token_id=vocabulary[tiny_model.EOS_TOKEN],
         pad_token_id=vocabulary[tiny_model.EOS_TOKEN],
     )
-    return (
-        UNet2DConditionModel(**SD2_INPAINT_UNET),
-        AutoencoderKL(**SD_VAE),
-        CLIPTextModel(text_config),
-    )
 
 
-def build_pipeline(tiny: bool, device: str, dtype: torch.dtype, work_directory: Path):
-    """The inpainting pipeline with random weights, created directly on `device`.
+def build_components(family: str, tiny: bool, vocabulary: dict[str, int]) -> dict:
+    """UNet, VAE and text encoder(s) of the family at the chosen size, on the default device."""
+    if tiny:
+        parts = {
+            "unet": tiny_model.build_unet(9, family),
+            "vae": tiny_model.build_vae(),
+            "text_encoder": tiny_model.build_text_encoder(vocabulary),
+        }
+        if family == "sdxl":
+            parts["text_encoder_2"] = tiny_model.build_text_encoder(
+                vocabulary, with_projection=True
+            )
+        return parts
+    if family == "sdxl":
+        return {
+            "unet": UNet2DConditionModel(**SDXL_INPAINT_UNET),
+            "vae": AutoencoderKL(**SDXL_VAE),
+            "text_encoder": CLIPTextModel(text_config(CLIP_VIT_L_TEXT, vocabulary)),
+            "text_encoder_2": CLIPTextModelWithProjection(
+                text_config(OPENCLIP_BIGG_TEXT, vocabulary)
+            ),
+        }
+    return {
+        "unet": UNet2DConditionModel(**SD2_INPAINT_UNET),
+        "vae": AutoencoderKL(**SD_VAE),
+        "text_encoder": CLIPTextModel(text_config(OPENCLIP_VIT_H_TEXT, vocabulary)),
+    }
+
+
+def build_pipeline(family: str, tiny: bool, device: str, dtype: torch.dtype, work: Path):
+    """The family's inpainting pipeline with random weights, created directly on `device`.
 
     The tokenizer is the miniature one of tooling/tiny_model.py: prompts
-    become token ids the real text encoder accepts; 77 positions are encoded
+    become token ids the real text encoders accept; 77 positions are encoded
     whatever the words, so the computation is the real one.
     """
     torch.manual_seed(0)
-    tokenizer = tiny_model.build_tokenizer(work_directory / "tokenizer")
+    tokenizer = tiny_model.build_tokenizer(work / family / "tokenizer")
     with torch.device(device):
-        unet, vae, text_encoder = build_components(tiny, tokenizer.get_vocab())
-    pipeline = StableDiffusionInpaintPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=tiny_model.build_scheduler(),  # SD 2's own scheduler configuration
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+        parts = build_components(family, tiny, tokenizer.get_vocab())
+    if family == "sdxl":
+        pipeline = StableDiffusionXLInpaintPipeline(
+            **parts,
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            scheduler=tiny_model.build_sdxl_scheduler(),  # SDXL's own configuration
+            requires_aesthetics_score=False,
+            force_zeros_for_empty_prompt=True,
+        )
+    else:
+        pipeline = StableDiffusionInpaintPipeline(
+            **parts,
+            tokenizer=tokenizer,
+            scheduler=tiny_model.build_scheduler(),  # SD 2's own scheduler configuration
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
     pipeline.to(device=device, dtype=dtype)
     pipeline.set_progress_bar_config(disable=True)
     return pipeline
@@ -218,7 +314,8 @@ def build_pipeline(tiny: bool, device: str, dtype: torch.dtype, work_directory: 
 def parameter_counts(pipeline) -> dict[str, int]:
     return {
         name: sum(parameter.numel() for parameter in getattr(pipeline, name).parameters())
-        for name in ("unet", "vae", "text_encoder")
+        for name in ("unet", "vae", "text_encoder", "text_encoder_2")
+        if getattr(pipeline, name, None) is not None
     }
 
 
@@ -232,7 +329,9 @@ def count_flops(function, *args, **kwargs) -> int:
     return counter.get_total_flops()
 
 
-def pipeline_flops(tiny: bool, size: int, vocabulary: dict[str, int]) -> dict[str, int]:
+def pipeline_flops(
+    tiny: bool, size: int, vocabulary: dict[str, int], family: str = "sd2"
+) -> dict[str, int]:
     """Operations of each part for one size×size picture, counted on meta tensors.
 
     Meta tensors carry shapes but no data, so the count costs nothing even for
@@ -241,20 +340,33 @@ def pipeline_flops(tiny: bool, size: int, vocabulary: dict[str, int]) -> dict[st
     """
     latent = size // 8
     with torch.device("meta"):
-        unet, vae, text_encoder = build_components(tiny, vocabulary)
+        parts = build_components(family, tiny, vocabulary)
+        unet, vae = parts["unet"], parts["vae"]
         tokens = torch.zeros((1, tiny_model.MAX_TOKENS), dtype=torch.long)
-        width = text_encoder.config.hidden_size
-        return {
+        encoders = [parts["text_encoder"], parts.get("text_encoder_2")]
+        width = sum(encoder.config.hidden_size for encoder in encoders if encoder is not None)
+        extra = {}
+        if family == "sdxl":
+            pooled = parts["text_encoder_2"].config.projection_dim
+            extra["added_cond_kwargs"] = {
+                "text_embeds": torch.zeros((1, pooled)),
+                "time_ids": torch.zeros((1, SDXL_TIME_IDS)),
+            }
+        flops = {
             "unet_forward": count_flops(
                 unet,
                 torch.zeros((1, unet.config.in_channels, latent, latent)),
                 torch.tensor([500]),
                 encoder_hidden_states=torch.zeros((1, tiny_model.MAX_TOKENS, width)),
+                **extra,
             ),
-            "text_encoder": count_flops(text_encoder, tokens),
+            "text_encoder": sum(
+                count_flops(encoder, tokens) for encoder in encoders if encoder is not None
+            ),
             "vae_encode": count_flops(vae.encode, torch.zeros((1, 3, size, size))),
             "vae_decode": count_flops(vae.decode, torch.zeros((1, 4, latent, latent))),
         }
+    return flops
 
 
 def total_flops(flops: dict[str, int], steps: int) -> int:
@@ -291,20 +403,34 @@ def wish_inputs(size: int) -> tuple[Image.Image, Image.Image]:
     return image, Image.fromarray(mask, "L")
 
 
-def apply_settings(pipeline, chosen: Settings, compile_mode: str) -> None:
-    choice = SCHEDULERS[chosen.scheduler]
-    if choice is not None:
-        class_name, overrides = choice
-        scheduler_class = getattr(diffusers, class_name)
-        pipeline.scheduler = scheduler_class.from_config(pipeline.scheduler.config, **overrides)
-    if chosen.sdpa:
-        pipeline.unet.set_attn_processor(AttnProcessor2_0())
-        pipeline.vae.set_attn_processor(AttnProcessor2_0())
-    if chosen.channels_last:
-        pipeline.unet.to(memory_format=torch.channels_last)
-        pipeline.vae.to(memory_format=torch.channels_last)
-    if chosen.compile:
-        pipeline.unet = torch.compile(pipeline.unet, mode=compile_mode, fullgraph=True)
+class Painter:
+    """One family's pipeline, switched between the compared settings in place."""
+
+    def __init__(self, pipeline, compile_mode: str):
+        self.pipeline = pipeline
+        self.unet = pipeline.unet  # the uncompiled module, kept to undo torch.compile
+        self.scheduler = pipeline.scheduler  # the model's own
+        self.compile_mode = compile_mode
+
+    def apply(self, chosen: Settings) -> None:
+        pipeline = self.pipeline
+        choice = SCHEDULERS[chosen.scheduler]
+        pipeline.scheduler = self.scheduler
+        if choice is not None:
+            class_name, overrides = choice
+            scheduler_class = getattr(diffusers, class_name)
+            pipeline.scheduler = scheduler_class.from_config(self.scheduler.config, **overrides)
+        processor = AttnProcessor2_0 if chosen.sdpa else AttnProcessor
+        self.unet.set_attn_processor(processor())
+        pipeline.vae.set_attn_processor(processor())
+        layout = torch.channels_last if chosen.channels_last else torch.contiguous_format
+        self.unet.to(memory_format=layout)
+        pipeline.vae.to(memory_format=layout)
+        torch._dynamo.reset()
+        pipeline.unet = (
+            torch.compile(self.unet, mode=self.compile_mode, fullgraph=True)
+            if chosen.compile else self.unet
+        )
 
 
 def synchronize(device: str) -> None:
@@ -333,11 +459,13 @@ def paint_once(pipeline, inputs, size: int, steps: int, device: str, seed: int) 
     return time.perf_counter() - started
 
 
-def measure(pipeline, chosen: Settings, options, flops, peak) -> Measurement:
-    apply_settings(pipeline, chosen, options.compile_mode)
-    inputs = wish_inputs(options.size)
+def measure(painter: Painter, chosen: Settings, options, size: int, flops, peak) -> Measurement:
+    painter.apply(chosen)
+    pipeline = painter.pipeline
+    inputs = wish_inputs(size)
+
     def paint(seed: int) -> float:
-        return paint_once(pipeline, inputs, options.size, chosen.steps, options.device, seed)
+        return paint_once(pipeline, inputs, size, chosen.steps, options.device, seed)
 
     warmup = [paint(seed) for seed in range(options.warmup)]
     if options.device.startswith("cuda"):
@@ -349,8 +477,9 @@ def measure(pipeline, chosen: Settings, options, flops, peak) -> Measurement:
     return Measurement(
         settings=chosen,
         scheduler_class=type(pipeline.scheduler).__name__,
-        attention=type(next(iter(pipeline.unet.attn_processors.values()))).__name__,
+        attention=type(next(iter(painter.unet.attn_processors.values()))).__name__,
         seconds_per_image=seconds,
+        steps_per_second=chosen.steps / seconds,
         runs=runs,
         warmup_seconds=warmup,
         images_per_minute=60.0 / seconds,
@@ -369,17 +498,21 @@ def measure(pipeline, chosen: Settings, options, flops, peak) -> Measurement:
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, help="picture side in pixels (default 768, --tiny 128)")
+    parser.add_argument("--family", choices=(*FAMILIES, "all"), default="all",
+                        help="sd2 (768²), sdxl (1024²) or all (default)")
+    parser.add_argument("--size", type=int,
+                        help="picture side in pixels (default: the family's own, --tiny 128)")
     parser.add_argument("--steps", type=int, default=settings.OLPE_STEPS,
                         help="the platform's steps (default OLPE_STEPS: %(default)s)")
     parser.add_argument("--prototype-steps", type=int, default=200,
-                        help="the prototype's steps (default %(default)s)")
+                        help="the SD 2 prototype's steps; 0 leaves it out (default %(default)s)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", choices=("float16", "bfloat16", "float32"),
                         help="default float16 on a GPU, float32 on a CPU")
     parser.add_argument("--tiny", action="store_true",
-                        help="the miniature architecture of tooling/tiny_model.py (CI, CPU)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the platform's UNet")
+                        help="the miniature architectures of tooling/tiny_model.py (CI, CPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure with torch.compile of the UNet")
     parser.add_argument("--compile-mode", default="max-autotune",
                         help="torch.compile mode (default %(default)s)")
     parser.add_argument("--runs", type=int, help="timed runs per setting (default 3, --tiny 1)")
@@ -394,82 +527,114 @@ def parse_arguments(argv=None):
                              "table, without building or running the model (any machine)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args(argv)
-    options.size = options.size or (128 if options.tiny else 768)
+    options.families = FAMILIES if options.family == "all" else (options.family,)
     options.runs = options.runs or (1 if options.tiny else 3)
     options.dtype = options.dtype or ("float16" if options.device.startswith("cuda") else "float32")
     if options.threads is None and options.tiny and options.device == "cpu":
         options.threads = 1
-    if options.size % 8:
+    if options.size and options.size % 8:
         parser.error("--size must be a multiple of 8 (the VAE downsamples by 8)")
     return options
 
 
-def compared_settings(options) -> list[Settings]:
-    return [
-        Settings("prototype", "default", options.prototype_steps, sdpa=False,
-                 channels_last=False, compile=False),
-        Settings("platform", "dpmsolver++", options.steps, sdpa=True,
-                 channels_last=True, compile=options.compile),
-    ]
+def family_size(options, family: str) -> int:
+    """--size, or the family's own size (model_families), or 128 for the tiny models."""
+    if options.size:
+        return options.size
+    return 128 if options.tiny else model_families.FAMILIES[family].default_size
+
+
+def compared_settings(options, family: str = "sd2") -> list[Settings]:
+    compared = []
+    if family == "sd2" and options.prototype_steps:
+        compared.append(Settings("prototype", "default", options.prototype_steps, sdpa=False,
+                                 channels_last=False, compile=False))
+    for compiled in (False, True) if options.compile else (False,):
+        for channels_last in (False, True):
+            name = "sdpa" + ("+channels_last" if channels_last else "")
+            name += "+compile" if compiled else ""
+            compared.append(Settings(name, "dpmsolver++", options.steps, sdpa=True,
+                                     channels_last=channels_last, compile=compiled))
+    return compared
 
 
 def count_only(options) -> dict:
-    """The operations of one picture and their floor on every GPU of the table."""
+    """The operations of one picture and their floor on every GPU of the table, per family."""
     vocabulary = tiny_model.build_vocabulary(tiny_model.build_merges())
-    flops = pipeline_flops(options.tiny, options.size, vocabulary)
-    profiles = {
-        chosen.name: {"steps": chosen.steps, "total_flops": total_flops(flops, chosen.steps)}
-        for chosen in compared_settings(options)
-    }
-    return {
-        "benchmark": "gpu_inpaint (operations only)",
-        "architecture": "tiny" if options.tiny else "stable-diffusion-2-inpainting",
-        "size": options.size,
-        "flops": flops,
-        "profiles": profiles,
-        "compute_floor_seconds": {
-            gpu: {
-                name: profile["total_flops"] / (tflops * 1e12) for name, profile in profiles.items()
-            }
-            for gpu, _marker, tflops in PEAK_TFLOPS
-        },
-    }
+    families = {}
+    for family in options.families:
+        size = family_size(options, family)
+        flops = pipeline_flops(options.tiny, size, vocabulary, family)
+        profiles = {
+            chosen.name: {"steps": chosen.steps, "total_flops": total_flops(flops, chosen.steps)}
+            for chosen in compared_settings(options, family)
+        }
+        families[family] = {
+            "architecture": f"tiny {family}" if options.tiny else ARCHITECTURES[family],
+            "size": size,
+            "flops": flops,
+            "profiles": profiles,
+            "compute_floor_seconds": {
+                gpu: {
+                    name: profile["total_flops"] / (tflops * 1e12)
+                    for name, profile in profiles.items()
+                }
+                for gpu, _marker, tflops in PEAK_TFLOPS
+            },
+        }
+    return {"benchmark": "gpu_inpaint (operations only)", "families": families}
 
 
 def report_count(figures: dict) -> str:
-    flops = figures["flops"]
-    names = list(figures["profiles"])
-    lines = [
-        f"{figures['architecture']}, {figures['size']}×{figures['size']}: "
-        + ", ".join(f"{part} {count / 1e12:.3f} TFLOP" for part, count in flops.items()),
-        "per picture: " + ", ".join(
-            f"{name} ({profile['steps']} steps) {profile['total_flops'] / 1e12:.1f} TFLOP"
-            for name, profile in figures["profiles"].items()
-        ),
-        f"{'compute floor at dense fp16 peak':<34}" + "".join(f"{name:>12}" for name in names),
-    ]
-    floors_per_gpu = figures["compute_floor_seconds"].values()
-    for (gpu, _marker, tflops), floors in zip(PEAK_TFLOPS, floors_per_gpu, strict=True):
-        lines.append(f"{gpu:<22} {tflops:>7.1f} TFLOP/s"
-                     + "".join(f"{floors[name]:>11.3f}s" for name in names))
-    return "\n".join(lines)
+    lines = []
+    for figures_of in figures["families"].values():
+        flops = figures_of["flops"]
+        names = list(figures_of["profiles"])
+        lines += [
+            f"{figures_of['architecture']}, {figures_of['size']}×{figures_of['size']}: "
+            + ", ".join(f"{part} {count / 1e12:.3f} TFLOP" for part, count in flops.items()),
+            "per picture: " + ", ".join(
+                f"{name} ({profile['steps']} steps) {profile['total_flops'] / 1e12:.1f} TFLOP"
+                for name, profile in figures_of["profiles"].items()
+            ),
+            f"{'compute floor at dense fp16 peak':<34}" + "".join(f"{name:>22}" for name in names),
+        ]
+        floors_per_gpu = figures_of["compute_floor_seconds"].values()
+        for (gpu, _marker, tflops), floors in zip(PEAK_TFLOPS, floors_per_gpu, strict=True):
+            lines.append(f"{gpu:<22} {tflops:>7.1f} TFLOP/s"
+                         + "".join(f"{floors[name]:>21.3f}s" for name in names))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def run_family(family: str, options, work: Path, peak) -> dict:
+    dtype = getattr(torch, options.dtype)
+    size = family_size(options, family)
+    pipeline = build_pipeline(family, options.tiny, options.device, dtype, work)
+    flops = pipeline_flops(options.tiny, size, pipeline.tokenizer.get_vocab(), family)
+    painter = Painter(pipeline, options.compile_mode)
+    measurements = [measure(painter, chosen, options, size, flops, peak)
+                    for chosen in compared_settings(options, family)]
+    answer = {
+        "architecture": f"tiny {family}" if options.tiny else ARCHITECTURES[family],
+        "parameters": parameter_counts(pipeline),
+        "size": size,
+        "flops": flops,
+        "profiles": {m.settings.name: m.as_dict() for m in measurements},
+    }
+    del pipeline, painter
+    if options.device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return answer
 
 
 def run(options) -> dict:
-    dtype = getattr(torch, options.dtype)
-    with tempfile.TemporaryDirectory() as work_directory:
-        pipeline = build_pipeline(options.tiny, options.device, dtype, Path(work_directory))
-    vocabulary = pipeline.tokenizer.get_vocab()
-    flops = pipeline_flops(options.tiny, options.size, vocabulary)
     peak, peak_source = peak_tflops(options.device, options.dtype, options.peak_tflops)
-    measurements = [measure(pipeline, chosen, options, flops, peak)
-                    for chosen in compared_settings(options)]
-    prototype, platform_ = measurements
+    with tempfile.TemporaryDirectory() as work_directory:
+        families = {family: run_family(family, options, Path(work_directory), peak)
+                    for family in options.families}
     return {
         "benchmark": "gpu_inpaint",
-        "architecture": "tiny" if options.tiny else "stable-diffusion-2-inpainting",
-        "parameters": parameter_counts(pipeline),
-        "size": options.size,
         "device": options.device,
         "device_name": device_name(options.device),
         "dtype": options.dtype,
@@ -478,13 +643,10 @@ def run(options) -> dict:
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "cpu_threads": torch.get_num_threads(),
+        "compile_mode": options.compile_mode if options.compile else None,
         "peak_tflops": peak,
         "peak_source": peak_source,
-        "flops": flops,
-        "profiles": {
-            measurement.settings.name: measurement.as_dict() for measurement in measurements
-        },
-        "speedup": prototype.seconds_per_image / platform_.seconds_per_image,
+        "families": families,
     }
 
 
@@ -496,25 +658,32 @@ def device_name(device: str) -> str:
 
 def report(figures: dict) -> str:
     lines = [
-        f"{figures['architecture']} ({sum(figures['parameters'].values()) / 1e6:.1f} M parameters, "
-        f"random weights), {figures['size']}×{figures['size']}, {figures['dtype']} on "
-        f"{figures['device_name']} ({figures['device']})",
-        f"UNet forward: {figures['flops']['unet_forward'] / 1e9:.1f} GFLOP; "
+        f"{figures['dtype']} on {figures['device_name']} ({figures['device']}), "
+        f"torch {figures['torch']}, diffusers {figures['diffusers']}; "
         f"peak: {figures['peak_tflops'] or '-'} TFLOP/s ({figures['peak_source']})",
-        f"{'setting':<10} {'scheduler':<28} {'steps':>5} {'s/picture':>10} {'pictures/min':>12} "
-        f"{'peak GiB':>9} {'floor s':>8} {'of peak':>8}",
     ]
-    for name, profile in figures["profiles"].items():
-        memory, floor, share = (
-            profile["peak_memory_bytes"], profile["compute_floor_seconds"], profile["share_of_peak"]
-        )
-        lines.append(
-            f"{name:<10} {profile['scheduler_class']:<28} {profile['steps']:>5} "
-            f"{profile['seconds_per_image']:>10.3f} {profile['images_per_minute']:>12.1f} "
-            f"{_figure(memory and memory / 1024**3, '.2f'):>9} {_figure(floor, '.3f'):>8} "
-            f"{_figure(share and share * 100, '.1f', '%'):>8}"
-        )
-    lines.append(f"speed-up of the platform's settings: {figures['speedup']:.1f}×")
+    for figures_of in figures["families"].values():
+        size = figures_of["size"]
+        lines += [
+            "",
+            f"{figures_of['architecture']} ({sum(figures_of['parameters'].values()) / 1e6:.1f} M "
+            f"parameters, random weights), {size}×{size}, UNet forward "
+            f"{figures_of['flops']['unet_forward'] / 1e9:.1f} GFLOP",
+            f"{'setting':<28} {'scheduler':<28} {'steps':>5} {'s/picture':>10} {'steps/s':>8} "
+            f"{'pictures/min':>12} {'peak GiB':>9} {'floor s':>8} {'of peak':>8}",
+        ]
+        for name, profile in figures_of["profiles"].items():
+            memory, floor, share = (
+                profile["peak_memory_bytes"], profile["compute_floor_seconds"],
+                profile["share_of_peak"],
+            )
+            lines.append(
+                f"{name:<28} {profile['scheduler_class']:<28} {profile['steps']:>5} "
+                f"{profile['seconds_per_image']:>10.3f} {profile['steps_per_second']:>8.1f} "
+                f"{profile['images_per_minute']:>12.1f} "
+                f"{_figure(memory and memory / 1024**3, '.2f'):>9} {_figure(floor, '.3f'):>8} "
+                f"{_figure(share and share * 100, '.1f', '%'):>8}"
+            )
     return "\n".join(lines)
 
 

@@ -145,7 +145,9 @@ def submit_job(
     clean_wish(wish)
     # Outside any transaction: the record of a blocked attempt must survive the refusal.
     check_wish(wish, kiosk_session=kiosk_session, client_ip=client_ip)
-    prompt = prepare_prompt(wish, settings.style)
+    # Within the chosen engine's token limit (the own model's tokenizers); a wish
+    # too long for it is refused here (PromptProblem), never cut by the model.
+    prompt = prepare_prompt(wish, settings.style, get_engine(choice.engine).prompt_budget())
     if prompt.translated != prompt.original:
         check_wish(prompt.translated, kiosk_session=kiosk_session, client_ip=client_ip)
     job = InpaintJob(

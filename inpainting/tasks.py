@@ -37,6 +37,7 @@ from inpainting_core.engines.base import Cancelled, EngineError, EngineUnavailab
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.imaging import to_png_bytes
 from inpainting.models import InpaintJob
+from museum.models import SiteSettings
 from inpainting_core.pipeline import GenerationResult, generate, load_inputs
 from inpainting_core.prompts import PreparedPrompt
 
@@ -232,7 +233,7 @@ class JobRun:
         result = generate(
             image, mask, job.prompt_original, generation,
             progress=self._on_progress, should_cancel=self._should_cancel,
-            prompt=stored_prompt(job),
+            prompt=stored_prompt(job), safety_check=SiteSettings.cached().safety_checker,
         )
         logger.info("Job %s painted by %s in %s", job.pk, engine,
                     {phase: round(seconds, 2) for phase, seconds in result.seconds.items()})
@@ -328,7 +329,9 @@ class JobRun:
         now = timezone.now()
         # The seed the engine painted with (also one it picked itself) and what it
         # says it did differently from the wish are kept with the job.
-        noted = {"seed": result.seed}
+        # The prompts as sent: refitted when the model changed since submission.
+        noted = {"seed": result.seed, "prompt_final": result.prompt.final,
+                 "negative_prompt": result.prompt.negative}
         if result.notes:
             noted["notice"] = " ".join([self.job.notice, *result.notes]).strip()
         try:

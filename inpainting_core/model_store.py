@@ -48,7 +48,8 @@ _WEIGHT_PREFERENCE = (
     (None, "bin"),
     ("fp16", "bin"),
 )
-# Components the engine never loads (it passes safety_checker=None).
+# Components the pipeline never loads (it gets safety_checker=None): the engine
+# loads a shipped checker itself, when curators turn it on; fetched only on request.
 _UNUSED_FOLDERS = {"safety_checker"}
 
 
@@ -222,20 +223,24 @@ def weights_variant(path: Path) -> Optional[str]:
 # ------------------------------------------------------------------------------
 
 
-def select_pipeline_files(filenames: Iterable[str]) -> list[str]:
+def select_pipeline_files(
+    filenames: Iterable[str], with_safety_checker: bool = False
+) -> list[str]:
     """The files of a hub repository a diffusers pipeline needs, each weight once.
 
     Repositories often carry the same weights several times (safetensors and
     pickles, fp32 and fp16, EMA and non-EMA) plus single-file checkpoints at the
-    root for other tools; a museum PC needs one copy of each component.
+    root for other tools; a museum PC needs one copy of each component. The
+    safety checker (about 1.2 GB for SD 1.x) only `with_safety_checker`.
     """
+    skipped = set() if with_safety_checker else _UNUSED_FOLDERS
     by_folder: dict[str, list[str]] = {}
     selected = []
     for name in filenames:
         folder, _sep, _file = name.rpartition("/")
         if name == MODEL_INDEX:
             selected.append(name)
-        elif folder and "/" not in folder and folder not in _UNUSED_FOLDERS:
+        elif folder and "/" not in folder and folder not in skipped:
             by_folder.setdefault(folder, []).append(name)
     for names in by_folder.values():
         selected += _select_folder_files(names)
@@ -261,7 +266,12 @@ def _select_folder_files(names: list[str]) -> list[str]:
     return others
 
 
-def fetch(hub_id: str, revision: Optional[str] = None, tqdm_class=None) -> Path:
+def fetch(
+    hub_id: str,
+    revision: Optional[str] = None,
+    tqdm_class=None,
+    with_safety_checker: bool = False,
+) -> Path:
     """Download a hub pipeline into OLPE_MODEL_DIR for offline use; return its directory.
 
     Raises ModelStoreError with a readable reason when the hub cannot be reached
@@ -269,7 +279,7 @@ def fetch(hub_id: str, revision: Optional[str] = None, tqdm_class=None) -> Path:
     """
 
     def pipeline_files(filenames):
-        wanted = select_pipeline_files(filenames)
+        wanted = select_pipeline_files(filenames, with_safety_checker)
         if MODEL_INDEX not in wanted:
             raise ModelStoreError(
                 _("%(model)s is not a diffusers pipeline (it has no model_index.json).")
@@ -391,6 +401,17 @@ def adapter_source(configured: str) -> str:
         return str(Path(configured).expanduser())
     local = local_copy_directory(configured)
     return str(local) if local.is_dir() else configured
+
+
+def ships_safety_checker(directory: Path) -> bool:
+    """Whether the model directory holds a complete safety checker and its image processor."""
+    directory = Path(directory)
+    checker = directory / "safety_checker"
+    return (
+        (checker / "config.json").is_file()
+        and bool(_weight_files(checker))
+        and (directory / "feature_extractor" / "preprocessor_config.json").is_file()
+    )
 
 
 def is_tiny_model(directory: Path) -> bool:

@@ -20,7 +20,7 @@ from inpainting_core import imaging
 from inpainting_core.engines import CLASSIC, get_engine
 from inpainting_core.engines.base import CancelCheck, EngineRequest, ProgressCallback
 from inpainting_core.generation import GenerationSettings
-from inpainting_core.prompts import PreparedPrompt, prepare_prompt
+from inpainting_core.prompts import PreparedPrompt, compose_prompt, prepare_prompt
 
 
 @dataclass
@@ -59,20 +59,31 @@ def generate(
     *,
     padding: Optional[int] = None,
     feather: Optional[int] = None,
+    safety_check: bool = False,
 ) -> GenerationResult:
     """Repaint the masked region of `image`; the caller has already chosen a usable engine.
 
     `generation.engine` None paints with the classic engine. `padding` and
     `feather` override OLPE_CROP_PADDING and OLPE_FEATHER_PX (tests, tools).
+    `safety_check` runs the model's safety checker (the curators' choice).
+
+    The prompt fits the engine's token budget: a wish is prepared within it,
+    and a stored prompt that no longer fits (the curators changed the model
+    since it was submitted) is composed again from its translation, its wish
+    shortened with a note if need be. The result's `prompt` is what was sent.
     """
     timings = {}
     started = time.perf_counter()
-    if prompt is None:
-        prompt = prepare_prompt(wish, generation.style)
-    timings["prompt"] = time.perf_counter() - started
-
     engine_name = generation.engine or CLASSIC
     engine = get_engine(engine_name)
+    budget = engine.prompt_budget()
+    if prompt is None:
+        prompt = prepare_prompt(wish, generation.style, budget, shorten=True)
+    elif budget is not None and not (budget.fits(prompt.final) and budget.fits(prompt.negative)):
+        prompt = compose_prompt(prompt.original, prompt.translated, prompt.translation_source,
+                                prompt.style, budget, shorten=True)
+    timings["prompt"] = time.perf_counter() - started
+
     plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=padding)
     crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
     request = EngineRequest(
@@ -88,6 +99,7 @@ def generate(
         seed=generation.seed,
         context=image,
         crop_box=plan.box,
+        safety_check=safety_check,
     )
     timings["prepare"] = time.perf_counter() - started - timings["prompt"]
 
@@ -106,5 +118,5 @@ def generate(
         seed=painted.seed if painted.seed is not None else generation.seed,
         crop_box=plan.box,
         seconds=timings,
-        notes=painted.notes,
+        notes=(*prompt.notes, *painted.notes),
     )

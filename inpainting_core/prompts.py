@@ -16,19 +16,32 @@ glossary translates instead. `translation_source` tells which way was taken:
 * ``"google"``: Google Translate translated it (also when the answer came from
   the cache: the cache only remembers what Google said);
 * ``"glossary"``: the built-in glossary translated it.
+
+A model with a token limit (CLIP's 77 positions, start and end included; SDXL
+has two tokenizers and both must fit) gets a prompt built within it, counted
+with the model's own tokenizers (`PromptBudget`, from the engine's
+`prompt_budget()`): the wish first and whole, then the style's own phrases,
+then the tags, then the template every style shares, dropping the least
+important phrases first. A wish that alone is too long is refused at
+submission, or in the worker and the `inpaint` command shortened with a note;
+the text encoders never cut a prompt silently.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable, Optional
+
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from inpainting_core import glossary
-from inpainting_core.styles import BASE_NEGATIVE, Style, get_style
+from inpainting_core.styles import BASE_NEGATIVE, TEMPLATE_PHRASES, Style, get_style
 # The training app's first migration names the style choices here.
 from inpainting_core.styles import style_choices  # noqa: F401
 from inpainting_core.translation import SOURCE_ENGLISH, translate_to_english
-from inpainting_core.wishes import clean_wish, normalise, tidy_list
+from inpainting_core.wishes import PromptProblem, clean_wish, normalise, tidy_list
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,36 @@ class PreparedPrompt:
     translation_source: str  # SOURCE_ENGLISH, SOURCE_GOOGLE or SOURCE_GLOSSARY
     land_covers: tuple[str, ...] = ()  # inpainting_core.landcover names, in order of mention
     subject: str = ""  # what the wish asks for, without its phrasing ("a lake")
+    # What the model's token limit left out (phrases of the template, style or tags),
+    # and notes for the visitor when the wish itself had to be shortened.
+    dropped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    """How much text a model reads: `count` gives a text's tokens with the start and
+    end tokens (for a model with two tokenizers, the larger count), `limit` how many
+    positions its text encoders have (77 for CLIP)."""
+
+    limit: int
+    count: Callable[[str], int]
+
+    def fits(self, text: str) -> bool:
+        return self.count(text) <= self.limit
+
+
+# How long a phrase survives a short token budget: higher ranks are dropped
+# first, and within a rank the last phrase first. The wish itself is never dropped.
+WISH, STYLE, TAGS, TEMPLATE = 0, 1, 2, 3
+
+WISH_TOO_LONG = _(
+    "This wish is too long for the model (%(tokens)d of %(limit)d words and word parts). "
+    "Please say it in fewer words."
+)
+WISH_SHORTENED = _(
+    "Your wish was too long for the model; it painted “{kept}” and left out “{left}”."
+)
 
 
 # --- From an English sentence to the subject of the picture --------------------------------
@@ -137,22 +180,101 @@ def _mentioned_words(text: str) -> set[str]:
     return {glossary.singular(word) for word in re.findall(r"[\w'-]+", text.lower())}
 
 
-def _negative(style: Style, subject: Subject) -> str:
-    """Base and style negatives, minus what the wish asks for, plus what it replaces."""
+def _negative_phrases(style: Style, subject: Subject) -> list[tuple[str, int]]:
+    """The negative prompt's phrases with their ranks: what the wish replaces lasts
+    longest, then the style's, then the base list (its last terms go first)."""
     wished = _mentioned_words(subject.text)
-    terms = [
-        term.strip()
-        for term in f"{BASE_NEGATIVE}, {style.negative}".split(",")
-        if term.strip() and glossary.singular(term.split()[0].lower()) not in wished
-    ]
-    return ", ".join(_unique([*terms, *subject.avoided]))
+    base, own, avoided = TEMPLATE, TAGS, STYLE  # ranks: the base list goes first
+    ranked = [(term, base) for term in _phrases(BASE_NEGATIVE)]
+    ranked += [(term, own) for term in style.negative_phrases()]
+    ranked += [(term, avoided) for term in subject.avoided]
+    seen, phrases = set(), []
+    for term, rank in ranked:
+        if term in seen or (
+            rank != avoided and glossary.singular(term.split()[0].lower()) in wished
+        ):
+            continue
+        seen.add(term)
+        phrases.append((term, rank))
+    return phrases
 
 
-def prepare_prompt(wish: str, style: str = "none") -> PreparedPrompt:
-    """Everything an engine needs from a wish; raises PromptProblem for an unusable one."""
+def _phrases(text: str) -> list[str]:
+    return [phrase.strip() for phrase in text.split(",") if phrase.strip()]
+
+
+def _join(phrases) -> str:
+    return tidy_list(", ".join(text for text, _rank in phrases))
+
+
+def _fit(phrases: list[tuple[str, int]], budget: Optional[PromptBudget]):
+    """Drop phrases (highest rank first, later ones first) until the text fits the budget.
+
+    Returns the kept phrases and the dropped ones; the wish's phrases (rank
+    WISH) are never dropped here.
+    """
+    kept, dropped = list(phrases), []
+    if budget is None:
+        return kept, dropped
+    while not budget.fits(_join(kept)):
+        droppable = [i for i, (_text, rank) in enumerate(kept) if rank != WISH]
+        if not droppable:
+            break
+        victim = max(droppable, key=lambda i: (kept[i][1], i))
+        dropped.append(kept.pop(victim)[0])
+    return kept, dropped
+
+
+def _shorten_wish(phrases, budget: PromptBudget):
+    """The wish's words from the start that fit the budget, and what was left out."""
+    text = _join(phrases)
+    words = text.split(" ")
+    keep = len(words)
+    while keep > 1 and not budget.fits(" ".join(words[:keep]).rstrip(",")):
+        keep -= 1
+    kept = " ".join(words[:keep]).rstrip(",")
+    while len(kept) > 1 and not budget.fits(kept):  # one endless word: cut it, visibly
+        kept = kept[:-1]
+    return kept, text[len(kept):].strip(" ,")
+
+
+def prepare_prompt(
+    wish: str,
+    style: str = "none",
+    budget: Optional[PromptBudget] = None,
+    *,
+    shorten: bool = False,
+) -> PreparedPrompt:
+    """Everything an engine needs from a wish; raises PromptProblem for an unusable one.
+
+    With a `budget` (a model with a token limit) the final and negative prompts
+    fit it: see `compose_prompt`.
+    """
     original = clean_wish(wish)
     chosen = get_style(style)
     translated, source = translate_to_english(original)
+    return compose_prompt(original, translated, source, chosen.key, budget, shorten=shorten)
+
+
+def compose_prompt(
+    original: str,
+    translated: str,
+    source: str,
+    style: str,
+    budget: Optional[PromptBudget] = None,
+    *,
+    shorten: bool = False,
+) -> PreparedPrompt:
+    """The prompts for an already translated wish, within the model's token budget.
+
+    The final prompt keeps the wish first and whole, then the style's own
+    phrases, then the tags that say how the subject looks from above, then the
+    template shared by all styles (aerial photo, top-down view, quality); the
+    least important phrases go first. A wish that alone exceeds the budget is
+    refused (PromptProblem "wish_too_long"), or with `shorten` cut at a word
+    boundary with a note saying what was left out: never cut silently.
+    """
+    chosen = get_style(style)
     subject = extract_subject(translated)
     if not subject.text and not subject.avoided:
         subject = Subject(text=tidy_list(re.sub(r"[.;:!?]+", ",", translated)))
@@ -160,14 +282,36 @@ def prepare_prompt(wish: str, style: str = "none") -> PreparedPrompt:
     land_covers = _unique(glossary.ENGLISH_KEYWORDS.get(keyword) for keyword in keywords)
     if not land_covers and source != SOURCE_ENGLISH:
         land_covers = detect_land_covers(original)  # Google chose a word the keywords lack
-    description = tidy_list(f"{subject.text}, {_tags(keywords, land_covers)}")
+    wish_phrases = [(text, WISH) for text in _phrases(subject.text)]
+    tag_phrases = [(text, TAGS) for text in _phrases(_tags(keywords, land_covers))]
+    before, after = chosen.frame()
+
+    def ranked(phrases):
+        return [(text, TEMPLATE if text in TEMPLATE_PHRASES else STYLE) for text in phrases]
+
+    kept, dropped = _fit([*ranked(before), *wish_phrases, *tag_phrases, *ranked(after)], budget)
+    final, notes = _join(kept), ()
+    if budget is not None and not budget.fits(final):
+        tokens = budget.count(_join(wish_phrases))
+        if not shorten:
+            raise PromptProblem(
+                WISH_TOO_LONG % {"tokens": tokens, "limit": budget.limit},
+                code="wish_too_long",
+                field="prompt",
+            )
+        final, left_out = _shorten_wish(wish_phrases, budget)
+        notes = (format_lazy(WISH_SHORTENED, kept=final, left=left_out),)
+        dropped.append(left_out)
+    negative, negative_dropped = _fit(_negative_phrases(chosen, subject), budget)
     return PreparedPrompt(
         original=original,
         translated=translated,
-        final=chosen.render(description),
-        negative=_negative(chosen, subject),
+        final=final,
+        negative=_join(negative),
         style=chosen.key,
         translation_source=source,
         land_covers=land_covers,
         subject=subject.text,
+        dropped=tuple(dropped + negative_dropped),
+        notes=notes,
     )

@@ -26,8 +26,25 @@ class Style:
     def render(self, subject: str) -> str:
         return tidy_list(self.template.replace("{subject}", subject))
 
+    def frame(self) -> tuple[list[str], list[str]]:
+        """The template's comma-separated phrases before and after the subject."""
+        before, after = self.template.split("{subject}", 1)
+        return _phrases(before), _phrases(after)
+
+    def negative_phrases(self) -> list[str]:
+        return _phrases(self.negative)
+
+
+def _phrases(text: str) -> list[str]:
+    return [phrase.strip() for phrase in text.split(",") if phrase.strip()]
+
 
 _QUALITY = "high resolution, photorealistic"
+# The frame every style shares: when a model's token limit is short, these go
+# first (the style's own phrases and the wish stay longer).
+_AERIAL = "aerial satellite photo of Olpe"
+_TOP_DOWN = "top-down view"
+TEMPLATE_PHRASES = frozenset({_AERIAL, _TOP_DOWN, *_QUALITY.split(", ")})
 
 STYLES: dict[str, Style] = {
     style.key: style
@@ -35,7 +52,7 @@ STYLES: dict[str, Style] = {
         Style(
             "none",
             _("No style"),
-            f"aerial satellite photo of Olpe, top-down view, {{subject}}, {_QUALITY}",
+            f"{_AERIAL}, {_TOP_DOWN}, {{subject}}, {_QUALITY}",
         ),
         Style(
             "medieval",

@@ -197,7 +197,9 @@ OLPE_DEFAULT_ENGINE = env.str("OLPE_DEFAULT_ENGINE", default="classic")
 # Own model: a hub id or a local directory (fetch_model puts hub models in OLPE_MODEL_DIR).
 OLPE_MODEL = env.str("OLPE_MODEL", default="GP-Alternativweltgeschichten/OlpeAI")
 OLPE_MODEL_DIR = Path(env.str("OLPE_MODEL_DIR", default=str(DATA_DIR / "models")))
-OLPE_MODEL_RESOLUTION = env.int("OLPE_MODEL_RESOLUTION", default=768)
+# The long side the own model paints at; 0: its family's own size (SD 1.x 512,
+# SD 2.x 768, SDXL 1024; inpainting_core/model_families.py).
+OLPE_MODEL_RESOLUTION = env.int("OLPE_MODEL_RESOLUTION", default=0)
 OLPE_SCHEDULER = env.str("OLPE_SCHEDULER", default="dpmsolver++")
 OLPE_STEPS = env.int("OLPE_STEPS", default=30)
 OLPE_GUIDANCE = env.float("OLPE_GUIDANCE", default=7.5)

@@ -1,9 +1,10 @@
 """The own-model engine on miniature random-weight models built by `build_tiny_model`.
 
-The tiny models have the real model's structure and geometry (9- or 4-channel
-UNet, VAE scale 8, CLIP text encoder and tokenizer), so loading, scheduling,
-progress, cancellation, seeding, sizing and LoRA styles run through the real
-diffusers code paths in well under a second per generation.
+The tiny models have the real models' structure and geometry (SD 2 or SDXL
+layout, 9- or 4-channel UNet, VAE scale 8, CLIP text encoders and tokenizers),
+so loading by pipeline class, scheduling, progress, cancellation, seeding,
+sizing per family, LoRA styles, the safety checker and the prompt budget run
+through the real diffusers code paths in well under a second per generation.
 """
 
 import io
@@ -459,3 +460,373 @@ def test_generate_with_the_own_model_repaints_only_the_painted_region(
     far[50:190, 80:240] = False  # the painted region plus padding and feather
     assert np.array_equal(after[far], before[far])
     assert reset_engines.get_engine("diffusers").loaded
+
+
+# ------------------------------------------------------------------------------
+# Model families: SD 2 and SDXL, loaded by their pipeline class
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_models(tmp_path_factory):
+    """Built by the management command, as a curator or CI would."""
+    root = tmp_path_factory.mktemp("tiny-sdxl")
+    models = {}
+    for channels in (9, 4):
+        models[channels] = root / f"sdxl{channels}"
+        call_command(
+            "build_tiny_model", str(models[channels]), "--family", "sdxl",
+            "--unet-channels", str(channels), "--seed", "1", stdout=io.StringIO(),
+        )
+    return models
+
+
+def test_build_tiny_model_writes_an_sdxl_inpainting_model_offline(tiny_sdxl_models):
+    import json
+
+    from inpainting_core import model_families, model_store
+
+    directory = tiny_sdxl_models[9]
+    index = json.loads((directory / "model_index.json").read_text())
+    unet = json.loads((directory / "unet" / "config.json").read_text())
+    assert index["_class_name"] == "StableDiffusionXLInpaintPipeline"
+    assert index["text_encoder"][1] == "CLIPTextModel"
+    assert index["text_encoder_2"][1] == "CLIPTextModelWithProjection"
+    assert index["tokenizer_2"][1] == "CLIPTokenizer"
+    assert unet["in_channels"] == 9 and unet["addition_embed_type"] == "text_time"
+    assert model_store.is_tiny_model(directory) and model_store.pipeline_problem(directory) is None
+    assert model_families.family_of_model(directory) is model_families.SDXL
+    four = json.loads((tiny_sdxl_models[4] / "model_index.json").read_text())
+    assert four["_class_name"] == "StableDiffusionXLPipeline"
+
+
+@pytest.mark.parametrize(
+    "family, channels, pipeline_class",
+    [
+        ("sd2", 9, "StableDiffusionInpaintPipeline"),
+        ("sd2", 4, "StableDiffusionInpaintPipeline"),
+        ("sdxl", 9, "StableDiffusionXLInpaintPipeline"),
+        ("sdxl", 4, "StableDiffusionXLInpaintPipeline"),
+    ],
+)
+def test_the_pipeline_class_follows_model_index_and_paints_the_masked_region(
+    use_model, tiny_models, tiny_sdxl_models, family, channels, pipeline_class
+):
+    directory = (tiny_models if family == "sd2" else tiny_sdxl_models)[channels]
+    engine = use_model(directory)
+
+    result = engine.inpaint(make_request(steps=3))
+
+    pipeline = engine.load()
+    assert type(pipeline).__name__ == pipeline_class
+    assert pipeline.unet.config.in_channels == channels
+    assert engine.model_family().key == family
+    if family == "sdxl":
+        assert type(pipeline.text_encoder_2).__name__ == "CLIPTextModelWithProjection"
+    before, after = pixels(map_crop()), pixels(result.image)
+    x0, y0, x1, y1 = MASK_BOX
+    assert np.abs(after[y0:y1, x0:x1] - before[y0:y1, x0:x1]).mean() > 5
+
+
+def test_each_family_has_its_default_size(settings, tiny_models, tiny_sdxl_models, tmp_path):
+    import json
+
+    from inpainting_core import model_families
+
+    settings.OLPE_MODEL_RESOLUTION = 0  # follow the family
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    sizes = {}
+    for name, directory in (("sd2", tiny_models[9]), ("sdxl", tiny_sdxl_models[9])):
+        settings.OLPE_MODEL = str(directory)
+        sizes[name] = DiffusersEngine().target_size(1600, 800)
+    assert sizes == {"sd2": (768, 384), "sdxl": (1024, 512)}
+    settings.OLPE_MODEL_RESOLUTION = 640  # a curator's choice wins
+    assert DiffusersEngine().target_size(1600, 800) == (640, 320)
+
+    # Real models are told apart by their configuration files alone.
+    def model(name, index, unet):
+        directory = tmp_path / name
+        (directory / "unet").mkdir(parents=True)
+        (directory / "model_index.json").write_text(json.dumps(index))
+        (directory / "unet" / "config.json").write_text(json.dumps(unet))
+        return model_families.family_of_model(directory)
+
+    sd = {"_class_name": "StableDiffusionInpaintPipeline"}
+    assert model("sd15", sd, {"cross_attention_dim": 768}).default_size == 512
+    assert model("sd2", sd, {"cross_attention_dim": 1024}).default_size == 768
+    xl = {"_class_name": "StableDiffusionXLInpaintPipeline"}
+    assert model("sdxl", xl, {"cross_attention_dim": 2048}).default_size == 1024
+
+
+def test_sdxl_gets_the_prompt_and_the_negative_prompt_for_both_text_encoders(
+    use_model, tiny_sdxl_models
+):
+    engine = use_model(tiny_sdxl_models[9])
+    pipeline = engine.load()
+    seen = {}
+    encode = pipeline.encode_prompt
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return encode(*args, **kwargs)
+
+    pipeline.encode_prompt = spy
+    engine.inpaint(make_request(steps=2, prompt="a lake", negative_prompt="blurry, text"))
+
+    assert (seen["prompt"], seen["prompt_2"]) == ("a lake", "a lake")
+    assert (seen["negative_prompt"], seen["negative_prompt_2"]) == ("blurry, text",) * 2
+
+
+def test_a_lora_made_for_another_family_is_not_loaded_and_the_notice_says_so(
+    use_model, tiny_sdxl_models, tiny_lora, settings
+):
+    from inpainting_core import model_families
+
+    assert model_families.lora_cross_attention_dim(tiny_lora) == 32  # the tiny SD 2's width
+    engine = use_model(tiny_sdxl_models[9])  # whose text features are 64 wide
+    plain = engine.inpaint(make_request(style="none", steps=2))
+    assert plain.notes == ()
+    settings.OLPE_LORA_STYLES = {"watercolour": str(tiny_lora)}
+
+    styled = engine.inpaint(make_request(style="watercolour", steps=2))
+
+    assert np.array_equal(pixels(styled.image), pixels(plain.image))
+    assert engine.load().get_active_adapters() == []
+    assert len(styled.notes) == 1
+    assert "was made for" in str(styled.notes[0]) and "Stable Diffusion XL" in str(styled.notes[0])
+    assert engine.inpaint(make_request(style="none", steps=2)).notes == ()
+
+
+# ------------------------------------------------------------------------------
+# The model's safety checker
+# ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def checked_models(tiny_models, tmp_path_factory):
+    """Copies of the tiny model with a safety checker that flags everything / nothing."""
+    from tooling.tiny_model import write_tiny_safety_checker
+
+    root = tmp_path_factory.mktemp("checked")
+    models = {}
+    for flags in (True, False):
+        models[flags] = root / ("flags-all" if flags else "flags-none")
+        shutil.copytree(tiny_models[9], models[flags])
+        write_tiny_safety_checker(models[flags], flag_everything=flags)
+    return models
+
+
+def test_a_flagged_picture_fails_with_a_readable_reason_only_when_checks_are_on(
+    use_model, checked_models
+):
+    from inpainting_core.engines.diffusion import SAFETY_FLAGGED
+
+    engine = use_model(checked_models[True])
+    assert engine.load().safety_checker is None  # never inside the pipeline
+    assert engine.inpaint(make_request(steps=2, safety_check=False)).image.size == (WIDTH, HEIGHT)
+
+    with pytest.raises(EngineError) as raised:
+        engine.inpaint(make_request(steps=2, safety_check=True))
+    assert raised.value.message == SAFETY_FLAGGED and not raised.value.retryable
+
+
+def test_an_unflagged_picture_and_a_model_without_a_checker_pass(
+    use_model, checked_models, tiny_models
+):
+    clean = use_model(checked_models[False]).inpaint(make_request(steps=2, safety_check=True))
+    assert clean.image.size == (WIDTH, HEIGHT)
+    without = use_model(tiny_models[9]).inpaint(make_request(steps=2, safety_check=True))
+    assert without.image.size == (WIDTH, HEIGHT)
+
+
+# ------------------------------------------------------------------------------
+# The prompt budget and the whole job path with an SDXL model
+# ------------------------------------------------------------------------------
+
+LONG_WISH = (
+    "A lake with many little sailing boats beside a wooden pier, an old stone castle on a "
+    "hill with four towers, a church with a bell tower, a bridge over the river, a vineyard "
+    "on the slope, a harbour with fishing boats and a big park with a pond and old trees"
+)
+
+
+def spy_on_prompts(pipeline) -> list[dict]:
+    """Record what the pipeline's text encoders are given."""
+    calls = []
+    encode = pipeline.encode_prompt
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return encode(*args, **kwargs)
+
+    pipeline.encode_prompt = spy
+    return calls
+
+
+def test_a_stored_prompt_too_long_for_the_model_is_fitted_and_the_result_says_what_was_sent(
+    settings, tiny_sdxl_models, reset_engines
+):
+    """A job submitted for another model: generate fits its prompt to the SDXL tokenizers."""
+    from inpainting_core.engines.diffusion import tokenizer_budget
+    from inpainting_core.generation import GenerationSettings
+    from inpainting_core.pipeline import generate
+    from inpainting_core.prompts import prepare_prompt
+    from tooling.demo import make_demo_map
+
+    settings.OLPE_MODEL = str(tiny_sdxl_models[9])
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL_RESOLUTION = 128
+    settings.OLPE_LORA_STYLES = {}
+    budget = tokenizer_budget(tiny_sdxl_models[9])
+    stored = prepare_prompt("a lake in the forest", "medieval")  # no budget: the whole template
+    assert budget.count(stored.final) > 77
+    engine = reset_engines.get_engine("diffusers")
+    calls = spy_on_prompts(engine.load())
+    painted = np.zeros((96, 128), dtype=np.float32)
+    painted[30:70, 40:90] = 1.0
+
+    result = generate(make_demo_map(width=128, height=96, seed=2), painted, stored.original,
+                      GenerationSettings(engine="diffusers", steps=2, seed=1), prompt=stored)
+
+    sent = result.prompt
+    assert calls[0]["prompt"] == calls[0]["prompt_2"] == sent.final
+    assert calls[0]["negative_prompt"] == sent.negative
+    assert budget.count(sent.final) <= 77 and budget.count(sent.negative) <= 77
+    assert sent.final.startswith("medieval town from above")
+    assert "a lake in the forest" in sent.final
+    assert "photorealistic" not in sent.final and "photorealistic" in sent.dropped
+    assert result.notes == ()  # the wish itself was whole
+
+
+@pytest.fixture
+def sdxl_for_visitors(settings, tiny_sdxl_models, reset_engines, monkeypatch):
+    from django_q.conf import Conf
+
+    from museum.models import SiteSettings
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # the test runs the worker task itself
+    settings.OLPE_MODEL = str(tiny_sdxl_models[9])
+    settings.OLPE_ALLOW_TINY_MODEL = True
+    settings.OLPE_MODEL_RESOLUTION = 128
+    settings.OLPE_STEPS = 2
+    settings.OLPE_LORA_STYLES = {}
+    settings.LANGUAGE_CODE = "en"
+    SiteSettings.objects.update_or_create(pk=1, defaults={"visitor_engine": "diffusers"})
+    SiteSettings.forget_cached()
+    return reset_engines
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def painted_mask_png(size=(192, 128)) -> bytes:
+    paint = np.zeros((size[1], size[0], 4), dtype=np.uint8)
+    paint[30:90, 50:140] = (255, 0, 0, 255)
+    return png_of(Image.fromarray(paint, "RGBA"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_sdxl_job_stores_the_prompt_its_text_encoders_got(sdxl_for_visitors, tiny_sdxl_models):
+    from inpainting import jobs, tasks
+    from inpainting.models import InpaintJob
+    from inpainting_core.engines.diffusion import tokenizer_budget
+    from inpainting_core.generation import GenerationSettings
+    from tooling.demo import make_demo_map
+
+    job = jobs.submit_job(
+        image=png_of(make_demo_map(width=192, height=128, seed=4)), mask=painted_mask_png(),
+        wish="Ein See mitten im Wald", settings=GenerationSettings(style="medieval", seed=5),
+    )
+    assert job.engine == "diffusers"
+    budget = tokenizer_budget(tiny_sdxl_models[9])
+    assert budget.count(job.prompt_final) <= 77 and "photorealistic" not in job.prompt_final
+    calls = spy_on_prompts(sdxl_for_visitors.get_engine("diffusers").load())
+
+    assert tasks.run_job(str(job.pk)) == InpaintJob.Status.SUCCEEDED
+
+    job.refresh_from_db()
+    assert job.engine == "diffusers" and job.result_image
+    assert calls[-1]["prompt"] == calls[-1]["prompt_2"] == job.prompt_final
+    assert calls[-1]["negative_prompt"] == job.negative_prompt
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language, words", [("en", "too long"), ("de", "zu lang")])
+def test_a_wish_too_long_for_the_model_is_refused_by_the_api(
+    sdxl_for_visitors, language, words
+):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    import base64
+
+    from inpainting.models import InpaintJob
+    from tooling.demo import make_demo_map
+
+    def b64(data):
+        return base64.b64encode(data).decode()
+
+    response = APIClient().post(
+        reverse("inpainting:api:job-list"),
+        {"image": b64(png_of(make_demo_map(width=192, height=128, seed=4))),
+         "mask": b64(painted_mask_png()), "prompt": LONG_WISH},
+        format="json", HTTP_ACCEPT_LANGUAGE=language,
+    )
+
+    assert response.status_code == 400
+    assert words in json_text(response)
+    assert not InpaintJob.objects.exists()
+
+
+def json_text(response) -> str:
+    import json
+
+    return json.dumps(response.json(), ensure_ascii=False)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("checks_on", [True, False])
+def test_the_curators_safety_setting_reaches_the_engine_through_the_worker(
+    sdxl_for_visitors, checked_models, settings, checks_on
+):
+    from inpainting import jobs, tasks
+    from inpainting.models import InpaintJob
+    from inpainting_core.engines.diffusion import SAFETY_FLAGGED
+    from inpainting_core.generation import GenerationSettings
+    from museum.models import SiteSettings
+    from tooling.demo import make_demo_map
+
+    settings.OLPE_MODEL = str(checked_models[True])  # an SD model whose checker flags everything
+    SiteSettings.objects.filter(pk=1).update(safety_checker=checks_on)
+    SiteSettings.forget_cached()
+    job = jobs.submit_job(
+        image=png_of(make_demo_map(width=192, height=128, seed=4)), mask=painted_mask_png(),
+        wish="Ein See", settings=GenerationSettings(seed=5),
+    )
+
+    outcome = tasks.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    if checks_on:
+        assert outcome == InpaintJob.Status.FAILED and not job.result_image
+        assert job.error_message == str(SAFETY_FLAGGED)
+    else:
+        assert outcome == InpaintJob.Status.SUCCEEDED and job.engine == "diffusers"
+
+
+def test_a_broken_safety_checker_shows_no_picture(use_model, checked_models, tmp_path):
+    from inpainting_core.engines.diffusion import SAFETY_CHECKER_BROKEN
+
+    broken = tmp_path / "broken-checker"
+    shutil.copytree(checked_models[False], broken)
+    for weights in (broken / "safety_checker").glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    engine = use_model(broken)
+
+    with pytest.raises(EngineError) as raised:
+        engine.inpaint(make_request(steps=2, safety_check=True))
+    assert raised.value.message == SAFETY_CHECKER_BROKEN
+    assert engine.inpaint(make_request(steps=2, safety_check=False)).image.size == (WIDTH, HEIGHT)

@@ -404,3 +404,12 @@ def test_an_fp16_only_copy_is_loaded_as_the_fp16_variant(tmp_path):
 )
 def test_hub_ids_and_directories_are_told_apart(value, is_path):
     assert model_store.looks_like_path(value) is is_path
+
+
+def test_the_safety_checker_is_fetched_only_on_request():
+    names = ["model_index.json", "unet/config.json", "unet/model.safetensors",
+             "safety_checker/config.json", "safety_checker/model.safetensors",
+             "feature_extractor/preprocessor_config.json"]
+    assert "safety_checker/model.safetensors" not in model_store.select_pipeline_files(names)
+    chosen = model_store.select_pipeline_files(names, with_safety_checker=True)
+    assert {"safety_checker/config.json", "safety_checker/model.safetensors"} <= set(chosen)

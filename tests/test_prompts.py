@@ -432,3 +432,102 @@ def test_circuit_breaker_retries_after_its_window(fake_google, settings):
     fake_google.mode = OK
     assert translate_to_english("Ein Wald") == ("A forest", translation.SOURCE_GOOGLE)
     assert fake_google.request_count == 3
+
+
+# --- the model's token budget ------------------------------------------------------------
+
+from django.utils import translation as django_translation  # noqa: E402
+
+from inpainting_core.prompts import PromptBudget, compose_prompt  # noqa: E402
+
+
+def word_budget(limit: int) -> PromptBudget:
+    """One token per word and per comma, plus start and end: CLIP's count, roughly."""
+    return PromptBudget(limit, lambda text: len(text.replace(",", " ,").split()) + 2)
+
+
+def test_without_a_budget_nothing_is_dropped():
+    prompt = prepare_prompt("a lake in the forest", "medieval")
+    assert prompt.dropped == () and prompt.notes == ()
+    assert prompt.final == STYLES["medieval"].render(
+        "a lake in the forest, lake, calm water surface, natural shoreline, dense forest, "
+        "tree canopy"
+    )
+
+
+def test_a_prompt_that_fits_is_unchanged():
+    whole = prepare_prompt("a lake in the forest", "medieval")
+    fitted = prepare_prompt("a lake in the forest", "medieval", word_budget(200))
+    assert (fitted.final, fitted.negative, fitted.dropped) == (whole.final, whole.negative, ())
+
+
+def test_the_template_goes_first_then_the_tags_then_the_style_never_the_wish():
+    whole = prepare_prompt("a lake in the forest", "medieval")
+    budget = word_budget(whole_count := word_budget(0).count(whole.final))
+    assert budget.fits(whole.final)
+
+    # Six words fewer: the shared template's quality words and "top-down view" go.
+    fitted = prepare_prompt("a lake in the forest", "medieval", word_budget(whole_count - 6))
+    assert fitted.dropped[:3] == ("photorealistic", "high resolution", "top-down view")
+    assert "timber-framed houses" in fitted.final and "tree canopy" in fitted.final
+
+    # Tighter: the tags go next (the last first), the style's own phrases last.
+    tight = prepare_prompt("a lake in the forest", "medieval", word_budget(whole_count - 16))
+    assert "tree canopy" in tight.dropped and "medieval town from above" in tight.final
+    assert tight.final.startswith("medieval town from above, a lake in the forest")
+
+    # Only the wish fits: all else is dropped, the wish is whole and first.
+    bare = prepare_prompt("a lake in the forest", "medieval", word_budget(9))
+    assert bare.final == "a lake in the forest"
+    for prompt in (fitted, tight, bare):
+        assert word_budget(0).count(prompt.final) <= word_budget(whole_count).limit
+        assert "a lake in the forest" in prompt.final and prompt.notes == ()
+
+
+def test_the_negative_prompt_fits_too_keeping_what_the_wish_replaces():
+    fitted = prepare_prompt("a forest instead of the parking lot", "medieval", word_budget(12))
+    assert word_budget(12).fits(fitted.negative)
+    assert "parking lot" in fitted.negative
+    assert "blurry" in fitted.dropped  # the base list goes before the wish's own exclusions
+
+
+def test_a_wish_longer_than_the_budget_is_refused_with_a_translated_reason():
+    wish = "a lake with boats and a castle on the hill and a church with a tall tower"
+    with pytest.raises(PromptProblem) as refused:
+        prepare_prompt(wish, "none", word_budget(10))
+    assert refused.value.code == "wish_too_long" and refused.value.field == "prompt"
+    assert "too long" in str(refused.value.message)
+    with django_translation.override("de"):
+        with pytest.raises(PromptProblem) as auf_deutsch:
+            prepare_prompt(wish, "none", word_budget(10))
+    assert "zu lang" in str(auf_deutsch.value.message)
+
+
+def test_a_wish_longer_than_the_budget_is_shortened_with_a_note_when_asked():
+    wish = "a lake with boats and a castle on the hill and a church with a tall tower"
+    prompt = prepare_prompt(wish, "none", word_budget(10), shorten=True)
+
+    assert prompt.final == "a lake with boats and a castle on"  # 8 words + start and end
+    assert word_budget(10).fits(prompt.final)
+    assert len(prompt.notes) == 1
+    note = str(prompt.notes[0])
+    assert "“a lake with boats and a castle on”" in note and "“the hill and a church" in note
+    with django_translation.override("de"):
+        assert "zu lang" in str(prompt.notes[0])
+
+
+def test_compose_prompt_reuses_a_translation_without_translating_again(monkeypatch):
+    monkeypatch.setattr(
+        "inpainting_core.prompts.translate_to_english",
+        lambda text: pytest.fail("composing must not translate"),
+    )
+    prompt = compose_prompt("Ein See", "a lake", "glossary", "winter", word_budget(14))
+    assert prompt.final.startswith("aerial satellite photo of Olpe in deep winter, a lake")
+    assert prompt.translated == "a lake" and word_budget(14).fits(prompt.final)
+
+
+def test_a_single_endless_word_is_shortened_within_the_budget_too():
+    word = "x" * 60
+    prompt = compose_prompt(word, word, "english", "none", PromptBudget(12, len), shorten=True)
+    assert prompt.final == "x" * 12
+    assert f"“{'x' * 48}”" in str(prompt.notes[0])

@@ -359,3 +359,36 @@ def test_the_engine_takes_up_an_offered_style_adapter_on_the_next_job(engine, ti
     adapter.offered_in_kiosk = False
     adapter.save()
     assert np.array_equal(paint(engine, "medieval"), plain)
+
+
+# ------------------------------------------------------------------------------
+# Model families in the registry
+# ------------------------------------------------------------------------------
+
+
+def test_the_admin_shows_each_model_family_and_whether_a_lora_fits_the_visitors_model(
+    curator_client, settings, tiny_models, tiny_lora, tmp_path
+):
+    sdxl = tmp_path / "sdxl"
+    call_command("build_tiny_model", str(sdxl), "--family", "sdxl", stdout=io.StringIO())
+    make_model("tiny SD 2", str(tiny_models[1]))
+    make_model("tiny SDXL", str(sdxl))
+    make_model("elsewhere", "/srv/models/elsewhere")
+    settings.OLPE_MODEL = str(tiny_models[1])
+    make_adapter("medieval", str(tiny_lora))
+
+    models = curator_client.get(reverse("admin:training_diffusionmodel_changelist"))
+    text = models.content.decode()
+    assert "Stable Diffusion 2.x" in text and "Stable Diffusion XL" in text
+    assert "unknown (not on this computer)" in text
+
+    # The tiny models' text features are 32 (SD 2 layout) and 64 (SDXL) wide.
+    adapters = curator_client.get(reverse("admin:training_styleadapter_changelist"))
+    assert "a model with 32-wide text features" in adapters.content.decode()
+    assert "does not fit" not in adapters.content.decode()
+
+    DiffusionModel.objects.filter(name="tiny SDXL").update(active=True)
+    adapters = curator_client.get(reverse("admin:training_styleadapter_changelist"))
+    assert "does not fit the visitors&#x27; model (Stable Diffusion XL)" in (
+        adapters.content.decode()
+    )

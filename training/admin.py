@@ -15,10 +15,16 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from inpainting_core import model_families, model_store
 from museum.admin import PicturesMixin
-from inpainting_core import model_store
 from training import registry
-from training.models import DiffusionModel, StyleAdapter
+from training.models import (
+    DiffusionModel,
+    StyleAdapter,
+    adapter_text_width,
+    model_family,
+    model_text_width,
+)
 
 
 def model_present_here(source: str) -> bool:
@@ -39,13 +45,14 @@ class EvaluationGridMixin(PicturesMixin):
 
 @admin.register(DiffusionModel)
 class DiffusionModelAdmin(EvaluationGridMixin, admin.ModelAdmin):
-    list_display = ("name", "active", "kind", "source", "present_here", "created")
+    list_display = ("name", "active", "family", "kind", "source", "present_here", "created")
     list_filter = ("active", "kind")
     search_fields = ("name", "source", "notes")
-    readonly_fields = ("grid_preview", "created", "updated")
+    readonly_fields = ("family", "grid_preview", "created", "updated")
     fields = (
         "name",
         "source",
+        "family",
         "kind",
         "active",
         "notes",
@@ -60,6 +67,12 @@ class DiffusionModelAdmin(EvaluationGridMixin, admin.ModelAdmin):
     @admin.display(boolean=True, description=_("present here"))
     def present_here(self, model):
         return model_present_here(model.source)
+
+    @admin.display(description=_("family"))
+    def family(self, model):
+        """SD 1.x, 2.x or XL, read from the model's files where this computer has them."""
+        family = model_family(model.source)
+        return family.label if family else gettext("unknown (not on this computer)")
 
     @admin.action(description=_("Make active (visitors get this model)"), permissions=["change"])
     def make_active(self, request, queryset):
@@ -117,13 +130,16 @@ class DiffusionModelAdmin(EvaluationGridMixin, admin.ModelAdmin):
 
 @admin.register(StyleAdapter)
 class StyleAdapterAdmin(EvaluationGridMixin, admin.ModelAdmin):
-    list_display = ("__str__", "style", "offered_in_kiosk", "source", "present_here", "created")
+    list_display = (
+        "__str__", "style", "offered_in_kiosk", "made_for", "source", "present_here", "created"
+    )
     list_filter = ("offered_in_kiosk", "style")
     search_fields = ("source", "notes")
-    readonly_fields = ("grid_preview", "created", "updated")
+    readonly_fields = ("made_for", "grid_preview", "created", "updated")
     fields = (
         "style",
         "source",
+        "made_for",
         "offered_in_kiosk",
         "notes",
         "evaluation_grid",
@@ -136,6 +152,22 @@ class StyleAdapterAdmin(EvaluationGridMixin, admin.ModelAdmin):
     @admin.display(boolean=True, description=_("present here"))
     def present_here(self, adapter):
         return adapter_present_here(adapter.source)
+
+    @admin.display(description=_("made for"))
+    def made_for(self, adapter):
+        """The model family the LoRA fits, and whether that is the visitors' model's."""
+        width = adapter_text_width(adapter.source)
+        if width is None:
+            return gettext("unknown (not on this computer)")
+        made_for = model_families.describe_width(width)
+        visitors = registry.active_model_source() or settings.OLPE_MODEL
+        model_width = model_text_width(visitors)
+        if model_width is not None and model_width != width:
+            return gettext(
+                "%(family)s: does not fit the visitors' model (%(model)s), "
+                "so the style is painted without it"
+            ) % {"family": made_for, "model": model_family(visitors).label}
+        return made_for
 
     @admin.action(description=_("Offer in the kiosk"), permissions=["change"])
     def offer_in_kiosk(self, request, queryset):

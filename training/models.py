@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
-from inpainting_core import model_store
+from inpainting_core import model_families, model_store
 from inpainting_core.styles import STYLES, style_choices
 
 UNET_CONFIG = Path("unet") / "config.json"
@@ -56,6 +56,27 @@ def unet_in_channels(source: str) -> Optional[int]:
         return None
     channels = config.get("in_channels")
     return channels if isinstance(channels, int) else None
+
+
+def model_family(source: str) -> Optional[model_families.ModelFamily]:
+    """The family (SD 1.x, 2.x, XL) of a model present on this computer, else None.
+
+    Derived from the model's files (model_index.json, unet/config.json), not
+    stored: it is a fact of the files, and it follows a re-fetched model.
+    """
+    location = model_store.locate(source)
+    return model_families.family_of_model(location.path) if location.found else None
+
+
+def model_text_width(source: str) -> Optional[int]:
+    """The width of the text features the UNet of a model present here attends to."""
+    location = model_store.locate(source)
+    return model_families.unet_cross_attention_dim(location.path) if location.found else None
+
+
+def adapter_text_width(source: str) -> Optional[int]:
+    """The text-feature width a LoRA present here was made for (its family's), else None."""
+    return model_families.lora_cross_attention_dim(model_store.adapter_source(source))
 
 
 class DiffusionModel(models.Model):

@@ -70,6 +70,9 @@ class EngineRequest:
     seed: Optional[int] = None
     context: Optional[Image.Image] = None
     crop_box: Optional[tuple[int, int, int, int]] = None
+    # The curators' choice (SiteSettings.safety_checker, read by the service layer):
+    # run the model's safety checker on the picture, where the model ships one.
+    safety_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,10 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def target_size(self, width: int, height: int) -> tuple[int, int]:
         """The size a crop of `width` x `height` should be resized to for this engine."""
+
+    def prompt_budget(self):
+        """The model's token budget (prompts.PromptBudget), or None: no limit to keep."""
+        return None
 
     @abc.abstractmethod
     def inpaint(

@@ -1,4 +1,5 @@
-"""The own-model engine: the museum's Stable Diffusion inpainting fine-tune.
+"""The own-model engine: the museum's Stable Diffusion inpainting fine-tune, or any
+Stable Diffusion 1.x, 2.x or XL inpainting model a curator registers.
 
 The pipeline is loaded once per process, on the first job (or when a worker
 calls `load()` to warm up), and kept: loading takes seconds to minutes, a
@@ -6,10 +7,19 @@ generation a few seconds on a GPU. Jobs never download: the model must have
 been fetched beforehand (`manage.py fetch_model`), and a missing model makes
 the engine unavailable so the job layer can fall back to the classic engine.
 
-Both kinds of checkpoint the project has work: a 9-channel inpainting UNet
-(image and mask are inputs of every step) and the 4-channel text-to-image UNet
-the prototype's training produced, which StableDiffusionInpaintPipeline
-inpaints by blending the known region back into the latents after every step.
+The pipeline class comes from the model's model_index.json through diffusers'
+AutoPipelineForInpainting: a Stable Diffusion (XL) inpainting pipeline for an
+inpainting model or for a text-to-image one. Both kinds of checkpoint work: a
+9-channel inpainting UNet (image and mask are inputs of every step) and a
+4-channel text-to-image UNet (like the one the prototype's training produced),
+which the pipeline inpaints by blending the known region back into the latents
+after every step. What differs between the families (default size, text
+encoders, latent preview, which LoRAs fit) is in inpainting_core.model_families.
+
+Prompts fit the model's token limit before they get here (`prompt_budget()`,
+counted with the model's own tokenizers), so the text encoders never cut one.
+A model that ships a safety checker runs it on every picture when the
+curators turn it on (the request's `safety_check`); a flagged picture fails the job.
 
 `status()` must stay cheap because the web tier calls it for every page: it
 looks at files and settings but imports neither torch nor diffusers.
@@ -17,6 +27,7 @@ looks at files and settings but imports neither torch nor diffusers.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import math
@@ -27,12 +38,15 @@ from pathlib import Path
 from typing import Optional
 
 from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
-from inpainting_core import model_store
+from inpainting_core import model_families, model_store
 from inpainting_core.engines import LABELS, OWN_MODEL
+from inpainting_core.model_families import ModelFamily
 from inpainting_core.model_store import is_tiny_model
+from inpainting_core.prompts import PromptBudget
 
 from .base import (
     CancelCheck,
@@ -62,14 +76,21 @@ PREVIEW_EVERY = 5
 LATENT_MULTIPLE = 8
 REQUIRED_PACKAGES = ("torch", "diffusers", "transformers")
 
-# A linear map from the four Stable Diffusion latent channels to RGB in [-1, 1].
-# It stands in for the VAE decoder when all a visitor needs is to see the picture
-# emerge: a matrix product per step instead of a decoder pass.
-LATENT_RGB_FACTORS = (
-    (0.3512, 0.2297, 0.3227),
-    (0.3250, 0.4974, 0.2350),
-    (-0.2829, 0.1762, 0.2721),
-    (-0.2120, -0.2616, -0.7177),
+# A linear map from the four latent channels to RGB in [-1, 1] (the family's):
+# it stands in for the VAE decoder when all a visitor needs is to see the picture
+# emerge, a matrix product per step instead of a decoder pass.
+LATENT_RGB_FACTORS = model_families.SD_LATENT_RGB
+
+SAFETY_FLAGGED = _(
+    "The model's safety checker held this picture back. Please try another wish."
+)
+SAFETY_CHECKER_BROKEN = _(
+    "The model's safety checker could not be loaded, so no picture is shown. "
+    "Please tell the museum staff."
+)
+LORA_FAMILY_MISMATCH = _(
+    "The style's LoRA was made for {lora}, but the model is {model}; "
+    "the style was painted without it."
 )
 
 
@@ -101,11 +122,11 @@ def configured_scheduler() -> str:
     return str(settings.OLPE_SCHEDULER).strip().lower()
 
 
-def latents_preview(latents) -> Image.Image:
+def latents_preview(latents, factors=LATENT_RGB_FACTORS) -> Image.Image:
     """A small RGB picture of the first latent in the batch, without the VAE."""
     import torch
 
-    factors = torch.tensor(LATENT_RGB_FACTORS, device=latents.device, dtype=torch.float32)
+    factors = torch.tensor(factors, device=latents.device, dtype=torch.float32)
     rgb = torch.einsum("chw,cr->hwr", latents[0].float(), factors)
     pixels = ((rgb + 1.0) * 127.5).clamp(0, 255).to(torch.uint8).cpu().numpy()
     return Image.fromarray(pixels, "RGB")
@@ -129,21 +150,28 @@ def _denoising_schedule(steps: int, strength: float) -> tuple[int, float]:
 def load_inpaint_pipeline(path, device: str = "cpu"):
     """Load a local pipeline directory as an inpainting pipeline, without network.
 
-    Any Stable Diffusion directory loads, also a text-to-image one: the
-    inpainting pipeline has the same components. float16 on a GPU halves memory
-    and time; a CPU needs float32.
+    AutoPipelineForInpainting reads the class from model_index.json and picks
+    its inpainting counterpart (StableDiffusionPipeline -> StableDiffusion-
+    InpaintPipeline, StableDiffusionXLPipeline -> StableDiffusionXLInpaint-
+    Pipeline), so a text-to-image directory loads too: the inpainting pipeline
+    has the same components. The safety checker is never part of the pipeline
+    (which would blacken flagged pictures silently); the engine runs it itself.
+    float16 on a GPU halves memory and time; a CPU needs float32.
     """
     import torch
-    from diffusers import StableDiffusionInpaintPipeline
+    from diffusers import AutoPipelineForInpainting
 
     on_gpu = device.startswith("cuda")
-    pipeline = StableDiffusionInpaintPipeline.from_pretrained(
+    family = model_families.family_of_model(path)
+    options = {}
+    if family.text_encoders == 1:  # SD 1/2 pipelines have the checker as a component
+        options = {"safety_checker": None, "requires_safety_checker": False}
+    pipeline = AutoPipelineForInpainting.from_pretrained(
         str(path),
         dtype=torch.float16 if on_gpu else torch.float32,
         variant=model_store.weights_variant(path),
-        safety_checker=None,
-        requires_safety_checker=False,
         local_files_only=True,
+        **options,
     )
     pipeline.to(device)
     if on_gpu:
@@ -167,7 +195,11 @@ class DiffusersEngine(Engine):
         self._adapters: set[str] = set()
         self._failed_adapters: set[str] = set()
         self._loaded_model: Optional[str] = None
+        self._loaded_path: Optional[Path] = None
         self._registry_version: Optional[int] = None
+        self._family: Optional[ModelFamily] = None
+        self._safety = None  # (path, checker, feature extractor) once loaded
+        self._adapter_notes: dict[str, str] = {}
 
     # --------------------------------------------------------------------------
     # Status
@@ -219,9 +251,35 @@ class DiffusersEngine(Engine):
     # Loading
     # --------------------------------------------------------------------------
 
+    def model_family(self) -> ModelFamily:
+        """The family of the loaded model, or else of the configured one (from its files)."""
+        if self._pipeline is not None and self._family is not None:
+            return self._family
+        location = model_store.locate(configured_model())
+        if location.path is None:
+            return model_families.DEFAULT_FAMILY
+        return model_families.family_of_model(location.path)
+
     def target_size(self, width: int, height: int) -> tuple[int, int]:
-        resolution = int(settings.OLPE_MODEL_RESOLUTION)
+        """OLPE_MODEL_RESOLUTION, or when it is 0 the family's own size (512, 768, 1024)."""
+        resolution = int(settings.OLPE_MODEL_RESOLUTION) or self.model_family().default_size
         return fit_to_multiple(width, height, resolution, LATENT_MULTIPLE)
+
+    def prompt_budget(self) -> Optional[PromptBudget]:
+        """The configured model's token limit, counted with its own tokenizers.
+
+        Reads only the tokenizer files (cached per model), no weights: the web
+        tier calls it when a wish is submitted. None when the model is not here
+        (its job will be painted by another engine).
+        """
+        location = model_store.locate(configured_model())
+        if not location.found:
+            return None
+        try:
+            return tokenizer_budget(location.path)
+        except Exception:  # a broken tokenizer is the loader's problem, reported there
+            logger.warning("Cannot read the tokenizers of %s", location.path, exc_info=True)
+            return None
 
     def load(self):
         """Load the pipeline now (idempotent); raises EngineUnavailable with the reason."""
@@ -245,11 +303,17 @@ class DiffusersEngine(Engine):
             raise EngineUnavailable(reason) from error
         self._load_failure = None
         self._loaded_model = location.configured
+        self._loaded_path = location.path
+        self._family = model_families.family_of_model(location.path)
+        self._safety = None
         self._adapters.clear()
         self._failed_adapters.clear()
+        self._adapter_notes.clear()
         logger.info(
-            "Loaded %s (%d-channel UNet, scheduler %s) on %s in %.1f s",
+            "Loaded %s (%s, %s, %d-channel UNet, scheduler %s) on %s in %.1f s",
             location.configured,
+            self._family.key,
+            type(pipeline).__name__,
             pipeline.unet.config.in_channels,
             type(pipeline.scheduler).__name__,
             self._device,
@@ -299,6 +363,7 @@ class DiffusersEngine(Engine):
             self._pipeline.unload_lora_weights()
             self._adapters.clear()
             self._failed_adapters.clear()
+            self._adapter_notes.clear()
 
     # --------------------------------------------------------------------------
     # Generating
@@ -314,22 +379,28 @@ class DiffusersEngine(Engine):
             self._follow_registry()
             pipeline = self.load()
             check_cancel(should_cancel)
-            self._apply_style(pipeline, request.style)
+            notes = self._apply_style(pipeline, request.style)
             seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
             result = self._run(pipeline, request, seed, progress, should_cancel)
+            if request.safety_check:
+                self._check_safety(result)
         if result.size != request.image.size:
             result = result.resize(request.image.size, Image.Resampling.LANCZOS)
-        return EngineResult(result, seed)
+        return EngineResult(result, seed, notes)
 
     def _run(self, pipeline, request, seed, progress, should_cancel) -> Image.Image:
         import torch
 
         width, height = _run_size(*request.image.size)
         steps, strength = _denoising_schedule(request.steps, request.strength)
+        prompts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None}
+        if hasattr(pipeline, "text_encoder_2"):
+            # SDXL's second encoder reads the same text (both fit the budget).
+            prompts.update(prompt_2=prompts["prompt"], negative_prompt_2=prompts["negative_prompt"])
+        family = self._family or model_families.DEFAULT_FAMILY
         try:
             output = pipeline(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
+                **prompts,
                 image=request.image.convert("RGB"),
                 mask_image=request.mask.convert("L"),
                 width=width,
@@ -338,7 +409,7 @@ class DiffusersEngine(Engine):
                 guidance_scale=request.guidance,
                 strength=strength,
                 generator=torch.Generator(device=self._device).manual_seed(seed),
-                callback_on_step_end=_step_callback(progress, should_cancel),
+                callback_on_step_end=_step_callback(progress, should_cancel, family.latent_rgb),
                 callback_on_step_end_tensor_inputs=["latents"],
             )
         except torch.cuda.OutOfMemoryError as error:
@@ -353,14 +424,19 @@ class DiffusersEngine(Engine):
     # Style adapters (LoRA)
     # --------------------------------------------------------------------------
 
-    def _apply_style(self, pipeline, style: str) -> None:
-        """Activate the style's LoRA, or switch all adapters off for other styles."""
+    def _apply_style(self, pipeline, style: str) -> tuple[str, ...]:
+        """Activate the style's LoRA, or switch all adapters off for other styles.
+
+        Returns notes for the visitor (a LoRA made for another model family).
+        """
         sources = configured_lora_styles()
         if style in sources and self._ensure_adapter(pipeline, style, sources[style]):
             pipeline.enable_lora()
             pipeline.set_adapters([style])
         elif self._adapters:
             pipeline.disable_lora()
+        note = self._adapter_notes.get(style) if style in sources else None
+        return (note,) if note else ()
 
     def _ensure_adapter(self, pipeline, style: str, configured: str) -> bool:
         """Load a style's LoRA once; a missing or broken one only costs the style its look."""
@@ -375,6 +451,19 @@ class DiffusersEngine(Engine):
             self._failed_adapters.add(style)
             return False
         source = model_store.adapter_source(configured)
+        made_for = model_families.lora_cross_attention_dim(source)
+        model_width = pipeline.unet.config.cross_attention_dim
+        if made_for is not None and made_for != model_width:
+            # A LoRA of another family cannot fit this UNet's attention: say so, do not load.
+            logger.warning("Style %r runs without its LoRA: %s is for text features %s wide, "
+                           "the model's are %s", style, source, made_for, model_width)
+            self._failed_adapters.add(style)
+            self._adapter_notes[style] = format_lazy(
+                LORA_FAMILY_MISMATCH,
+                lora=model_families.describe_width(made_for),
+                model=self._family.label if self._family else model_width,
+            )
+            return False
         try:
             pipeline.load_lora_weights(source, adapter_name=style, local_files_only=True)
         except Exception:  # a bad adapter must not fail the visitor's job
@@ -384,8 +473,103 @@ class DiffusersEngine(Engine):
         self._adapters.add(style)
         return True
 
+    # --------------------------------------------------------------------------
+    # Safety checker
+    # --------------------------------------------------------------------------
 
-def _step_callback(progress: Optional[ProgressCallback], should_cancel: Optional[CancelCheck]):
+    def _check_safety(self, image: Image.Image) -> None:
+        """Run the model's own safety checker; a flagged picture fails the job.
+
+        Only models that ship one (safety_checker/ and feature_extractor/ beside
+        the UNet) have it; it is loaded on first use and kept with the model.
+        """
+        loaded = self._safety_checker()
+        if loaded is None:
+            return
+        import numpy as np
+        import torch
+
+        checker, extractor = loaded
+        features = extractor(images=[image], return_tensors="pt").pixel_values
+        pixels = np.asarray(image, dtype=np.float32)[None] / 255.0
+        with torch.no_grad():
+            _images, flagged = checker(
+                images=pixels, clip_input=features.to(self._device, checker.dtype)
+            )
+        if flagged and flagged[0]:
+            logger.warning("The safety checker of %s flagged a picture", self._loaded_model)
+            raise EngineError(SAFETY_FLAGGED)
+
+    def _safety_checker(self):
+        path = self._loaded_path
+        if path is None or not model_store.ships_safety_checker(path):
+            if path is not None:
+                logger.info("Safety checks are on, but %s ships no safety checker", path)
+            return None
+        if self._safety is None or self._safety[0] != path:
+            try:
+                self._safety = (path, *load_safety_checker(path, self._device))
+            except Exception as error:  # checks are on: without the checker, show nothing
+                logger.exception("Loading the safety checker of %s failed", path)
+                raise EngineError(SAFETY_CHECKER_BROKEN) from error
+        return self._safety[1:]
+
+
+def load_safety_checker(path, device: str = "cpu"):
+    """The model's StableDiffusionSafetyChecker and its CLIP image processor."""
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import (
+        StableDiffusionSafetyChecker,
+    )
+    from transformers import CLIPImageProcessor
+
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    checker = StableDiffusionSafetyChecker.from_pretrained(
+        str(Path(path) / "safety_checker"), dtype=dtype, local_files_only=True
+    ).to(device)
+    checker.eval()
+    extractor = CLIPImageProcessor.from_pretrained(
+        str(Path(path) / "feature_extractor"), local_files_only=True
+    )
+    return checker, extractor
+
+
+_TOKENIZER_FOLDERS = ("tokenizer", "tokenizer_2")
+
+
+def tokenizer_budget(path) -> Optional[PromptBudget]:
+    """The token budget of the model in `path`: its tokenizers, its family's limit."""
+    index = Path(path) / model_store.MODEL_INDEX
+    return _tokenizer_budget(str(path), index.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer_budget(path: str, _stamp) -> Optional[PromptBudget]:
+    from transformers import CLIPTokenizer
+
+    tokenizers = [
+        CLIPTokenizer.from_pretrained(str(Path(path) / folder), local_files_only=True)
+        for folder in _TOKENIZER_FOLDERS
+        if (Path(path) / folder).is_dir()
+    ]
+    if not tokenizers:
+        return None
+    family = model_families.family_of_model(path)
+    limit = min([family.token_limit, *(t.model_max_length for t in tokenizers)])
+    lock = threading.Lock()  # web requests share the tokenizers; a fast one is not reentrant
+
+    def count(text: str) -> int:
+        with lock:
+            return max(len(t(text, truncation=False).input_ids) for t in tokenizers)
+
+    return PromptBudget(limit, count)
+
+
+def _step_callback(
+    progress: Optional[ProgressCallback],
+    should_cancel: Optional[CancelCheck],
+    factors=LATENT_RGB_FACTORS,
+):
     """Report each step (with a preview every few steps) and stop between steps on cancel.
 
     Raising Cancelled inside the callback unwinds the pipeline call; the
@@ -396,7 +580,8 @@ def _step_callback(progress: Optional[ProgressCallback], should_cancel: Optional
         step, total = index + 1, pipeline.num_timesteps
         if progress is not None:
             wants_preview = step % PREVIEW_EVERY == 0 or step == total
-            progress(step, total, latents_preview(tensors["latents"]) if wants_preview else None)
+            preview = latents_preview(tensors["latents"], factors) if wants_preview else None
+            progress(step, total, preview)
         check_cancel(should_cancel)
         return tensors
 

@@ -29,6 +29,12 @@ class Command(BaseCommand):
             "--revision", help="Branch, tag or commit of a hub model (default: main)."
         )
         parser.add_argument(
+            "--with-safety-checker",
+            action="store_true",
+            help="Also download the model's safety checker, if it ships one (for curators who "
+            "turn on the site setting that checks pictures with it).",
+        )
+        parser.add_argument(
             "--no-load-check",
             action="store_true",
             help="Do not load the model afterwards (saves memory and time on a small machine).",
@@ -45,7 +51,7 @@ class Command(BaseCommand):
                 )
             )
         else:
-            path = self._fetch_model(model, options["revision"])
+            path = self._fetch_model(model, options["revision"], options["with_safety_checker"])
             self._check(path, load=not options["no_load_check"])
             self.stdout.write(
                 self.style.SUCCESS(
@@ -57,7 +63,7 @@ class Command(BaseCommand):
         if options["model"] and options["model"] != settings.OLPE_MODEL:
             self.stdout.write(_("To use it, set OLPE_MODEL=%(model)s") % {"model": model})
 
-    def _fetch_model(self, hub_id: str, revision) -> Path:
+    def _fetch_model(self, hub_id: str, revision, with_safety_checker: bool = False) -> Path:
         self.stdout.write(
             _("Downloading %(model)s (%(revision)s) into %(path)s …")
             % {
@@ -67,7 +73,9 @@ class Command(BaseCommand):
             }
         )
         try:
-            return model_store.fetch(hub_id, revision=revision)
+            return model_store.fetch(
+                hub_id, revision=revision, with_safety_checker=with_safety_checker
+            )
         except model_store.ModelStoreError as error:
             raise CommandError(str(error.message)) from error
 

@@ -52,7 +52,9 @@ class Command(BaseCommand):
 
         try:
             image, mask = load_inputs(options["image"], options["mask"])
-            prompt = prepare_prompt(options["prompt"], options["style"])
+            # Within the engine's token budget (the own model's tokenizers), as sent.
+            budget = engines.get_engine(engine_name).prompt_budget()
+            prompt = prepare_prompt(options["prompt"], options["style"], budget, shorten=True)
         except (ImageProblem, PromptProblem) as problem:
             raise CommandError(str(problem.message)) from problem
         except OSError as error:
@@ -61,6 +63,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Wish:        {prompt.original}")
         self.stdout.write(f"Translation: {prompt.translated} ({prompt.translation_source})")
         self.stdout.write(f"Prompt:      {prompt.final}")
+        for note in prompt.notes:
+            self.stdout.write(self.style.WARNING(str(note)))
         result = self._generate(image, mask, prompt, engine_name, options)
 
         options["out"].parent.mkdir(parents=True, exist_ok=True)

@@ -1,21 +1,22 @@
-"""`manage.py build_tiny_model DIR`: write a miniature random-weight model.
+"""`manage.py build_tiny_model DIR [--family sdxl]`: write a miniature random-weight model.
 
 For tests and for trying the own-model engine end to end on a machine without
-the real model: it loads like the real one and runs in a fraction of a second
-on a CPU, but paints noise. The engine only accepts it with
-OLPE_ALLOW_TINY_MODEL = True.
+the real model: it loads like the real one (Stable Diffusion 2 by default, or
+SDXL with --family sdxl) and runs in a fraction of a second on a CPU, but
+paints noise. The engine only accepts it with OLPE_ALLOW_TINY_MODEL = True.
 """
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tooling.tiny_model import write_tiny_model
+from tooling.tiny_model import FAMILIES, FAMILY_SD, write_tiny_model
 
 
 class Command(BaseCommand):
     help = (
-        "Write a miniature Stable Diffusion inpainting model with random weights (a test fixture)."
+        "Write a miniature Stable Diffusion (2 or XL) inpainting model with random weights "
+        "(a test fixture)."
     )
 
     def add_arguments(self, parser):
@@ -27,6 +28,12 @@ class Command(BaseCommand):
             default=9,
             help="9: an inpainting UNet; 4: a text-to-image UNet as plain fine-tuning produces.",
         )
+        parser.add_argument(
+            "--family",
+            choices=FAMILIES,
+            default=FAMILY_SD,
+            help="sd2: Stable Diffusion 2 layout (default); sdxl: SDXL with two text encoders.",
+        )
         parser.add_argument("--seed", type=int, default=0, help="Seed for the random weights.")
 
     def handle(self, *args, **options):
@@ -35,13 +42,17 @@ class Command(BaseCommand):
             raise CommandError(f"{directory} exists and is not a directory.")
         try:
             write_tiny_model(
-                directory, unet_channels=options["unet_channels"], seed=options["seed"]
+                directory,
+                unet_channels=options["unet_channels"],
+                seed=options["seed"],
+                family=options["family"],
             )
         except OSError as error:
             raise CommandError(f"{error.filename or directory}: {error.strerror}") from error
         self.stdout.write(
             self.style.SUCCESS(
-                f"Wrote a tiny {options['unet_channels']}-channel test model to {directory}. "
-                "It paints noise; the engine accepts it only with OLPE_ALLOW_TINY_MODEL = True."
+                f"Wrote a tiny {options['unet_channels']}-channel {options['family']} test model "
+                f"to {directory}. It paints noise; the engine accepts it only with "
+                "OLPE_ALLOW_TINY_MODEL = True."
             )
         )
