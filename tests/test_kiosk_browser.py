@@ -294,7 +294,7 @@ def test_a_visit_from_the_welcome_to_the_gallery_and_back(live, kiosk):
 
     # The comparison: keyboard on the range, then a drag on the picture.
     slider = page.locator("#compare-range")
-    page.wait_for_function("() => document.getElementById('compare-range').value === '50'")
+    page.wait_for_function("() => document.getElementById('compare-range').value === '100'")
     slider.focus()
     page.keyboard.press("Home")
     assert slider.input_value() == "0"
