@@ -193,7 +193,7 @@ def absorb_thin(labels: np.ndarray, radius: float) -> np.ndarray:
     wider region; ids renumbered 0..n-1. A map of thin regions only stays as it is."""
     from scipy import ndimage
 
-    if radius <= 0:
+    if radius <= 0 or labels.max() == 0:
         return labels
     edge = np.zeros(labels.shape, bool)
     edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
@@ -206,7 +206,7 @@ def absorb_thin(labels: np.ndarray, radius: float) -> np.ndarray:
     # the mean distance to the region's edge: a quarter of a band's width, a sixth of a square's side
     depth = np.asarray(ndimage.mean(inside, labels, index=index))
     # a band is long for its width; a block of houses, however small, is not
-    widest = np.asarray(ndimage.maximum(inside, labels, index=index))
+    widest = np.asarray(ndimage.maximum(inside, labels, index=index), np.float64)
     area = np.bincount(labels.ravel(), minlength=count)
     thin = (depth < radius) & (area > ELONGATED * np.maximum(widest, 1) ** 2)
     if thin.all() or not thin.any():
