@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language, gettext
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -32,6 +33,7 @@ from inpainting.models import InpaintJob
 from inpainting_core.wishes import max_wish_chars
 from gallery.views import picture_not_found, send_picture
 from kiosk import options, regions
+from museum.tasks import request_world_segmentation
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
 from museum.models import SiteSettings, World
@@ -180,12 +182,24 @@ def submit_to_gallery(request, job_id):
 
 @require_safe
 def world_regions(request, slug):
-    """The World's regions for the select tool (museum.tasks), 404 while none are made."""
+    """The World's regions for the select tool (museum.tasks): 200 with the label
+    picture, 202 while a worker makes them (a World from before the select tool gets
+    them queued here, once), 404 for no such paintable World."""
     world = World.objects.filter(slug=slug, visible=True, editable=True).first()
-    if world is None or not world.segmentation_is_current():
+    if world is None or not world.image:
         return picture_not_found()
+    if not world.segmentation_is_current():
+        request_world_segmentation(world.pk)
+        return regions_pending()
     return send_picture(request, world.segmentation.open, "image/png", public=True,
                         etag=world.segmentation.name)
+
+
+def regions_pending() -> JsonResponse:
+    response = JsonResponse({"detail": gettext("The regions are being made.")}, status=202)
+    response["Retry-After"] = "1"
+    add_never_cache_headers(response)
+    return response
 
 
 @require_safe
@@ -200,9 +214,7 @@ def job_regions(request, job_id):
         return send_picture(request, lambda: job.result_image.storage.open(name), "image/png",
                             public=False, etag=name)
     regions.request_result_regions(job)
-    response = JsonResponse({"detail": gettext("The regions are being made.")}, status=202)
-    response["Retry-After"] = "1"
-    return response
+    return regions_pending()
 
 
 def own_job(request, job_id) -> InpaintJob | None:

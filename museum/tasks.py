@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models.signals import post_save
@@ -24,6 +25,8 @@ from museum.models import World
 log = logging.getLogger(__name__)
 
 SEGMENT_WORLD_TASK = "museum.tasks.segment_world"
+# A second request within this time does not queue the same work again.
+QUEUED_SECONDS = 120
 
 
 def world_saved(sender, instance: World, raw=False, **kwargs) -> None:
@@ -36,6 +39,13 @@ def world_saved(sender, instance: World, raw=False, **kwargs) -> None:
 
 def enqueue_segmentation(world_id: int) -> None:
     async_task(SEGMENT_WORLD_TASK, world_id, task_name=f"regions of world {world_id}")
+
+
+def request_world_segmentation(world_id: int) -> None:
+    """Queue the regions of a World that lacks them (one made before the select tool
+    existed, or whose task was lost), at most once while a request is pending."""
+    if cache.add(f"museum:regions:{world_id}", True, QUEUED_SECONDS):
+        enqueue_segmentation(world_id)
 
 
 def connect() -> None:
