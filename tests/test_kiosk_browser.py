@@ -736,3 +736,41 @@ def test_with_reduced_motion_the_result_stays_still(live, kiosk):
     page.wait_for_timeout(2500)  # longer than the nudge would take: it must not come
     assert page.evaluate("window.hinted") is False
     assert page.locator("#compare-range").input_value() == "100"
+
+
+def test_a_mouse_zooms_with_the_wheel_and_drags_with_space_or_the_middle_button(kiosk):
+    page = kiosk
+    open_world(page)
+    stage = page.locator("#stage").bounding_box()
+    x, y = stage["x"] + stage["width"] * 0.3, stage["y"] + stage["height"] * 0.6
+    under = page.evaluate(
+        "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+        " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [x, y])
+    page.mouse.move(x, y)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(
+        "() => Number(document.getElementById('stage-content').style.getPropertyValue('--zoom')) > 1.5")
+    still = page.evaluate(
+        "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+        " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [x, y])
+    assert still == pytest.approx(under, abs=0.01), "the wheel zooms around the pointer"
+
+    before = view_state(page)
+    page.keyboard.down("Space")
+    page.mouse.down()
+    page.mouse.move(x + 100, y + 50, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Space")
+    after = view_state(page)
+    assert (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((100, 50), abs=2)
+    page.mouse.move(x, y)
+    page.mouse.down(button="middle")
+    page.mouse.move(x - 60, y - 30, steps=5)
+    page.mouse.up(button="middle")
+    last = view_state(page)
+    assert (last["x"] - after["x"], last["y"] - after["y"]) == pytest.approx((-60, -30), abs=2)
+    assert page.locator("#clear").is_disabled(), "dragging the map paints nothing"
+    page.locator("#zoom-out").click()
+    assert view_state(page)["zoom"] == pytest.approx(last["zoom"] / 1.5, rel=0.01)
+    page.locator("#whole-map").click()
+    assert view_state(page) == {"zoom": 1, "x": 0, "y": 0}
