@@ -692,7 +692,23 @@ def test_a_visitor_zooms_selects_a_field_and_sees_the_result_first(live, browser
         only = painted(page) > 127
         assert iou(only, second) >= 0.6 and (only & first).sum() < 0.05 * first.sum()
         tap(page, *map_point(page, *first_point))
-        shoot(page, "26-field-removed-and-back")
+        # the eraser refines the selection: a stroke across the first field takes a strip out
+        ys, xs = first.nonzero()
+        row = int(round(ys.mean()))
+        left, right = xs[ys == row].min(), xs[ys == row].max()
+        page.locator(".tool:has(input[value=eraser])").tap()
+        finger_stroke_on_fields = [map_point(page, x, row) for x in range(left - 10, right + 11, 6)]
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [
+            {"x": finger_stroke_on_fields[0][0], "y": finger_stroke_on_fields[0][1]}]})
+        for x, y in finger_stroke_on_fields[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        cdp.detach()
+        refined = painted(page)
+        middle = (left + right) // 2
+        assert refined[row, middle] == 0 and refined[max(0, row - 25):row - 12, middle].max() == 255
+        shoot(page, "26-field-removed-back-and-erased")
 
         # The wish, and the result shown whole, then the invitation to drag.
         page.locator("#wish").fill(WISH)

@@ -96,7 +96,10 @@ export class Painter {
 
   setEnabled(enabled) {
     this.enabled = enabled;
-    if (!enabled) this.finishStroke();
+    if (!enabled) {
+      this.tap = null;
+      this.finishStroke();
+    }
     this.canvas.classList.toggle("is-locked", !enabled);
   }
 
