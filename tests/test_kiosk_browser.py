@@ -556,16 +556,16 @@ def tap(page, x: float, y: float) -> None:
 
 def painted(page):
     """The drawing layer's alpha as an H×W array (the mask the kiosk would send)."""
-    import numpy as np
+    import base64
+    import io
 
-    width, height, data = page.evaluate("""() => {
-        const layer = document.getElementById('paint-layer');
-        const pixels = layer.getContext('2d').getImageData(0, 0, layer.width, layer.height).data;
-        const alpha = new Array(layer.width * layer.height);
-        for (let i = 0; i < alpha.length; i += 1) alpha[i] = pixels[i * 4 + 3];
-        return [layer.width, layer.height, alpha];
-    }""")
-    return np.array(data, np.uint8).reshape(height, width)
+    import numpy as np
+    from PIL import Image
+
+    # as the kiosk exports the mask: a PNG of the layer (a list of numbers would be slow)
+    url = page.evaluate("() => document.getElementById('paint-layer').toDataURL('image/png')")
+    picture = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    return np.asarray(picture.convert("RGBA"))[..., 3]
 
 
 def field_parcels(count=2):
