@@ -104,14 +104,20 @@ export class Drawing {
     picture.src = url;
     await picture.decode();
     const map = {
-      ...reference, blob, url, width: picture.naturalWidth, height: picture.naturalHeight, regions: null,
+      ...reference, blob, url, width: picture.naturalWidth, height: picture.naturalHeight,
+      regions: null, regionsAsked: false,
     };
-    this.fetchRegions(map);
     return map;
   }
 
-  /** The map's regions for the select tool, in the background: a tap before they arrive is explained. */
+  /**
+   * The map's regions for the select tool, fetched in the background once the map
+   * is painted on (a result only if the visitor keeps painting on it: its regions
+   * are made on demand). A tap before they arrive is explained.
+   */
   async fetchRegions(map) {
+    if (map.regionsAsked) return;
+    map.regionsAsked = true;
     const address = map.source === "world"
       ? this.worldRegionsUrl : this.jobRegionsUrl.replace(/[0-9a-f-]{36}/, map.jobId);
     const visit = this.visit;
@@ -140,6 +146,7 @@ export class Drawing {
     this.screen.style.setProperty("--map-ratio", `${map.width} / ${map.height}`);
     this.view.setMapSize(map.width);
     this.markRegions(map);
+    this.fetchRegions(map);
   }
 
   /** Forget the visit's drawing and maps. */

@@ -131,6 +131,10 @@ export class MapView {
     for (const type of ["pointerup", "pointercancel"]) {
       stage.addEventListener(type, (event) => this.up(event), true);
     }
+    // A finger lifted outside the stage must not stay counted: the next one would pinch.
+    for (const type of ["pointerup", "pointercancel"]) {
+      window.addEventListener(type, (event) => this.forget(event));
+    }
     stage.addEventListener("wheel", (event) => this.wheel(event), { passive: false });
     document.addEventListener("keydown", (event) => {
       if (event.code === "Space" && !usesSpace(event.target)) {
@@ -200,6 +204,10 @@ export class MapView {
       event.stopPropagation();
       this.drag = null;
     }
+  }
+
+  forget(event) {
+    if (this.touches.delete(event.pointerId) && this.touches.size === 0) this.pinch = null;
   }
 
   startPinch() {
