@@ -49,7 +49,9 @@ export class Compare {
     this.root.hidden = false;
     this.control.hidden = false;
     this.set(100);
-    if (window.matchMedia("(prefers-reduced-motion: reduce)").matches) return;
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    this.root.dataset.hint = still ? "off" : "on"; // whether the nudge comes (styles, tests)
+    if (still) return;
     const root = this.root;
     this.hintTimers = [
       setTimeout(() => {
