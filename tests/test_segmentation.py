@@ -227,3 +227,25 @@ def test_a_drawn_map_is_cut_along_its_ink_lines(demo):
         scores.append((selected & inside).sum() / (selected | inside).sum())
     assert len(scores) >= 20
     assert np.median(scores) >= 0.6, sorted(scores)
+
+
+@pytest.mark.django_db
+def test_regions_of_a_map_replaced_meanwhile_are_dropped(monkeypatch, django_capture_on_commit_callbacks):
+    from museum import tasks
+
+    world = World(slug="olpe", name="Olpe")
+    world.image.save("map.png", png(make_demo_map(128, 96, seed=9)), save=False)
+    with django_capture_on_commit_callbacks(execute=False):
+        world.save()
+    real = tasks.segment_map
+
+    def while_a_curator_uploads(picture):
+        World.objects.filter(pk=world.pk).update(image="worlds/another.png")
+        return real(picture)
+
+    monkeypatch.setattr(tasks, "segment_map", while_a_curator_uploads)
+    assert tasks.segment_world(world.pk) is False
+    world.refresh_from_db()
+    assert not world.segmentation and world.segmentation_source == ""
+    storage = World._meta.get_field("segmentation").storage
+    assert storage.listdir("worlds/regions")[1] == [], "the stale label picture is not kept"
