@@ -28,14 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olpe_site.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from inpainting_core.segmentation import SegmentationSettings, segment_map  # noqa: E402
-from tooling.demo import make_demo_map  # noqa: E402
+from inpainting_core.segmentation import SegmentationSettings, segment_map
+from tooling.demo import make_demo_map
 
 
 def timed(picture, settings, repeat):

@@ -31,7 +31,7 @@ QUEUED_SECONDS = 120
 
 def result_regions_name(job: InpaintJob) -> str:
     name = job.result_image.name
-    return (name[:-4] if name.endswith(".png") else name) + ".regions.png"
+    return (name.removesuffix(".png")) + ".regions.png"
 
 
 def result_regions_ready(job: InpaintJob) -> bool:

@@ -20,23 +20,23 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language, gettext
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from gallery import qr
 from gallery.creations import CreationProblem, create_creation
 from gallery.models import Creation
+from gallery.views import picture_not_found, send_picture
 from inpainting.models import InpaintJob
 from inpainting_core.wishes import max_wish_chars
-from gallery.views import picture_not_found, send_picture
 from kiosk import options, regions
-from museum.tasks import request_world_segmentation
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
 from museum.models import SiteSettings, World
+from museum.tasks import request_world_segmentation
 
 # --- pages ------------------------------------------------------------------------------
 

@@ -694,7 +694,7 @@ def test_a_visitor_zooms_selects_a_field_and_sees_the_result_first(live, browser
         tap(page, *map_point(page, *first_point))
         # the eraser refines the selection: a stroke across the first field takes a strip out
         ys, xs = first.nonzero()
-        row = int(round(ys.mean()))
+        row = round(ys.mean())
         left, right = xs[ys == row].min(), xs[ys == row].max()
         page.locator(".tool:has(input[value=eraser])").tap()
         finger_stroke_on_fields = [map_point(page, x, row) for x in range(left - 10, right + 11, 6)]

@@ -15,11 +15,14 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from django_q.conf import Conf
-from PIL import Image
 
 from inpainting_core import landcover
 from inpainting_core.segmentation import (
-    SegmentationSettings, check_inputs, decode_labels, encode_labels, segment_map,
+    SegmentationSettings,
+    check_inputs,
+    decode_labels,
+    encode_labels,
+    segment_map,
 )
 from museum.models import World
 from tooling.demo import LABELS, make_demo_map, make_demo_regions
@@ -52,7 +55,7 @@ def field_scores(cover, truth, labels) -> list[float]:
 
 
 def test_a_tap_on_a_field_selects_that_field_along_its_edges(demo):
-    image, cover, truth, regions = demo
+    _image, cover, truth, regions = demo
     assert regions.labels.shape == (SIZE[1], SIZE[0])  # under max_side: the map's own pixels
     scores = field_scores(cover, truth, regions.labels)
     assert len(scores) >= 8
@@ -62,7 +65,7 @@ def test_a_tap_on_a_field_selects_that_field_along_its_edges(demo):
 
 
 def test_the_map_is_cut_into_tens_of_regions_not_pixels_nor_one(demo):
-    _image, _cover, truth, regions = demo
+    _image, _cover, _truth, regions = demo
     assert 30 <= regions.count <= 400
     assert regions.count == len(np.unique(regions.labels))
     # the lake is one region, or nearly: a tap on it selects most of it
@@ -162,8 +165,8 @@ def test_the_kiosk_serves_a_worlds_regions_once_they_are_made(client, django_cap
 
 @pytest.mark.django_db
 def test_a_result_gets_its_regions_on_demand_for_its_own_visit_only(client, monkeypatch):
-    from tests.test_kiosk import finished_job, visit
     from kiosk import regions
+    from tests.test_kiosk import finished_job, visit
 
     picture = png(make_demo_map(128, 96, seed=8)).read()
     world = World(slug="olpe", name="Olpe")
@@ -200,7 +203,7 @@ def drawn_map(cover, truth, seed=11):
     picture = palette[cover]
     picture *= rng.uniform(0.93, 1.07, (int(truth.max()) + 1, 1)).astype(np.float32)[truth]
     height, width = cover.shape
-    yy, xx = np.mgrid[0:height, 0:width]
+    yy = np.mgrid[0:height, 0:width][0]
     water = cover == LABELS.index(landcover.WATER)
     picture[water & ((yy % 6) == 0)] *= 0.75  # hatching
     forest = cover == LABELS.index(landcover.FOREST)
