@@ -20,6 +20,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import get_language, gettext
 from django.views.decorators.cache import never_cache
@@ -28,12 +29,14 @@ from django.views.decorators.http import require_POST, require_safe
 from gallery import qr
 from gallery.creations import CreationProblem, create_creation
 from gallery.models import Creation
+from gallery.views import picture_not_found, send_picture
 from inpainting.models import InpaintJob
 from inpainting_core.wishes import max_wish_chars
-from kiosk import options
+from kiosk import options, regions
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
 from museum.models import SiteSettings, World
+from museum.tasks import request_world_segmentation
 
 # --- pages ------------------------------------------------------------------------------
 
@@ -91,6 +94,7 @@ def paint(request, slug):
                 "id": world.pk,
                 "slug": world.slug,
                 "imageUrl": reverse("gallery:world-image", args=[world.slug]),
+                "regionsUrl": reverse("kiosk:world-regions", args=[world.slug]),
             },
             fidelity={level.key: level.guidance for level in fidelity},
         ),
@@ -119,6 +123,7 @@ def kiosk_config(request, site: SiteSettings | None = None, **extra) -> dict:
             "jobs": reverse("inpainting:api:job-list"),
             # The script puts the job's id in place of the zeros.
             "gallery": reverse("kiosk:gallery", args=[uuid.UUID(int=0)]),
+            "jobRegions": reverse("kiosk:job-regions", args=[uuid.UUID(int=0)]),
         },
         **extra,
     }
@@ -173,6 +178,43 @@ def submit_to_gallery(request, job_id):
     except CreationProblem as problem:
         return problem_response(problem)
     return creation_response(request, creation, status=201)
+
+
+@require_safe
+def world_regions(request, slug):
+    """The World's regions for the select tool (museum.tasks): 200 with the label
+    picture, 202 while a worker makes them (a World from before the select tool gets
+    them queued here, once), 404 for no such paintable World."""
+    world = World.objects.filter(slug=slug, visible=True, editable=True).first()
+    if world is None or not world.image:
+        return picture_not_found()
+    if not world.segmentation_is_current():
+        request_world_segmentation(world.pk)
+        return regions_pending()
+    return send_picture(request, world.segmentation.open, "image/png", public=True,
+                        etag=world.segmentation.name)
+
+
+def regions_pending() -> JsonResponse:
+    response = JsonResponse({"detail": gettext("The regions are being made.")}, status=202)
+    response["Retry-After"] = "1"
+    add_never_cache_headers(response)
+    return response
+
+
+@require_safe
+def job_regions(request, job_id):
+    """A result's regions, for painting on it again: 200 with the label picture when
+    made, 202 after queueing them on a worker (ask again), 404 for another visit's job."""
+    job = own_job(request, job_id)
+    if job is None or job.status != InpaintJob.Status.SUCCEEDED or not job.result_image:
+        return picture_not_found()
+    if regions.result_regions_ready(job):
+        name = regions.result_regions_name(job)
+        return send_picture(request, lambda: job.result_image.storage.open(name), "image/png",
+                            public=False, etag=name)
+    regions.request_result_regions(job)
+    return regions_pending()
 
 
 def own_job(request, job_id) -> InpaintJob | None:

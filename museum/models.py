@@ -24,6 +24,10 @@ def world_image_path(world, filename):
     return f"worlds/{world.slug}-{secrets.token_hex(4)}.png"
 
 
+def world_regions_path(world, filename):
+    return f"worlds/regions/{world.slug}-{secrets.token_hex(4)}.png"
+
+
 def validate_paintable_map(file) -> None:
     """A World's map passes the checks a visitor's map passes: a PNG, JPEG or WebP
     picture within the pixel limit, with every side at least OLPE_MIN_IMAGE_SIDE,
@@ -66,6 +70,13 @@ class World(models.Model):
     )
     order = models.PositiveIntegerField(_("order"), default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # The map's regions for the kiosk's select tool: a label picture made on a worker
+    # (museum/tasks.py) whenever the map is new; `segmentation_source` names the
+    # picture it was made from, so a changed map is noticed and cut again.
+    segmentation = models.FileField(
+        _("regions"), upload_to=world_regions_path, max_length=255, blank=True, editable=False,
+    )
+    segmentation_source = models.CharField(max_length=255, blank=True, editable=False)
 
     class Meta:
         db_table = "gallery_world"  # the table kept its name when the model left gallery
@@ -75,6 +86,9 @@ class World(models.Model):
 
     def __str__(self):
         return self.name
+
+    def segmentation_is_current(self) -> bool:
+        return bool(self.segmentation) and self.segmentation_source == self.image.name
 
 
 

@@ -59,7 +59,8 @@ def test_every_javascript_string_has_a_german_translation(german):
     msgids = {msgid for _, msgid, _ in strings}
     # The finder finds the kiosk's, the wall's and the compare slider's strings.
     assert {"Sending your wish …", "by %(name)s", "Map: %(world)s",
-            "Divider between before and after"} <= msgids
+            "Divider between before and after",
+            "This map cannot be selected by regions yet. Please use the brush."} <= msgids
     assert any(plural for _, _, plural in strings)
     missing = []
     for name, msgid, plural in strings:

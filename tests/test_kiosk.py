@@ -165,13 +165,16 @@ def test_an_editable_world_opens_with_the_painting_tools(client, lake):
     response = client.get(reverse("kiosk:paint", args=[lake.slug]))
     html = response.content.decode()
     assert 'id="paint-layer"' in html and 'id="wish-form"' in html
-    for tool in ("brush", "shape", "eraser"):
+    for tool in ("brush", "shape", "select", "eraser"):
         assert f'name="tool" value="{tool}"' in html
+    for button in ("zoom-in", "zoom-out", "whole-map"):
+        assert f'id="{button}"' in html
     assert re.search(r'<button[^>]*id="generate"[^>]*disabled', html), "Generate starts disabled"
     config = kiosk_config(response)
     assert config["world"] == {
         "id": lake.pk, "slug": lake.slug,
         "imageUrl": reverse("gallery:world-image", args=[lake.slug]),
+        "regionsUrl": reverse("kiosk:world-regions", args=[lake.slug]),
     }
     assert config["urls"]["jobs"] == reverse("inpainting:api:job-list")
     # The map's size lays the page out before the picture has loaded.

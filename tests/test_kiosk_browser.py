@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "kiosk"
 MAP_SIZE = (512, 384)
+# The select tool's World: its parcels are large enough on the map to be tapped.
+FIELDS_SIZE = (768, 512)
 KIOSK = (1920, 1080)
 TABLET = (1280, 800)
 WISH = "Was wäre, wenn hier ein See wäre?"
@@ -53,9 +55,9 @@ def png(image):
     image.save(buffer, format="PNG")
     return ContentFile(buffer.getvalue())
 
-def world(slug, name, **fields):
+def world(slug, name, size=({MAP_SIZE[0]}, {MAP_SIZE[1]}), **fields):
     world = World(slug=slug, name=name, **fields)
-    picture = make_demo_map(width={MAP_SIZE[0]}, height={MAP_SIZE[1]})
+    picture = make_demo_map(width=size[0], height=size[1])
     world.image.save("map.png", png(picture), save=False)
     world.save()
 
@@ -63,6 +65,7 @@ world("olpe-heute", "Olpe heute", description="Die Stadt am Biggesee, wie sie he
 world("urkarte", "Urkarte 1830", kind=World.Kind.HISTORIC, map_date="1830", editable=False,
       description="Die preußische Urkatasterkarte.", order=2)
 world("entwurf", "Entwurf", visible=False, order=3)
+world("felder", "Felder am See", size=({FIELDS_SIZE[0]}, {FIELDS_SIZE[1]}), order=4)
 site = SiteSettings.load()
 site.idle_reset_seconds = {LONG_IDLE}
 site.visitor_engine = engines.CLASSIC
@@ -235,7 +238,7 @@ def test_a_visit_from_the_welcome_to_the_gallery_and_back(live, kiosk):
     page.wait_for_url("**/kiosk/worlds/")
     cards = page.locator(".world-card")
     assert sorted(cards.evaluate_all("cards => cards.map(card => card.dataset.world)")) == [
-        "olpe-heute", "urkarte",
+        "felder", "olpe-heute", "urkarte",
     ]
     assert "1830" in page.locator('[data-world="urkarte"]').inner_text()
     page.wait_for_function("() => [...document.images].every(image => image.complete)")
@@ -294,7 +297,7 @@ def test_a_visit_from_the_welcome_to_the_gallery_and_back(live, kiosk):
 
     # The comparison: keyboard on the range, then a drag on the picture.
     slider = page.locator("#compare-range")
-    page.wait_for_function("() => document.getElementById('compare-range').value === '50'")
+    page.wait_for_function("() => document.getElementById('compare-range').value === '100'")
     slider.focus()
     page.keyboard.press("Home")
     assert slider.input_value() == "0"
@@ -509,3 +512,287 @@ def test_the_tablet_layout_keeps_touch_targets_large(live, browser):
         shoot(page, "16-tablet-start")
     finally:
         context.close()
+
+
+# --- zoom, select, result first (a touchscreen) ----------------------------------------------
+
+
+def map_point(page, x: float, y: float, size=FIELDS_SIZE) -> tuple[float, float]:
+    """Where map pixel (x, y) of a map of `size` is on the screen, at the current zoom."""
+    box = page.locator("#paint-layer").bounding_box()
+    return box["x"] + x * box["width"] / size[0], box["y"] + y * box["height"] / size[1]
+
+
+def view_state(page) -> dict:
+    return page.evaluate("""() => {
+        const style = document.getElementById('stage-content').style;
+        return {zoom: Number(style.getPropertyValue('--zoom')),
+                x: parseFloat(style.getPropertyValue('--pan-x')),
+                y: parseFloat(style.getPropertyValue('--pan-y'))};
+    }""")
+
+
+def two_fingers(page, starts, ends, steps=10) -> None:
+    """Two fingers down at `starts`, moved together to `ends`, lifted: Chromium's touch input."""
+    cdp = page.context.new_cdp_session(page)
+
+    def points(t):
+        return [{"x": a[0] + (b[0] - a[0]) * t, "y": a[1] + (b[1] - a[1]) * t, "id": index}
+                for index, (a, b) in enumerate(zip(starts, ends))]
+
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points(0)})
+    for step in range(1, steps + 1):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": points(step / steps)})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def tap(page, x: float, y: float) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def painted(page):
+    """The drawing layer's alpha as an H×W array (the mask the kiosk would send)."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    # as the kiosk exports the mask: a PNG of the layer (a list of numbers would be slow)
+    url = page.evaluate("() => document.getElementById('paint-layer').toDataURL('image/png')")
+    picture = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    return np.asarray(picture.convert("RGBA"))[..., 3]
+
+
+def field_parcels(count=2):
+    """The widest field parcels inside the demo map (not cut by its edge), widest first:
+    (mask, deepest point) each, from the demo's own layout."""
+    import cv2
+    import numpy as np
+
+    from inpainting_core import landcover
+    from tooling.demo import LABELS, make_demo_map, make_demo_regions
+
+    _image, cover = make_demo_map(*FIELDS_SIZE, return_labels=True)
+    truth = make_demo_regions(*FIELDS_SIZE)
+    found = []
+    for parcel in np.unique(truth):
+        inside = truth == parcel
+        if np.bincount(cover[inside]).argmax() != LABELS.index(landcover.FIELD):
+            continue
+        if inside[0].any() or inside[-1].any() or inside[:, 0].any() or inside[:, -1].any():
+            continue
+        depth = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5)
+        y, x = np.unravel_index(np.argmax(depth), depth.shape)
+        found.append((float(depth.max()), inside, (int(x), int(y))))
+    found.sort(key=lambda item: -item[0])
+    return [(inside, point) for _depth, inside, point in found[:count]]
+
+
+def iou(mask, truth) -> float:
+    return float((mask & truth).sum() / (mask | truth).sum())
+
+
+def test_a_visitor_zooms_selects_a_field_and_sees_the_result_first(live, browser):
+    """On a touchscreen: pinch to zoom, pan with two fingers, paint a thin line at 4×,
+    tap fields to select them (and one away), wish, and see the whole result first."""
+    context = browser.new_context(
+        viewport={"width": TABLET[0], "height": TABLET[1]}, has_touch=True, is_mobile=True,
+        device_scale_factor=1, base_url=live.platform.url("").rstrip("/"),
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto("/kiosk/worlds/felder/")
+        page.wait_for_function(
+            "([w, h]) => { const c = document.getElementById('paint-layer');"
+            " return c && c.width === w && c.height === h; }", arg=list(FIELDS_SIZE))
+        # the worker cut the World into regions when it was added; the kiosk fetched them
+        page.locator("#paint-screen[data-regions=ready]").wait_for(state="attached", timeout=30_000)
+        assert page.locator("#zoom-out").is_disabled() and page.locator("#whole-map").is_disabled()
+        shoot(page, "20-touch-whole-map")
+
+        # Pinch: two fingers spread from 100 to 300 px apart around the stage's middle.
+        stage = page.locator("#stage").bounding_box()
+        cx, cy = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+        anchor = page.evaluate(  # the map point under the fingers' middle, in map pixels
+            "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+            " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [cx, cy])
+        two_fingers(page, [(cx - 50, cy), (cx + 50, cy)], [(cx - 150, cy), (cx + 150, cy)])
+        view = view_state(page)
+        assert view["zoom"] == pytest.approx(3.0, rel=0.05)
+        after = page.evaluate(
+            "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+            " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [cx, cy])
+        assert after == pytest.approx(anchor, abs=0.01), "the place under the fingers stays there"
+        assert painted(page).max() == 0, "two fingers do not paint"
+        assert page.locator("#whole-map").is_enabled()
+        shoot(page, "21-pinched")
+
+        # Pan: two fingers move together, the map follows them.
+        two_fingers(page, [(cx - 60, cy), (cx + 60, cy)], [(cx - 60 + 120, cy + 80), (cx + 60 + 120, cy + 80)])
+        panned = view_state(page)
+        assert panned["zoom"] == pytest.approx(view["zoom"], rel=0.02)
+        assert panned["x"] - view["x"] == pytest.approx(120, abs=3)
+        assert panned["y"] - view["y"] == pytest.approx(80, abs=3)
+        assert painted(page).max() == 0
+        shoot(page, "22-panned")
+
+        # At 4× one finger paints a thin line on the right map pixels.
+        page.locator("#whole-map").click()
+        assert view_state(page)["zoom"] == 1
+        two_fingers(page, [(cx - 50, cy), (cx + 50, cy)], [(cx - 200, cy), (cx + 200, cy)])
+        assert view_state(page)["zoom"] == pytest.approx(4.0, rel=0.02)
+        layer = page.locator("#paint-layer").bounding_box()
+        map_per_css = FIELDS_SIZE[0] / layer["width"]
+        centre = page.evaluate(
+            "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+            " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [cx, cy])
+        mx, my = round(centre[0] * FIELDS_SIZE[0]), round(centre[1] * FIELDS_SIZE[1])
+        page.locator("input[name=size]").first.check(force=True)  # the thinnest brush
+        brush_css = float(page.locator("input[name=size]").first.get_attribute("value"))
+        finger_stroke_at = [map_point(page, mx - 20 + step, my) for step in range(0, 41, 4)]
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [
+            {"x": finger_stroke_at[0][0], "y": finger_stroke_at[0][1]}]})
+        for x, y in finger_stroke_at[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        cdp.detach()
+        alpha = painted(page)
+        rows = (alpha[:, mx] > 0).nonzero()[0]
+        assert alpha[my, mx] == 255 and alpha[my, mx - 15] == 255 and alpha[my, mx + 15] == 255
+        # as wide on the map as the brush is on the screen: a quarter of it at 4×
+        assert abs(len(rows) - brush_css * map_per_css) <= 2.5, (len(rows), brush_css, map_per_css)
+        assert rows.min() >= my - brush_css * map_per_css and rows.max() <= my + brush_css * map_per_css
+        assert alpha[my, mx + 30] == 0 and alpha[my - 10, mx] == 0
+        shoot(page, "23-painted-at-4x")
+        page.locator("#clear").click()
+        page.locator("#whole-map").click()
+
+        # Select: one tap, one field, along its edges.
+        (first, first_point), (second, second_point) = field_parcels()
+        page.locator(".tool:has(input[value=select])").tap()
+        tap(page, *map_point(page, *first_point))
+        selected = painted(page) > 127
+        assert iou(selected, first) >= 0.6, iou(selected, first)
+        assert selected.sum() < 0.1 * selected.size, "one field, not half the map"
+        shoot(page, "24-one-field-selected")
+        tap(page, *map_point(page, *second_point))
+        both = painted(page) > 127
+        assert iou(both, first | second) >= 0.6
+        shoot(page, "25-two-fields-selected")
+        tap(page, *map_point(page, *first_point))  # tapped again: taken away
+        only = painted(page) > 127
+        assert iou(only, second) >= 0.6 and (only & first).sum() < 0.05 * first.sum()
+        tap(page, *map_point(page, *first_point))
+        # the eraser refines the selection: a stroke across the first field takes a strip out
+        ys, xs = first.nonzero()
+        row = round(ys.mean())
+        left, right = xs[ys == row].min(), xs[ys == row].max()
+        page.locator(".tool:has(input[value=eraser])").tap()
+        finger_stroke_on_fields = [map_point(page, x, row) for x in range(left - 10, right + 11, 6)]
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [
+            {"x": finger_stroke_on_fields[0][0], "y": finger_stroke_on_fields[0][1]}]})
+        for x, y in finger_stroke_on_fields[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        cdp.detach()
+        refined = painted(page)
+        middle = (left + right) // 2
+        assert refined[row, middle] == 0 and refined[max(0, row - 25):row - 12, middle].max() == 255
+        shoot(page, "26-field-removed-back-and-erased")
+
+        # The wish, and the result shown whole, then the invitation to drag.
+        page.locator("#wish").fill(WISH)
+        page.evaluate("""() => { window.nudged = false; window.dividers = [];
+            const compare = document.getElementById('compare');
+            new MutationObserver(() => {
+                if (compare.classList.contains('is-hinting')) window.nudged = true;
+                const divider = compare.style.getPropertyValue('--divider');
+                if (!compare.hidden && divider && divider !== window.dividers.at(-1)) {
+                    window.dividers.push(divider);
+                }
+            }).observe(compare, {attributes: true}); }""")
+        page.locator("#generate").tap()
+        page.locator("#result-panel").wait_for(state="visible", timeout=JOB_SECONDS)
+        assert page.evaluate("window.dividers[0]") == "100%", "the whole result comes first"
+        assert page.locator("#compare").get_attribute("data-hint") == "on"
+        shoot(page, "27-result-first")
+        page.wait_for_function("() => window.nudged")  # however long the screenshot took
+        page.wait_for_function(
+            "() => !document.getElementById('compare').classList.contains('is-hinting')"
+            " && document.getElementById('compare-range').value === '100'")
+        dividers = page.evaluate("window.dividers")
+        assert dividers[0] == "100%" and dividers[-1] == "100%" and "84%" in dividers, dividers
+        shoot(page, "28-result-after-hint")
+
+        # Painting on: the result gets its own regions, made on the worker when asked.
+        page.locator("#keep-painting").tap()
+        page.locator("#paint-screen[data-regions=ready]").wait_for(state="attached", timeout=30_000)
+        page.locator(".tool:has(input[value=select])").tap()
+        tap(page, *map_point(page, *second_point))
+        assert painted(page).max() == 255
+        shoot(page, "29-select-on-the-result")
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_with_reduced_motion_the_result_stays_still(live, kiosk):
+    """prefers-reduced-motion: the whole result, and no nudge."""
+    page = kiosk
+    page.emulate_media(reduced_motion="reduce")
+    open_world(page)
+    mouse_stroke(page, [(100, 200), (200, 220), (300, 200)])
+    page.locator("#wish").fill("Ein Wald")
+    page.locator("#generate").click()
+    page.locator("#result-panel").wait_for(state="visible", timeout=JOB_SECONDS)
+    assert page.locator("#compare-range").input_value() == "100"
+    assert page.locator("#compare").get_attribute("data-hint") == "off", "no nudge is planned"
+    assert "is-hinting" not in page.locator("#compare").get_attribute("class")
+
+
+def test_a_mouse_zooms_with_the_wheel_and_drags_with_space_or_the_middle_button(kiosk):
+    page = kiosk
+    open_world(page)
+    stage = page.locator("#stage").bounding_box()
+    x, y = stage["x"] + stage["width"] * 0.3, stage["y"] + stage["height"] * 0.6
+    under = page.evaluate(
+        "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+        " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [x, y])
+    page.mouse.move(x, y)
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(
+        "() => Number(document.getElementById('stage-content').style.getPropertyValue('--zoom')) > 1.5")
+    still = page.evaluate(
+        "([x, y]) => { const b = document.getElementById('paint-layer').getBoundingClientRect();"
+        " return [(x - b.left) / b.width, (y - b.top) / b.height]; }", [x, y])
+    assert still == pytest.approx(under, abs=0.01), "the wheel zooms around the pointer"
+
+    before = view_state(page)
+    page.keyboard.down("Space")
+    page.mouse.down()
+    page.mouse.move(x + 100, y + 50, steps=5)
+    page.mouse.up()
+    page.keyboard.up("Space")
+    after = view_state(page)
+    assert (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((100, 50), abs=2)
+    page.mouse.move(x, y)
+    page.mouse.down(button="middle")
+    page.mouse.move(x - 60, y - 30, steps=5)
+    page.mouse.up(button="middle")
+    last = view_state(page)
+    assert (last["x"] - after["x"], last["y"] - after["y"]) == pytest.approx((-60, -30), abs=2)
+    assert page.locator("#clear").is_disabled(), "dragging the map paints nothing"
+    page.locator("#zoom-out").click()
+    assert view_state(page)["zoom"] == pytest.approx(last["zoom"] / 1.5, rel=0.01)
+    page.locator("#whole-map").click()
+    assert view_state(page) == {"zoom": 1, "x": 0, "y": 0}

@@ -83,6 +83,22 @@ def make_demo_mask_example(
     return Image.fromarray(rgba)
 
 
+def make_demo_regions(width: int = 1536, height: int = 1024, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """The demo map's true regions, HxW int32: every field or meadow parcel its own id,
+    every other land cover one id each (its label + the parcels' count).
+
+    What a visitor sees as one field is one id here: the select tool's segmentation
+    is checked against it (tests/test_segmentation.py, tests/test_kiosk_browser.py).
+    """
+    _image, labels = _painted(int(width), int(height), int(seed))
+    plan = _lay_out(np.random.default_rng(int(seed)), (int(height), int(width)))
+    parcels = plan["parcels"].astype(np.int32)
+    regions = parcels.copy()
+    open_land = (labels == _INDEX[landcover.FIELD]) | (labels == _INDEX[landcover.MEADOW])
+    regions[~open_land] = int(parcels.max()) + 1 + labels[~open_land].astype(np.int32)
+    return regions
+
+
 def land_cover_fractions(labels: np.ndarray) -> dict[str, float]:
     """Share of the map each land cover takes, e.g. {"water": 0.12, ...}."""
     counts = np.bincount(labels.ravel(), minlength=len(LABELS))

@@ -1,28 +1,45 @@
-// Drawing on the map: the canvas (painter.js), the tool bar, undo and redo, and
-// the maps painted on. A map is {source, jobId?, resultUrl?, blob, url, width,
-// height}: the World's picture or a result, held as a blob so that it can be
-// sent as the next map.
+// Drawing on the map: the canvas (painter.js), the tool bar, undo and redo,
+// zooming (view.js), and the maps painted on. A map is {source, jobId?,
+// resultUrl?, blob, url, width, height, regions}: the World's picture or a
+// result, held as a blob so that it can be sent as the next map; `regions`
+// (regions.js) arrive a little later, for the select tool.
 
 import { byId, fetchPicture } from "./http.js";
 import { Painter } from "./painter.js";
+import { loadRegions } from "./regions.js";
+import { MapView } from "./view.js";
+
+const { gettext } = window;
 
 export class Drawing {
   /**
-   * @param {{worldImageUrl: string, isPainting: Function, onChange: Function}} options
+   * @param {{worldImageUrl: string, worldRegionsUrl: string, jobRegionsUrl: string,
+   *   isPainting: Function, onChange: Function, onHint: Function}} options
    *   isPainting() whether the tools may be used now; onChange() after every stroke,
-   *   undo, redo or clear.
+   *   undo, redo or clear; onHint(text) for a word to the visitor.
    */
-  constructor({ worldImageUrl, isPainting, onChange }) {
+  constructor({ worldImageUrl, worldRegionsUrl, jobRegionsUrl, isPainting, onChange, onHint }) {
     this.screen = byId("paint-screen");
     this.mapImage = byId("map-image");
     this.layer = byId("paint-layer");
     this.worldImageUrl = worldImageUrl;
+    this.worldRegionsUrl = worldRegionsUrl;
+    this.jobRegionsUrl = jobRegionsUrl;
     this.isPainting = isPainting;
+    this.onHint = onHint;
     this.painter = new Painter(this.layer, {
       onChange,
       onMapChange: (map) => this.showMap(map),
+      onNoRegions: () => onHint(gettext("This map cannot be selected by regions yet. Please use the brush.")),
+    });
+    this.view = new MapView({
+      stage: byId("stage"),
+      content: byId("stage-content"),
+      onGesture: () => this.painter.cancelStroke(),
+      onChange: (view) => this.refreshZoom(view),
     });
     this.objectUrls = new Set();
+    this.visit = 0; // regions still arriving for a wiped visit are dropped
   }
 
   bind() {
@@ -36,6 +53,9 @@ export class Drawing {
     byId("undo").addEventListener("click", () => this.painter.undo());
     byId("redo").addEventListener("click", () => this.painter.redo());
     byId("clear").addEventListener("click", () => this.painter.clear());
+    byId("zoom-in").addEventListener("click", () => this.view.zoomIn());
+    byId("zoom-out").addEventListener("click", () => this.view.zoomOut());
+    byId("whole-map").addEventListener("click", () => this.view.reset());
     document.addEventListener("keydown", (event) => {
       if (!(event.ctrlKey || event.metaKey) || !this.isPainting()) return;
       if (event.target instanceof HTMLInputElement && event.target.type === "text") return;
@@ -56,6 +76,14 @@ export class Drawing {
     this.painter.setEnabled(painting);
     for (const control of byId("tools").querySelectorAll("input")) control.disabled = !painting;
     this.layer.hidden = !visible;
+    this.view.setEnabled(visible);
+    if (!visible) this.view.reset(); // the comparison shows the whole map
+  }
+
+  refreshZoom(view) {
+    byId("zoom-in").disabled = view.zoom >= view.maxZoom - 1e-3;
+    byId("zoom-out").disabled = view.zoom <= 1.001;
+    byId("whole-map").disabled = view.zoom <= 1.001;
   }
 
   refreshButtons(painting) {
@@ -75,7 +103,35 @@ export class Drawing {
     const picture = new Image();
     picture.src = url;
     await picture.decode();
-    return { ...reference, blob, url, width: picture.naturalWidth, height: picture.naturalHeight };
+    const map = {
+      ...reference, blob, url, width: picture.naturalWidth, height: picture.naturalHeight,
+      regions: null, regionsAsked: false,
+    };
+    return map;
+  }
+
+  /**
+   * The map's regions for the select tool, fetched in the background once the map
+   * is painted on (a result only if the visitor keeps painting on it: its regions
+   * are made on demand). A tap before they arrive is explained.
+   */
+  async fetchRegions(map) {
+    if (map.regionsAsked) return;
+    map.regionsAsked = true;
+    const address = map.source === "world"
+      ? this.worldRegionsUrl : this.jobRegionsUrl.replace(/[0-9a-f-]{36}/, map.jobId);
+    const visit = this.visit;
+    try {
+      map.regions = await loadRegions(address, { stillWanted: () => visit === this.visit });
+    } catch (error) {
+      console.warn("kiosk: the map's regions could not be read", error);
+    }
+    if (visit === this.visit && map === this.painter.currentMap()) this.markRegions(map);
+  }
+
+  /** Whether the select tool can work on the map shown (for tests and styling). */
+  markRegions(map) {
+    this.screen.dataset.regions = map?.regions ? "ready" : "waiting";
   }
 
   objectUrl(blob) {
@@ -88,10 +144,15 @@ export class Drawing {
     if (!map) return;
     this.mapImage.src = map.url;
     this.screen.style.setProperty("--map-ratio", `${map.width} / ${map.height}`);
+    this.view.setMapSize(map.width);
+    this.markRegions(map);
+    this.fetchRegions(map);
   }
 
   /** Forget the visit's drawing and maps. */
   wipe() {
+    this.visit += 1;
+    this.view.reset();
     this.painter.wipe();
     this.mapImage.removeAttribute("src");
     for (const url of this.objectUrls) URL.revokeObjectURL(url);

@@ -45,8 +45,11 @@ class PaintPage {
     this.retryAction = null;
     this.drawing = new Drawing({
       worldImageUrl: config.world.imageUrl,
+      worldRegionsUrl: config.world.regionsUrl,
+      jobRegionsUrl: config.urls.jobRegions,
       isPainting: () => this.state === "painting",
       onChange: () => this.refreshControls(),
+      onHint: (text) => this.announce(text),
     });
     this.painter = this.drawing.painter;
     this.wish = new WishForm({

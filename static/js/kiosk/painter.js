@@ -5,7 +5,10 @@
 // kiosk has the map's full resolution however small the screen shows it. Paint
 // is opaque colour on transparency; the server reads the alpha channel.
 //
-// History is a list of operations (strokes, "clear", a new map). Undo and redo
+// The select tool paints whole regions: a tap adds the region under the finger
+// (the map's regions, regions.js), a tap on a selected region takes it away.
+//
+// History is a list of operations (strokes, regions, "clear", a new map). Undo and redo
 // replay the list from the start instead of storing pixel snapshots: a stroke
 // costs a few hundred numbers, a snapshot of a large map tens of megabytes.
 
@@ -18,21 +21,28 @@ const MIN_OUTLINE_CSS = 160;
 const SHAPE_OUTLINE_CSS = 6;
 const MIN_POINT_DISTANCE_CSS = 1.5;
 const PROBE_SIZE = 192;
+// A select tap may wander this far (screen pixels) and still be a tap.
+const TAP_DISTANCE_CSS = 12;
 
-export const TOOLS = Object.freeze({ BRUSH: "brush", SHAPE: "shape", ERASER: "eraser" });
+export const TOOLS = Object.freeze({
+  BRUSH: "brush", SHAPE: "shape", ERASER: "eraser", SELECT: "select",
+});
 
 export class Painter {
   /**
    * @param {HTMLCanvasElement} canvas the drawing layer, stacked over the map picture
    * @param {{onChange?: Function, onMapChange?: Function}} handlers
    *   onChange(state) after every change: {canUndo, canRedo, hasPaint};
-   *   onMapChange(map) when undo, redo or adoptMap changes which map lies below.
+   *   onMapChange(map) when undo, redo or adoptMap changes which map lies below;
+   *   onNoRegions() when a select tap finds no regions for the map (not made yet).
    */
-  constructor(canvas, { onChange = () => {}, onMapChange = () => {} } = {}) {
+  constructor(canvas, { onChange = () => {}, onMapChange = () => {}, onNoRegions = () => {} } = {}) {
     this.canvas = canvas;
     this.context = canvas.getContext("2d");
     this.onChange = onChange;
     this.onMapChange = onMapChange;
+    this.onNoRegions = onNoRegions;
+    this.tap = null;
     this.baseMap = null;
     this.history = [];
     this.undone = [];
@@ -86,7 +96,10 @@ export class Painter {
 
   setEnabled(enabled) {
     this.enabled = enabled;
-    if (!enabled) this.finishStroke();
+    if (!enabled) {
+      this.tap = null;
+      this.finishStroke();
+    }
     this.canvas.classList.toggle("is-locked", !enabled);
   }
 
@@ -129,8 +142,41 @@ export class Painter {
     return this.canvas.toDataURL("image/png");
   }
 
+  /** The regions selected now: those tapped since the last "clear" or new map, less those tapped away. */
+  selectedRegions() {
+    const selected = new Set();
+    for (const operation of this.sinceStart()) {
+      if (operation.kind !== "region") continue;
+      if (operation.remove) selected.delete(operation.label);
+      else selected.add(operation.label);
+    }
+    return selected;
+  }
+
+  /** Add the region under a point of the map (map pixels), or take it away if it is selected. */
+  toggleRegion(x, y) {
+    const map = this.currentMap();
+    const regions = map?.regions;
+    if (!regions) {
+      this.onNoRegions();
+      return;
+    }
+    const label = regions.labelAt(x / this.canvas.width, y / this.canvas.height);
+    const remove = this.selectedRegions().has(label);
+    this.push({ kind: "region", label, remove, regions });
+  }
+
+  /** Drop the stroke being drawn (two fingers began to zoom): it leaves no trace. */
+  cancelStroke() {
+    this.tap = null;
+    if (!this.stroke) return;
+    this.stroke = null;
+    this.replay();
+  }
+
   /** Forget everything: the next visitor gets an empty layer. */
   wipe() {
+    this.tap = null;
     this.stroke = null;
     this.history = [];
     this.undone = [];
@@ -150,6 +196,15 @@ export class Painter {
     this.replay();
   }
 
+  /** The operations since the last "clear" or new map: what the layer shows. */
+  sinceStart() {
+    let start = 0;
+    this.history.forEach((operation, index) => {
+      if (operation.kind === "clear" || operation.kind === "map") start = index + 1;
+    });
+    return this.history.slice(start);
+  }
+
   /** Redraw the paint from the history: strokes since the last "clear" or new map. */
   replay() {
     const map = this.currentMap();
@@ -158,13 +213,10 @@ export class Painter {
       if (map) this.resize(map.width, map.height);
       this.onMapChange(map);
     }
-    let start = 0;
-    this.history.forEach((operation, index) => {
-      if (operation.kind === "clear" || operation.kind === "map") start = index + 1;
-    });
     this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    for (const operation of this.history.slice(start)) {
+    for (const operation of this.sinceStart()) {
       if (operation.kind === "stroke") drawStroke(this.context, operation);
+      else if (operation.kind === "region") drawRegion(this.context, operation);
       else if (operation.kind === "picture") {
         this.context.drawImage(operation.picture, 0, 0, this.canvas.width, this.canvas.height);
       }
@@ -230,9 +282,14 @@ export class Painter {
   }
 
   startStroke(event) {
-    if (!this.enabled || this.stroke || !event.isPrimary) return;
+    if (!this.enabled || this.stroke || this.tap || !event.isPrimary) return;
     if (event.pointerType === "mouse" && event.button !== 0) return;
     event.preventDefault();
+    if (this.tool === TOOLS.SELECT) {
+      this.canvas.setPointerCapture(event.pointerId);
+      this.tap = { pointerId: event.pointerId, x: event.clientX, y: event.clientY };
+      return;
+    }
     this.canvas.setPointerCapture(event.pointerId);
     const box = this.canvas.getBoundingClientRect();
     const scale = this.canvas.width / box.width;
@@ -271,6 +328,16 @@ export class Painter {
   }
 
   endStroke(event) {
+    const tap = this.tap;
+    if (tap && event.pointerId === tap.pointerId) {
+      this.tap = null;
+      const still = Math.hypot(event.clientX - tap.x, event.clientY - tap.y) <= TAP_DISTANCE_CSS;
+      if (event.type === "pointerup" && still && this.enabled) {
+        const [x, y] = this.toMap(event, this.canvas.getBoundingClientRect());
+        this.toggleRegion(x, y);
+      }
+      return;
+    }
     if (!this.stroke || event.pointerId !== this.stroke.pointerId) return;
     this.finishStroke();
   }
@@ -320,6 +387,20 @@ function drawStroke(context, operation) {
     context.fill();
   }
   context.stroke();
+  context.restore();
+}
+
+/** A selected region, scaled from the label picture's size onto the map's. */
+function drawRegion(context, operation) {
+  const mask = operation.regions.mask(operation.label);
+  const { width, height } = context.canvas;
+  context.save();
+  context.imageSmoothingEnabled = true;
+  context.imageSmoothingQuality = "high";
+  context.globalCompositeOperation = operation.remove ? "destination-out" : "source-over";
+  context.drawImage(mask, 0, 0, width, height);
+  // Taking a region away twice leaves no faint seam where its scaled edge was soft.
+  if (operation.remove) context.drawImage(mask, 0, 0, width, height);
   context.restore();
 }
 

@@ -4,9 +4,17 @@
 // A range input is the control, so keyboards (arrow keys, Home, End) and
 // screen readers work as with any slider; where dragging is on, dragging on
 // the picture moves the same input. The value is the share of the width that
-// shows the before picture; it is written to the root as a CSS custom
-// property (`--divider` in the kiosk, `--split` on the gallery's pages) that
-// the page's CSS clips the pictures with.
+// shows the after picture (100: all of the result), on the left of the
+// divider; it is written to the root as a CSS custom property (`--divider` in
+// the kiosk, `--split` on the gallery's pages) that the page's CSS clips the
+// pictures with.
+//
+// A new result is shown whole (100), then the divider nudges in from the edge
+// once to invite dragging; a reduced-motion setting leaves the nudge out.
+
+const HINT_DELAY = 900; // milliseconds the whole result is shown before the nudge
+const HINT_DEPTH = 84; // how far the nudge pulls the divider in (the value it reaches)
+const HINT_STEP = 750;
 
 const { gettext, interpolate } = window;
 
@@ -20,7 +28,11 @@ export class Compare {
     this.control = control;
     this.property = property;
     this.dragging = null;
-    range.addEventListener("input", () => this.set(Number(range.value)));
+    this.hintTimers = [];
+    range.addEventListener("input", () => {
+      this.stopHint();
+      this.set(Number(range.value));
+    });
     if (drag) {
       root.addEventListener("pointerdown", (event) => this.startDrag(event));
       root.addEventListener("pointermove", (event) => this.drag(event));
@@ -29,31 +41,44 @@ export class Compare {
     }
   }
 
-  /** Show `afterUrl` over `beforeUrl`, the divider first sweeping in from the right. */
+  /** Show the whole of `afterUrl` (the result), then invite to drag towards `beforeUrl`. */
   show(beforeUrl, afterUrl) {
+    this.stopHint();
     this.before.src = beforeUrl;
     this.after.src = afterUrl;
     this.root.hidden = false;
     this.control.hidden = false;
-    const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-    if (reduced) {
-      this.set(50);
-      return;
-    }
     this.set(100);
-    this.root.classList.add("is-sweeping");
-    requestAnimationFrame(() => requestAnimationFrame(() => this.set(50)));
-    setTimeout(() => this.root.classList.remove("is-sweeping"), 900);
+    const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    this.root.dataset.hint = still ? "off" : "on"; // whether the nudge comes (styles, tests)
+    if (still) return;
+    const root = this.root;
+    this.hintTimers = [
+      setTimeout(() => {
+        root.classList.add("is-sweeping", "is-hinting");
+        this.set(HINT_DEPTH);
+      }, HINT_DELAY),
+      setTimeout(() => this.set(100), HINT_DELAY + HINT_STEP),
+      setTimeout(() => root.classList.remove("is-sweeping", "is-hinting"), HINT_DELAY + 2 * HINT_STEP),
+    ];
+  }
+
+  /** The visitor took the slider (or the result went): the nudge must not fight them. */
+  stopHint() {
+    for (const timer of this.hintTimers) clearTimeout(timer);
+    this.hintTimers = [];
+    this.root.classList.remove("is-sweeping", "is-hinting");
   }
 
   hide() {
+    this.stopHint();
     this.root.hidden = true;
     this.control.hidden = true;
     this.before.removeAttribute("src");
     this.after.removeAttribute("src");
   }
 
-  /** Place the divider at `percent` of the width: before on its left, after on its right. */
+  /** Place the divider at `percent` of the width: after on its left, before on its right. */
   set(percent) {
     const value = Math.min(100, Math.max(0, Math.round(percent)));
     this.root.style.setProperty(this.property, `${value}%`);
@@ -62,13 +87,14 @@ export class Compare {
     this.range.setAttribute(
       "aria-valuetext",
       interpolate(gettext("%(before)s percent before, %(after)s percent after"),
-        { before: value, after: 100 - value }, true),
+        { before: 100 - value, after: value }, true),
     );
   }
 
   startDrag(event) {
     if (event.pointerType === "mouse" && event.button !== 0) return;
     event.preventDefault();
+    this.stopHint();
     this.root.setPointerCapture(event.pointerId);
     this.dragging = event.pointerId;
     this.follow(event);

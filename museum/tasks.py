@@ -1,0 +1,84 @@
+"""The worker's share of the museum: cutting each World's map into regions.
+
+The kiosk's select tool selects a region of the map with one tap, without a
+round trip: it reads the World's label picture (`World.segmentation`, made by
+`inpainting_core.segmentation`). Cutting a large map takes seconds, so it runs
+on a django-q2 worker once per map: `World` rows are watched (connected in
+`MuseumConfig.ready`), and a World whose picture has no current segmentation
+is queued after its transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models.signals import post_save
+from django_q.tasks import async_task
+from PIL import Image
+
+from inpainting_core.segmentation import segment_map
+from museum.models import World
+
+log = logging.getLogger(__name__)
+
+SEGMENT_WORLD_TASK = "museum.tasks.segment_world"
+# A second request within this time does not queue the same work again.
+QUEUED_SECONDS = 120
+
+
+def world_saved(sender, instance: World, raw=False, **kwargs) -> None:
+    """Queue the regions of a World whose map is new or changed (not for fixtures' raw saves)."""
+    if raw or not instance.image or instance.segmentation_is_current():
+        return
+    world_id = instance.pk
+    transaction.on_commit(lambda: enqueue_segmentation(world_id))
+
+
+def enqueue_segmentation(world_id: int) -> None:
+    async_task(SEGMENT_WORLD_TASK, world_id, task_name=f"regions of world {world_id}")
+
+
+def request_world_segmentation(world_id: int) -> None:
+    """Queue the regions of a World that lacks them (one made before the select tool
+    existed, or whose task was lost), at most once while a request is pending."""
+    if cache.add(f"museum:regions:{world_id}", True, QUEUED_SECONDS):
+        enqueue_segmentation(world_id)
+
+
+def connect() -> None:
+    post_save.connect(world_saved, sender=World, dispatch_uid="museum.tasks.world_saved")
+
+
+def segment_world(world_id: int) -> bool:
+    """Cut the World's map into regions and keep the label picture with it.
+
+    Returns whether a new segmentation was stored. A map replaced while this ran
+    keeps its own (queued by its save): the result for the old one is dropped.
+    """
+    world = World.objects.filter(pk=world_id).first()
+    if world is None or not world.image or world.segmentation_is_current():
+        return False
+    source = world.image.name
+    try:
+        with world.image.open("rb") as handle, Image.open(handle) as picture:
+            segmentation = segment_map(picture.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        log.warning("The map of world %s could not be cut into regions: %s", world_id, error)
+        return False
+    old = world.segmentation.name if world.segmentation else ""
+    field = World._meta.get_field("segmentation")
+    name = field.storage.save(field.generate_filename(world, "regions.png"),
+                              ContentFile(segmentation.to_png()))
+    updated = World.objects.filter(pk=world_id, image=source).update(
+        segmentation=name, segmentation_source=source)
+    storage = field.storage
+    if not updated:
+        storage.delete(name)
+        return False
+    if old and old != name:
+        storage.delete(old)
+    log.info("World %s: %s regions", world_id, segmentation.count)
+    return True
