@@ -378,7 +378,7 @@ class WorldAdmin(PicturesMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("large_preview", "created_at")
     fields = (
-        "name", "slug", "kind", "description", "map_date", "image", "large_preview",
+        "name", "slug", "kind", "description", "map_date", "metres_per_pixel", "image", "large_preview",
         "visible", "editable", "order", "created_at",
     )
 

@@ -70,6 +70,12 @@ class EngineRequest:
     seed: Optional[int] = None
     context: Optional[Image.Image] = None
     crop_box: Optional[tuple[int, int, int, int]] = None
+    # The map's ground resolution (metres per map pixel), None when unknown, and
+    # its kind ("historic" for drawn and old maps); the classic engine sizes
+    # and styles what it paints by them.
+    metres_per_pixel: Optional[float] = None
+    map_kind: str = ""
+    subject: str = ""  # what the wish asks for, without its phrasing ("a castle on the hill")
 
 
 @dataclass(frozen=True)
