@@ -120,8 +120,8 @@ def read_wish(request: EngineRequest, survey: Survey, notes: list) -> tuple[Opti
             notes.append(_("The offline painter cannot paint “%(wish)s”; it filled the painted area "
                            "with what surrounds it instead.") % {"wish": (request.subject or text)[:80]})
         return None, wished_covers((), survey)
-    if subject is None:
-        subject = subject_of_cover(known[0])
+    if subject is None or (subject.strategy == EXEMPLAR and known and subject.cover != known[0]):
+        subject = subject_of_cover(known[0])  # the prompt's main land cover comes first
     elif keyword is not None and keyword not in subject.keywords and glossary.singular(keyword) not in subject.keywords:
         notes.append(_("The offline painter paints “%(wish)s” as %(subject)s.")
                      % {"wish": keyword, "subject": _subject_label(subject)})

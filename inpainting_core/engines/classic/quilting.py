@@ -136,7 +136,9 @@ def _cover_layout(covers, region: np.ndarray, rng) -> list[tuple[str, np.ndarray
     edge_room = np.clip((inland - 6) / 6, 0, 1)
     for cover in covers[1:]:
         blobs = smooth_noise(rng, region.shape, max(12.0, min(height, width) / 3), octaves=2)
-        weight = np.clip((blobs - 0.6) * 3, 0, 1) * edge_room
+        # about a quarter of the region, however the few large blobs happen to fall
+        level = float(np.percentile(blobs[region], 75)) if region.any() else 0.6
+        weight = np.clip((blobs - level) * 3, 0, 1) * edge_room
         layout.append((cover, weight.astype(np.float32)))
     return layout
 

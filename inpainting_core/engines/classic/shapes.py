@@ -20,31 +20,44 @@ import numpy as np
 
 from inpainting_core.engines.classic.painters import smooth_noise
 
-# The blurred stroke is cut where it is this full: a 270° inner corner of the
-# stroke is 3/4 full just outside it, so the outline stays inside the stroke.
-OUTLINE_LEVEL = 0.78
+# The rounding disc's radius (px) is at most this: enough to round a brush's corners,
+# little enough that a round blob keeps most of its area.
+MAX_MARGIN = 8
 
-
-def natural_outline(region: np.ndarray, rng: np.random.Generator, irregularity: float = 0.08) -> np.ndarray:
+def natural_outline(region: np.ndarray, rng: np.random.Generator, irregularity: float = 0.12) -> np.ndarray:
     """Soft alpha in [0, 1] of a natural shape inside `region` (bool HxW).
 
-    The smoothing scale follows the stroke's half-width (its largest inscribed
-    radius), so a narrow river stroke stays a river and a blob becomes a round lake.
+    The stroke is shrunk by a margin, then closed and opened with a disc no
+    larger than that margin: closing rounds its inner corners, opening its
+    outer ones, and neither can reach beyond the stroke. A low-frequency
+    wobble then makes the outline irregular, like a shore. All sizes follow
+    the stroke's half-width, so a narrow river stroke stays a river and a
+    blob becomes a round lake.
     """
-    area = region.astype(np.uint8)
-    if not area.any():
+    if not region.any():
         return np.zeros(region.shape, np.float32)
-    inland = cv2.distanceTransform(cv2.copyMakeBorder(area, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
-                                   cv2.DIST_L2, 5)[1:-1, 1:-1]
-    half_width = float(np.percentile(inland[region], 90))
-    sigma = max(1.0, 0.55 * half_width)
-    field = cv2.GaussianBlur(area.astype(np.float32), (0, 0), sigma)
-    wobble = smooth_noise(rng, region.shape, max(4.0, 1.5 * sigma), octaves=2)
-    field = field + np.float32(irregularity) * wobble
-    softness = 0.06
-    alpha = np.clip((field - OUTLINE_LEVEL) / softness + 0.5, 0, 1)
-    alpha *= region  # never outside the stroke
-    if alpha.max() < 0.5:  # a stroke too thin to shape: keep it
+    # The picture's edge is not a shore: the stroke continues beyond it.
+    pad = 2 * MAX_MARGIN + 4
+    area = cv2.copyMakeBorder(region.astype(np.uint8), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    if area.all():  # the whole picture is painted: no outline to shape
+        return region.astype(np.float32)
+    inland = cv2.distanceTransform(area, cv2.DIST_L2, 5)
+    half_width = float(np.percentile(inland[area > 0], 95))
+    margin = max(1, int(round(min(0.35 * half_width, MAX_MARGIN))))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    core = (inland > margin).astype(np.uint8)
+    if not core.any():  # a stroke too thin to shape: keep it
+        return region.astype(np.float32)
+    core = cv2.morphologyEx(core, cv2.MORPH_CLOSE, disc)
+    core = cv2.morphologyEx(core, cv2.MORPH_OPEN, disc)
+    # signed distance to the smoothed outline (px, positive inside), pushed in by the wobble
+    inside = cv2.distanceTransform(core, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - core, cv2.DIST_L2, 5)
+    wobble = smooth_noise(rng, core.shape, max(6.0, 1.5 * half_width), octaves=2)
+    # the wobble only pushes inwards: the rounded corners stay rounded
+    field = inside - outside - np.float32(irregularity * 4 * margin) * np.clip(wobble * 0.5 + 0.5, 0, 1.5)
+    alpha = np.clip(field / 1.5 + 0.5, 0, 1)[pad:-pad, pad:-pad] * region  # never outside the stroke
+    if alpha.max() < 0.5:
         return region.astype(np.float32)
     return _largest_parts(alpha)
 
