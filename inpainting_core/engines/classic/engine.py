@@ -208,11 +208,12 @@ class _Painting:
         self._show(shape_alpha)
 
     def _bank_texture(self) -> np.ndarray:
-        exemplars = gather_exemplars(self.survey, landcover.MEADOW, self.rng)
-        if exemplars is not None:
-            grass = quilt(exemplars, self.region.shape, self.rng)
-        else:
-            grass = paint_at_scale(PAINTERS[landcover.MEADOW], self.rng, self.region.shape, self.zoom)
+        """Grass for a bank, painted (a thin ring is not worth quilting) in the map's grass colour."""
+        grass = paint_at_scale(PAINTERS[landcover.MEADOW], self.rng, self.region.shape, self.zoom)
+        meadow = (self.survey.labels == COVER_INDEX[landcover.MEADOW]) & ~self.survey.blocked
+        if meadow.sum() >= 50:
+            target = np.median(self.survey.small[meadow].astype(np.float32), axis=0)
+            grass = grass + (target - grass.reshape(-1, 3).mean(axis=0))
         return grass * np.float32(1.04) + np.float32([6, 4, 0])  # banks are a little lighter, drier
 
     def _structure(self, subject: Subject, covers) -> None:
