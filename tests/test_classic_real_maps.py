@@ -294,3 +294,44 @@ def test_on_a_drawn_map_a_lake_is_drawn_in_the_maps_ink_and_paper(engine, demo):
     assert near_paper.mean() > 0.5 and inked.mean() > 0.03  # hatching on the map's own paper
     saturation = cv2.cvtColor(painted.astype(np.uint8)[None], cv2.COLOR_RGB2HSV)[0, :, 1]
     assert saturation.mean() < 70  # no photo-blue water on a drawn map
+
+
+# --- Through the worker --------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("metres_per_pixel", [None, 0.5])
+def test_the_worker_passes_the_worlds_scale_and_an_unknown_one_is_stated_in_the_notice(
+    metres_per_pixel, settings, monkeypatch
+):
+    import io
+
+    from django.core.files.base import ContentFile
+    from django_q.conf import Conf
+
+    from inpainting import jobs, tasks
+    from inpainting.models import InpaintJob
+    from inpainting_core.generation import GenerationSettings
+    from museum.models import World
+
+    monkeypatch.setattr(Conf, "SYNC", False)
+    settings.LANGUAGE_CODE = "en"
+    picture = make_demo_map(width=384, height=256, seed=4)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    world = World.objects.create(name="Olpe", slug="olpe", metres_per_pixel=metres_per_pixel)
+    world.image.save("olpe.png", ContentFile(buffer.getvalue()))
+    paint = np.zeros((256, 384, 4), np.uint8)
+    paint[80:180, 120:260] = (255, 0, 0, 255)
+    mask = io.BytesIO()
+    Image.fromarray(paint, "RGBA").save(mask, format="PNG")
+    seen = []
+    original = ClassicEngine.inpaint
+    monkeypatch.setattr(ClassicEngine, "inpaint",
+                        lambda self, request, **kw: seen.append(request.metres_per_pixel) or original(self, request, **kw))
+    job = jobs.submit_job(image=buffer.getvalue(), mask=mask.getvalue(), wish="Ein See", world=world,
+                          settings=GenerationSettings(engine="classic", seed=3))
+    assert tasks.run_job(str(job.pk)) == InpaintJob.Status.SUCCEEDED
+    job.refresh_from_db()
+    assert seen == [metres_per_pixel]
+    assert ("m per pixel" in job.notice) == (metres_per_pixel is None)
