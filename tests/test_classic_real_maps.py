@@ -164,13 +164,21 @@ def test_a_painted_cover_takes_on_the_maps_light_in_lab():
 
 def test_a_lake_on_a_zigzag_stroke_gets_a_smoother_outline_inside_the_stroke():
     stroke = zigzag() > 127
-    outline = shapes.natural_outline(stroke, np.random.default_rng(1))
-    lake = outline >= 0.5
-    assert not (outline[~stroke] > 0).any()  # inside the stroke
-    assert lake.sum() > 0.4 * stroke.sum()  # still a lake of about the stroke's size
-    assert _perimeter(lake) < _perimeter(stroke)
-    # the stroke's sharp corners are gone: its turns are spread along a rounded shore
-    assert _sharpest_turn(lake) < 0.7 * _sharpest_turn(stroke)
+    smoothed = shapes.natural_outline(stroke, np.random.default_rng(1), irregularity=0)
+    assert not (smoothed[~stroke] > 0).any()  # inside the stroke
+    assert (smoothed >= 0.5).sum() > 0.5 * stroke.sum()  # still a lake of about the stroke's size
+    # the brush's sharp inner corners are rounded off
+    assert _sharpest_turn(smoothed >= 0.5) < 0.7 * _sharpest_turn(stroke)
+    assert _perimeter(smoothed >= 0.5) < _perimeter(stroke)
+    for seed in (1, 2, 3):
+        natural = shapes.natural_outline(stroke, np.random.default_rng(seed))
+        assert not (natural[~stroke] > 0).any()
+        lake = natural >= 0.5
+        assert lake.sum() > 0.35 * stroke.sum()
+        # irregular: its distance from the stroke's edge varies along the shore, like bays
+        depth = cv2.distanceTransform(stroke.astype(np.uint8), cv2.DIST_L2, 5)
+        shore = lake & ~(cv2.erode(lake.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        assert depth[shore].std() > 1.0
 
 
 def _perimeter(mask):
@@ -196,9 +204,12 @@ def test_the_engine_paints_a_lake_with_a_shore_and_leaves_outside_the_stroke_alo
     assert np.array_equal(result[untouched], before[untouched])
     water = (result[..., 2].astype(int) > result[..., 0] + 5) & (result.mean(axis=2) < 90)
     stroke = np.asarray(request.mask) > 127
-    lake = cv2.morphologyEx((water & stroke).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    lake = cv2.morphologyEx((water & stroke).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
     assert lake.sum() > 0.3 * stroke.sum()
-    assert _sharpest_turn(lake) < 0.8 * _sharpest_turn(stroke)
+    # between the lake and the stroke's edge lies a bank, lighter and greener than the water
+    bank = stroke & ~lake & (cv2.dilate(lake.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+    assert result[bank].mean() > result[lake].mean() + 15
+    assert result[bank][:, 1].mean() > result[bank][:, 2].mean()
 
 
 def test_built_things_are_turned_like_the_streets():

@@ -9,6 +9,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from inpainting_core import glossary, landcover
@@ -163,7 +164,8 @@ def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list)
 
 
 def _number(value: float) -> str:
-    return f"{value:.2g}" if value < 1 else f"{value:.1f}"
+    """1.3 in English, 1,3 in German."""
+    return formats.number_format(round(value, 2 if value < 1 else 1), 2 if value < 1 else 1)
 
 
 class _Painting:

@@ -24,7 +24,7 @@ from inpainting_core.engines.classic.painters import smooth_noise
 # little enough that a round blob keeps most of its area.
 MAX_MARGIN = 8
 
-def natural_outline(region: np.ndarray, rng: np.random.Generator, irregularity: float = 0.12) -> np.ndarray:
+def natural_outline(region: np.ndarray, rng: np.random.Generator, irregularity: float = 0.2) -> np.ndarray:
     """Soft alpha in [0, 1] of a natural shape inside `region` (bool HxW).
 
     The stroke is shrunk by a margin, then closed and opened with a disc no
@@ -53,9 +53,11 @@ def natural_outline(region: np.ndarray, rng: np.random.Generator, irregularity: 
     # signed distance to the smoothed outline (px, positive inside), pushed in by the wobble
     inside = cv2.distanceTransform(core, cv2.DIST_L2, 5)
     outside = cv2.distanceTransform(1 - core, cv2.DIST_L2, 5)
-    wobble = smooth_noise(rng, core.shape, max(6.0, 1.5 * half_width), octaves=2)
+    wobble = smooth_noise(rng, core.shape, max(40.0, 0.7 * half_width), octaves=3)
     # the wobble only pushes inwards: the rounded corners stay rounded
-    field = inside - outside - np.float32(irregularity * 4 * margin) * np.clip(wobble * 0.5 + 0.5, 0, 1.5)
+    reach = irregularity * max(4 * margin, 0.6 * half_width)  # large strokes get larger bays
+    field = inside - outside - np.float32(reach) * np.clip(wobble * 0.5 + 0.5, 0, 1.5)
+    field = cv2.GaussianBlur(field, (0, 0), max(1.0, 0.6 * margin))  # no kinks where bays meet
     alpha = np.clip(field / 1.5 + 0.5, 0, 1)[pad:-pad, pad:-pad] * region  # never outside the stroke
     if alpha.max() < 0.5:
         return region.astype(np.float32)
