@@ -1,7 +1,8 @@
 """Contact sheets of the classic engine: maps x wishes, before and after.
 
 For the real orthophoto of Olpe (`../shared/maps/olpe-aerial.png`, skipped
-with a note where it is missing), the synthetic demo map and a drawn map made
+with a note where it is missing; once at the scale its World would know, once
+at the scale the engine estimates), the synthetic demo map and a drawn map made
 from it (ink lines on paper, like a scanned plan), it paints each wish on the
 same brush strokes (a zig-zag stroke for lakes and rivers, as visitors draw
 them, a round blob for the rest) through the real pipeline and writes one
@@ -98,12 +99,15 @@ def maps():
     found = []
     if OLPE.exists():
         # Olpe's map with its labels: a green spot between houses and the wooded hill (right).
-        found.append(("olpe-aerial", Image.open(OLPE).convert("RGB"), (610, 560), 110, None))
+        # As its World knows it: 1.5 m per pixel, measured on the map (roundabouts 25 px
+        # across, two tennis courts 24 px); the roof estimate says about 3.5.
+        found.append(("olpe-aerial", Image.open(OLPE).convert("RGB"), (610, 560), 110, None, 1.5))
+        found.append(("olpe-estimated", Image.open(OLPE).convert("RGB"), (610, 560), 110, None, None))
     else:
         print(f"skipped the Olpe orthophoto: {OLPE} is missing")
     demo = make_demo_map()
-    found.append(("demo", demo, (820, 560), 130, None))
-    found.append(("drawn", drawn_map(demo), (820, 560), 130, "historic"))
+    found.append(("demo", demo, (820, 560), 130, None, None))
+    found.append(("drawn", drawn_map(demo), (820, 560), 130, "historic", None))
     return found
 
 
@@ -113,11 +117,11 @@ def render(names, out: Path) -> list[Path]:
     rows = []
     for key, wish, stroke in chosen:
         cells = []
-        for map_name, image, centre, reach, kind in maps_cache:
+        for map_name, image, centre, reach, kind, metres_per_pixel in maps_cache:
             mask = stroke_mask(image.size, stroke, centre, reach)
             started = time.perf_counter()
             result = generate(image, mask > 127, wish, GenerationSettings(seed=7),
-                              map_kind=kind or "")
+                              map_kind=kind or "", metres_per_pixel=metres_per_pixel)
             seconds = time.perf_counter() - started
             notes = " | ".join(str(n) for n in result.notes)
             print(f"{map_name:12s} {key:9s} {seconds:5.2f} s  {notes}")

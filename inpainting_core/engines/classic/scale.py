@@ -43,8 +43,11 @@ def roof_mask(rgb: np.ndarray) -> np.ndarray:
 
 def estimate_metres_per_pixel(rgb: np.ndarray) -> Optional[float]:
     """Metres per pixel from the size of the map's roofs; None when it shows too few."""
+    from inpainting_core.engines.classic.reading import compact_parts
+
+    roofs = roof_mask(rgb)
     count, _labels, stats, _centres = cv2.connectedComponentsWithStats(
-        roof_mask(rgb).astype(np.uint8), connectivity=4
+        (roofs & compact_parts(roofs)).astype(np.uint8), connectivity=4
     )
     areas = stats[1:, cv2.CC_STAT_AREA]
     areas = areas[areas >= 4]  # single pixels are noise, not roofs
