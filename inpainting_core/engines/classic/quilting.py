@@ -21,6 +21,7 @@ from inpainting_core.engines.classic.scale import paint_at_scale
 
 PATCH_SIZES = (64, 40, 24)  # quilting patches, largest that the map offers enough of
 MIN_EXEMPLARS = 12
+MIN_COVER_SHARE = 0.01  # a cover on less of the surveyed map is painted, not quilted
 EXEMPLARS_PER_COVER = 96
 MAX_COLOUR_SHIFT = 20.0  # how far blending may pull a fill's colour towards its surroundings
 
@@ -37,7 +38,10 @@ def gather_exemplars(survey: Survey, cover: str, rng: np.random.Generator) -> Op
     They are drawn around one place of the map (the nearer to the region the
     likelier), so the quilt continues one lake or one field, not a mixture.
     """
-    return gather_where(survey, survey.labels == COVER_INDEX[cover], rng)
+    present = survey.labels == COVER_INDEX[cover]
+    if present.mean() < MIN_COVER_SHARE:  # a few stray pixels (a red tennis court) are no town
+        return None
+    return gather_where(survey, present, rng)
 
 
 def gather_where(survey: Survey, present: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
