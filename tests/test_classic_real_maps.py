@@ -348,3 +348,17 @@ def test_the_worker_passes_the_worlds_scale_and_an_unknown_one_is_stated_in_the_
     job.refresh_from_db()
     assert seen == [metres_per_pixel]
     assert ("m per pixel" in job.notice) == (metres_per_pixel is None)
+
+
+@pytest.mark.skipif(not OLPE.exists(), reason="../shared/maps/olpe-aerial.png is not present here")
+def test_an_unpaintable_wish_on_a_town_photo_is_healed_with_the_town_around_it(engine):
+    """The town's fine mix of roofs, streets and gardens is quilted from the ring around the
+    region, not replaced by one land cover the colour rules guess for it."""
+    olpe = Image.open(OLPE).convert("RGB")
+    mask = blob(olpe.size, (610, 560), 70)
+    request = request_on(engine, olpe, mask, "Ein Dinosaurier", metres_per_pixel=1.5)
+    painted = rgb(engine.inpaint(request).image).astype(np.float32)
+    core = np.asarray(request.mask) == 255
+    ring = (cv2.dilate(core.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0) & ~core
+    assert np.linalg.norm(painted[core].mean(axis=0) - painted[ring].mean(axis=0)) < 25  # a meadow: ~90
+    assert abs(painted[core].mean(axis=1).std() - painted[ring].mean(axis=1).std()) < 0.35 * painted[ring].mean(axis=1).std()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Optional
 
+import cv2
 import numpy as np
 from django.conf import settings
 from PIL import Image
@@ -109,6 +110,10 @@ class ClassicEngine(Engine):
 
 
 HISTORIC = "historic"
+# Healing uses the surroundings' land cover when it takes this share of the ring around
+# the region; mixed surroundings (a town on a photo) are quilted from the ring itself.
+CLEAR_SURROUNDINGS = 0.7
+MIXED_SURROUNDINGS = 0.1  # share of ring pixels where the land cover changes: a fine mix
 
 
 def read_wish(request: EngineRequest, survey: Survey, notes: list) -> tuple[Optional[Subject], tuple[str, ...]]:
@@ -184,6 +189,8 @@ class _Painting:
         self.alpha[self.box] = self.alpha[self.box] * shape_alpha
 
     def photo(self, subject: Optional[Subject], covers: tuple[str, ...]) -> None:
+        if subject is None and self._heal():
+            return
         if subject is not None and subject.strategy != EXEMPLAR:
             self._structure(subject, covers)
             return
@@ -193,6 +200,28 @@ class _Painting:
         self.fill = self._cover_fill(covers, outline)
         if outline is not None:
             self._natural_edge(covers[0], outline)
+
+    def _heal(self) -> bool:
+        """Nothing known was wished: quilt the region from the ring of map around it, whatever it shows."""
+        blocked = self.survey.blocked.astype(np.uint8)
+        reach = max(3, int(round(2.5 * 64 * self.survey.factor)))
+        ring = cv2.dilate(blocked, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
+        ring &= ~self.survey.blocked
+        if not ring.any():
+            return False
+        shares = np.bincount(self.survey.labels[ring], minlength=len(landcover.ALL)) / ring.sum()
+        labels = self.survey.labels
+        changes = np.zeros(labels.shape, bool)
+        changes[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+        changes[1:] |= labels[1:] != labels[:-1]
+        if shares.max() >= CLEAR_SURROUNDINGS or changes[ring].mean() < MIXED_SURROUNDINGS:
+            # one land cover around it, or large patches of a few: heal with the main one
+            return False
+        exemplars = gather_where(self.survey, ring, self.rng)
+        if exemplars is None:
+            return False
+        self.fill = quilt(exemplars, self.region.shape, self.rng)
+        return True
 
     def _cover_fill(self, covers, outline=None) -> np.ndarray:
         sources = {c: gather_exemplars(self.survey, c, self.rng) for c in covers if c not in ALWAYS_PAINTED}

@@ -39,9 +39,23 @@ def gather_exemplars(survey: Survey, cover: str, rng: np.random.Generator) -> Op
     likelier), so the quilt continues one lake or one field, not a mixture.
     """
     present = survey.labels == COVER_INDEX[cover]
+    if cover in SMOOTH_COVERS:  # a meadow is open grass: no gardens with trees, no hedges
+        present &= _local_roughness(survey.small) < SMOOTH_ROUGHNESS
     if present.mean() < MIN_COVER_SHARE:  # a few stray pixels (a red tennis court) are no town
         return None
     return gather_where(survey, present, rng)
+
+
+# Covers whose windows must be smooth to be quilted from, and how rough (local std of
+# brightness, 7 px) they may be: the demo map's meadows are about 5, Olpe's gardens 12+.
+SMOOTH_COVERS = (landcover.MEADOW,)
+SMOOTH_ROUGHNESS = 9.0
+
+
+def _local_roughness(rgb: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(grey, (7, 7))
+    return np.sqrt(np.maximum(cv2.blur(grey * grey, (7, 7)) - mean * mean, 0))
 
 
 def gather_where(survey: Survey, present: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
@@ -193,7 +207,7 @@ def _tint_like_map(painted: np.ndarray, cover: str, survey: Survey) -> np.ndarra
     if present.sum() >= 50:
         target = cv2.cvtColor(survey.small[present].reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
         target_mean, target_std = target.reshape(-1, 3).mean(axis=0), target.reshape(-1, 3).std(axis=0) + 1e-3
-        gain = np.clip(target_std / std, 0.5, 2.0)
+        gain = np.clip(target_std / std, 0.75, 1.3)  # the map's class may mix in other things
         matched = (lab - mean) * gain + target_mean
         lab = lab + 0.7 * (matched - lab)
     else:
