@@ -58,6 +58,7 @@ WISHES = (
     ("railway", "Eine Eisenbahnlinie", "band"),
     ("snow", "Schnee", "blob"),
     ("houses", "Neue Häuser", "blob"),
+    ("wind farm", "Ein Windpark", "blob"),
     ("parking", "Ein Parkplatz", "blob"),
     ("dinosaur", "Ein Dinosaurier", "blob"),
 )

@@ -249,6 +249,7 @@ def test_twenty_subjects_each_with_a_strategy_that_exists():
     ("Was wäre, wenn hier ein See wäre?", "lake"), ("Ein dichter Wald", "forest"),
     ("Eine Burg auf dem Hügel", "castle"), ("Ein Fußballstadion", "stadium"),
     ("Ein Hafen mit Booten", "harbour"), ("Eine Eisenbahnlinie", "railway"), ("Ein Weinberg", "vineyard"),
+    ("Ein Windpark", "wind farm"), ("Ein Windrad", "wind farm"),
 ])
 def test_the_kiosks_suggestions_and_common_wishes_find_their_subject(wish, name):
     assert subjects.subject_for(prepare_prompt(wish).subject)[0].name == name

@@ -25,7 +25,7 @@ How a wish is read and painted:
 * What is wished for is one of the museum's 20 expected subjects
   (`subjects.SUBJECTS`): a land cover quilted from the map or painted, a
   built thing with its own geometry (`structures`: stadium, church, castle,
-  bridge, railway, harbour, park, vineyard, parking lot) or a season (snow).
+  bridge, railway, harbour, park, vineyard, wind farm) or a season (snow).
   A wish the engine cannot paint is said in the result's notes.
 * Sizes follow the map's scale (`scale`): the World's metres per pixel, or an
   estimate from its roofs, stated in the notes. Painters paint at the demo

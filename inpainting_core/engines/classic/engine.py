@@ -291,7 +291,7 @@ class _Painting:
 
 STRUCTURE_LABELS = {
     "castle": _("a castle"), "church": _("a church"), "stadium": _("a stadium"),
-    "parking lot": _("a parking lot"),
+    "wind farm": _("a wind farm"),
 }
 
 

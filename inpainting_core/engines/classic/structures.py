@@ -238,25 +238,29 @@ def paint_railway(rng, base, region, mpp, angle):
     return image + grain(rng, region.shape, 2), 1.0
 
 
-def paint_parking(rng, base, region, mpp, angle):
+def paint_wind_farm(rng, base, region, mpp, angle):
+    """Wind turbines on the ground that is there: white three-bladed rotors (120 m across)
+    with the long shadow of their 120 m towers, 300 m apart along the streets' direction."""
     frame = _Frame.around(region, mpp, angle, (0, 0))
     frame.fit = 1.0
-    image = paint_at_scale(paint_road, rng, region.shape, zoom_for(mpp))
-    row = np.floor(frame.v / 16)  # two rows of 5 m stalls and a 6 m aisle
-    in_row = (frame.v - row * 16)
-    stall_zone = (in_row < 5) | (in_row > 11)
-    stall = np.floor(frame.u / 2.5)
-    stall_lines = frame.line(((frame.u + 1.25) % 2.5) - 1.25, 0.24) * stall_zone
-    image = _over(image, (214, 214, 208), stall_lines)
-    occupied = (_hash(stall, row) < 0.45) & stall_zone
-    car_u = np.abs(((frame.u % 2.5) - 1.25)) < 0.9
-    car_v = np.abs(np.where(in_row < 5, in_row - 2.5, in_row - 13.5)) < 2.2
-    car = (occupied & car_u & car_v).astype(np.float32)
-    palette = np.float32([(200, 200, 204), (40, 42, 48), (150, 30, 30), (60, 80, 130), (120, 122, 126)])
-    colours = palette[(_hash(stall + 7, row) * len(palette)).astype(int) % len(palette)]
-    image = image * (1 - 0.4 * _shadow(frame, car, 1.5))[..., None]
-    image = image + (colours - image) * car[..., None]
-    return image + grain(rng, region.shape, 2), 1.0
+    image = base.copy()
+    spacing = 300.0
+    cell_u, cell_v = np.round(frame.u / spacing), np.round(frame.v / spacing)
+    du, dv = frame.u - cell_u * spacing, frame.v - cell_v * spacing  # metres from the nearest turbine
+    turn = _hash(cell_u, cell_v) * (2 * math.pi / 3)  # each rotor stands at its own angle
+    radius = np.hypot(du, dv)
+    sector = (np.arctan2(dv, du) - turn + math.pi / 3) % (2 * math.pi / 3) - math.pi / 3
+    along, across = radius * np.cos(sector), radius * np.sin(sector)
+    blades = frame.line(across, 3.0) * (along < 60)
+    hub = frame.soft(radius - 2.5)
+    # back to picture directions (right, down) to cast the tower's shadow to the lower right
+    right = du * math.cos(angle) - dv * math.sin(angle)
+    down = du * math.sin(angle) + dv * math.cos(angle)
+    shadow_along, shadow_across = (right + down) / math.sqrt(2), (right - down) / math.sqrt(2)
+    shadow = frame.line(shadow_across, 4.0) * (shadow_along > 0) * (shadow_along < 85)
+    image *= (1 - 0.45 * shadow)[..., None]
+    image = _over(image, (236, 238, 240), np.clip(np.maximum(blades, hub), 0, 1))
+    return image + grain(rng, region.shape, 1.5), 1.0
 
 
 def _hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -336,7 +340,7 @@ STRUCTURES: dict[str, Callable] = {
     "stadium": paint_stadium,
     "bridge": paint_bridge,
     "railway": paint_railway,
-    "parking lot": paint_parking,
+    "wind farm": paint_wind_farm,
     "vineyard": paint_vineyard,
     "park": paint_park,
     "snow": snow_over,

@@ -69,7 +69,8 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject("street", ("street", "road", "motorway", "highway"), landcover.ROAD, EXEMPLAR, FILL),
     Subject("beach", ("beach", "sandy beach", "desert", "dune", "sand"), landcover.SAND, EXEMPLAR, NATURAL),
     Subject("mountain", ("mountain", "rock", "rocky", "cliff", "quarry"), landcover.ROCK, EXEMPLAR, NATURAL),
-    Subject("parking lot", ("parking lot", "car park", "parking"), landcover.ROAD, STRUCTURE, BUILT),
+    Subject("wind farm", ("wind farm", "wind turbine", "wind turbines", "wind park", "wind power"),
+            landcover.MEADOW, STRUCTURE, FILL),
     Subject("volcano", ("volcano", "lava", "magma", "eruption"), landcover.LAVA, EXEMPLAR, FILL),
 )
 
