@@ -234,6 +234,8 @@ class JobRun:
             image, mask, job.prompt_original, generation,
             progress=self._on_progress, should_cancel=self._should_cancel,
             prompt=stored_prompt(job), safety_check=SiteSettings.cached().safety_checker,
+            metres_per_pixel=job.world.metres_per_pixel if job.world else None,
+            map_kind=job.world.kind if job.world else "",
         )
         logger.info("Job %s painted by %s in %s", job.pk, engine,
                     {phase: round(seconds, 2) for phase, seconds in result.seconds.items()})

@@ -280,6 +280,8 @@ _NOUN_TABLE: tuple[tuple, ...] = (
     ("Gleis", "railway track", ROAD),
     ("Eisenbahn", "railway", ROAD),
     ("Bahnstrecke", "railway line", ROAD),
+    ("Bahnlinie", "railway line", ROAD),
+    ("Eisenbahnlinie", "railway line", ROAD),
     ("Tunnel", "tunnel", ROAD),
     ("Flughafen", "airport", ROAD),
     ("Landebahn", "runway", ROAD),

@@ -60,11 +60,15 @@ def generate(
     padding: Optional[int] = None,
     feather: Optional[int] = None,
     safety_check: bool = False,
+    metres_per_pixel: Optional[float] = None,
+    map_kind: str = "",
 ) -> GenerationResult:
     """Repaint the masked region of `image`; the caller has already chosen a usable engine.
 
     `generation.engine` None paints with the classic engine. `padding` and
     `feather` override OLPE_CROP_PADDING and OLPE_FEATHER_PX (tests, tools).
+    `metres_per_pixel` and `map_kind` describe the map (its World's ground
+    resolution and kind); the classic engine sizes and styles what it paints by them.
     `safety_check` runs the model's safety checker (the curators' choice).
 
     The prompt fits the engine's token budget: a wish is prepared within it,
@@ -100,6 +104,9 @@ def generate(
         context=image,
         crop_box=plan.box,
         safety_check=safety_check,
+        metres_per_pixel=metres_per_pixel,
+        map_kind=map_kind,
+        subject=prompt.subject,
     )
     timings["prepare"] = time.perf_counter() - started - timings["prompt"]
 

@@ -127,8 +127,8 @@ class WorldAdmin(PicturesMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("large_preview", "created_at")
     fields = (
-        "name", "slug", "kind", "description", "map_date", "image", "large_preview",
-        "visible", "editable", "order", "created_at",
+        "name", "slug", "kind", "description", "map_date", "metres_per_pixel", "image",
+        "large_preview", "visible", "editable", "order", "created_at",
     )
 
     class Media:
@@ -157,7 +157,7 @@ class SiteSettingsAdmin(admin.ModelAdmin):
     fieldsets = (
         (_("Engine"), {"fields": (
             "visitor_engine", "visitors_choose_engine", "engine_status",
-            "openai_daily_budget", "openai_usage_today",
+            "openai_daily_budget", "openai_usage_today", "safety_checker",
         )}),
         (_("Gallery"), {"fields": ("auto_approve",)}),
         (_("Kiosk"), {"fields": (

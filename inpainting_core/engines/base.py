@@ -73,6 +73,12 @@ class EngineRequest:
     # The curators' choice (SiteSettings.safety_checker, read by the service layer):
     # run the model's safety checker on the picture, where the model ships one.
     safety_check: bool = False
+    # The map's ground resolution (metres per map pixel), None when unknown, and
+    # its kind ("historic" for drawn and old maps); the classic engine sizes
+    # and styles what it paints by them.
+    metres_per_pixel: Optional[float] = None
+    map_kind: str = ""
+    subject: str = ""  # what the wish asks for, without its phrasing ("a castle on the hill")
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,26 @@ How a wish is read and painted:
   first, at most three used). Further covers appear as soft blobs inside the
   main one ("a lake with forest" gets wooded islands). A wish that names no
   land cover heals the region with the cover that surrounds it.
+* Painted covers are colour-matched to the map in Lab (the cover's own colours
+  where the map shows a little of it, else the map's light).
 * Texture comes from windows of the map (`request.context`, near
   `request.crop_box`) that show the cover almost alone, outside the painted
   region, scaled like the crop. They are quilted (Efros & Freeman: best
   matching patches joined along minimal-error seams). Fields are painted as
   rows in the colours of a field on the map, because quilting mixes the row
   directions of neighbouring parcels; roads are always painted.
+* What is wished for is one of the museum's 20 expected subjects
+  (`subjects.SUBJECTS`): a land cover quilted from the map or painted, a
+  built thing with its own geometry (`structures`: stadium, church, castle,
+  bridge, railway, harbour, park, vineyard, wind farm) or a season (snow).
+  A wish the engine cannot paint is said in the result's notes.
+* Sizes follow the map's scale (`scale`): the World's metres per pixel, or an
+  estimate from its roofs, stated in the notes. Painters paint at the demo
+  map's scale and are resized; structures are drawn in metres.
+* Natural covers take a rounded, slightly irregular outline inside the stroke
+  with a bank or an edge (`shapes.natural_outline`); built things are turned
+  like the streets around them (`shapes.street_angle`).
+* Drawn and historic maps (`style`) are painted in their own paper and ink.
 * The seed is `request.seed`, or else derived from the prompt, so the same
   wish on the same region gives the same picture.
 * Style, steps, guidance and strength are diffusion parameters and are ignored.

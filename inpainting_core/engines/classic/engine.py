@@ -5,11 +5,15 @@ from __future__ import annotations
 import zlib
 from typing import Optional
 
+import cv2
 import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from inpainting_core import landcover
+from django.utils import formats
+from django.utils.translation import gettext_lazy as _
+
+from inpainting_core import glossary, landcover
 from inpainting_core.engines import CLASSIC, LABELS
 from inpainting_core.engines.base import (
     CancelCheck,
@@ -20,21 +24,33 @@ from inpainting_core.engines.base import (
     ProgressCallback,
     check_cancel,
 )
+from inpainting_core.engines.classic import shapes, style
+from inpainting_core.engines.classic.painters import PAINTERS
 from inpainting_core.engines.classic.quilting import (
     _laid_over,
     _padded_bbox,
     _visible_core,
     blend,
     gather_exemplars,
+    gather_where,
+    quilt,
     ragged_edge,
     synthesise,
 )
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey, survey_map
+from inpainting_core.engines.classic.scale import (
+    REFERENCE_METRES_PER_PIXEL,
+    estimate_metres_per_pixel,
+    paint_at_scale,
+    zoom_for,
+)
+from inpainting_core.engines.classic.structures import STRUCTURES, add_harbour
+from inpainting_core.engines.classic.subjects import EXEMPLAR, NATURAL, Subject, subject_for, subject_of_cover
 
 # Roads are lines on a map: windows of pure road are rare and mostly town streets with
 # gardens, so a wished road is always painted (as asphalt in the map's road colour).
 ALWAYS_PAINTED = (landcover.ROAD,)
-PHASES = 4  # survey, gather texture, synthesise, blend
+PHASES = 4  # survey and read the wish, scale and street direction, synthesise, blend
 
 
 class ClassicEngine(Engine):
@@ -69,20 +85,218 @@ class ClassicEngine(Engine):
 
         report.start()
         survey = survey_map(crop, alpha > 0, request.context, request.crop_box)
-        covers = wished_covers(request.land_covers, survey)
+        notes: list[str] = []
+        subject, covers = read_wish(request, survey, notes)
+        mpp = crop_metres_per_pixel(request, crop, notes)
+        drawn = request.map_kind == HISTORIC or style.is_drawn(survey.small)
         report.done(None)
 
         box = _padded_bbox(alpha > 0, crop.shape[:2], margin=3)
-        sources = {cover: gather_exemplars(survey, cover, rng) for cover in covers if cover not in ALWAYS_PAINTED}
+        region = _visible_core(alpha[box])
+        angle = shapes.street_angle(crop[box], region)
+        painting = _Painting(crop, alpha, box, region, survey, rng, mpp, angle, notes)
         report.done(None)
 
-        fill = synthesise(covers, sources, survey, _visible_core(alpha[box]), rng)
-        report.done(_preview(_laid_over(crop, fill, alpha, box)))
+        if drawn:
+            painting.drawn(subject, covers[0])
+        else:
+            painting.photo(subject, covers)
+        report.done(_preview(_laid_over(crop, painting.fill, painting.alpha, box)))
 
-        alpha = ragged_edge(covers[0], alpha, fill, box)
-        result = blend(crop, fill, alpha, box)
+        alpha = ragged_edge(covers[0], painting.alpha, painting.fill, box) if not drawn else painting.alpha
+        result = blend(crop, painting.fill, alpha, box)
         report.done(_preview(result))
-        return EngineResult(Image.fromarray(result), seed)
+        return EngineResult(Image.fromarray(result), seed, tuple(notes))
+
+
+HISTORIC = "historic"
+# Healing uses the surroundings' land cover when it takes this share of the ring around
+# the region; mixed surroundings (a town on a photo) are quilted from the ring itself.
+CLEAR_SURROUNDINGS = 0.7
+MIXED_SURROUNDINGS = 0.1  # share of ring pixels where the land cover changes: a fine mix
+
+
+def read_wish(request: EngineRequest, survey: Survey, notes: list) -> tuple[Optional[Subject], tuple[str, ...]]:
+    """The wish's subject (or None) and land covers, main first; says what it cannot paint."""
+    text = request.subject or request.prompt
+    subject, keyword = subject_for(text)
+    known = tuple(dict.fromkeys(c for c in request.land_covers if c in COVER_INDEX))
+    if subject is None and not known:
+        if text.strip():
+            notes.append(_("The offline painter cannot paint “%(wish)s”; it filled the painted area "
+                           "with what surrounds it instead.") % {"wish": (request.subject or text)[:80]})
+        return None, wished_covers((), survey)
+    if subject is None or (subject.strategy == EXEMPLAR and known and subject.cover != known[0]):
+        subject = subject_of_cover(known[0])  # the prompt's main land cover comes first
+    elif keyword is not None and keyword not in subject.keywords and glossary.singular(keyword) not in subject.keywords:
+        notes.append(_("The offline painter paints “%(wish)s” as %(subject)s.")
+                     % {"wish": keyword, "subject": _subject_label(subject)})
+    covers = (subject.cover, *(c for c in known if c != subject.cover))
+    return subject, covers[:3]
+
+
+def _subject_label(subject: Subject) -> str:
+    return str(SUBJECT_LABELS.get(subject.name, subject.name))
+
+
+SUBJECT_LABELS = {
+    "lake": _("water"), "forest": _("forest"), "meadow": _("meadow"), "field": _("fields"),
+    "houses": _("houses"), "street": _("a road"), "beach": _("sand"), "mountain": _("rock"),
+    "volcano": _("lava"), "river": _("water"), "snow": _("snow"),
+}
+
+
+def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list) -> float:
+    """Metres per pixel of the crop: the World's, else estimated from the map; noted when guessed."""
+    zoom = 1.0
+    if request.crop_box is not None:
+        left, _top, right, _bottom = request.crop_box
+        zoom = crop.shape[1] / max(1, right - left)  # crop pixels per map pixel
+    mpp = request.metres_per_pixel
+    if mpp is None or mpp <= 0:
+        picture = np.asarray(request.context.convert("RGB")) if request.context is not None else crop
+        mpp = estimate_metres_per_pixel(picture)
+        if request.context is None and mpp is not None:
+            mpp *= zoom  # the estimate was made on the crop itself
+        if mpp is None:
+            mpp = REFERENCE_METRES_PER_PIXEL
+            notes.append(_("The map's scale is unknown; the offline painter assumed %(mpp)s m per pixel.")
+                         % {"mpp": _number(mpp)})
+        else:
+            notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel.")
+                         % {"mpp": _number(mpp)})
+    return float(mpp) / zoom
+
+
+def _number(value: float) -> str:
+    """1.3 in English, 1,3 in German."""
+    return formats.number_format(round(value, 2 if value < 1 else 1), 2 if value < 1 else 1)
+
+
+class _Painting:
+    """The fill for the region's box and where it shows (`alpha`, whole crop)."""
+
+    def __init__(self, crop, alpha, box, region, survey, rng, mpp, angle, notes):
+        self.crop, self.box, self.region, self.survey = crop, box, region, survey
+        self.rng, self.mpp, self.angle, self.notes = rng, mpp, angle, notes
+        self.zoom = zoom_for(mpp)
+        self.alpha = alpha.copy()
+        self.base = crop[box].astype(np.float32)
+        self.fill = self.base
+
+    def _show(self, shape_alpha: np.ndarray) -> None:
+        """Let the fill show only where `shape_alpha` says (inside the stroke)."""
+        self.alpha[self.box] = self.alpha[self.box] * shape_alpha
+
+    def photo(self, subject: Optional[Subject], covers: tuple[str, ...]) -> None:
+        if subject is None and self._heal():
+            return
+        if subject is not None and subject.strategy != EXEMPLAR:
+            self._structure(subject, covers)
+            return
+        outline = None
+        if subject is not None and subject.shape == NATURAL:
+            outline = shapes.natural_outline(self.region, self.rng)
+        self.fill = self._cover_fill(covers, outline)
+        if outline is not None:
+            self._natural_edge(covers[0], outline)
+
+    def _heal(self) -> bool:
+        """Nothing known was wished: quilt the region from the ring of map around it, whatever it shows."""
+        blocked = self.survey.blocked.astype(np.uint8)
+        reach = max(3, int(round(2.5 * 64 * self.survey.factor)))
+        ring = cv2.dilate(blocked, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
+        ring &= ~self.survey.blocked
+        if not ring.any():
+            return False
+        shares = np.bincount(self.survey.labels[ring], minlength=len(landcover.ALL)) / ring.sum()
+        labels = self.survey.labels
+        changes = np.zeros(labels.shape, bool)
+        changes[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+        changes[1:] |= labels[1:] != labels[:-1]
+        if shares.max() >= CLEAR_SURROUNDINGS or changes[ring].mean() < MIXED_SURROUNDINGS:
+            # one land cover around it, or large patches of a few: heal with the main one
+            return False
+        exemplars = gather_where(self.survey, ring, self.rng)
+        if exemplars is None:
+            return False
+        self.fill = quilt(exemplars, self.region.shape, self.rng)
+        return True
+
+    def _cover_fill(self, covers, outline=None) -> np.ndarray:
+        sources = {c: gather_exemplars(self.survey, c, self.rng) for c in covers if c not in ALWAYS_PAINTED}
+        return synthesise(covers, sources, self.survey, self.region, self.rng, zoom=self.zoom,
+                          angle=self.angle, shore=None if outline is None else outline >= 0.5)
+
+    def _natural_edge(self, cover: str, outline: np.ndarray) -> None:
+        """Water gets a grassy bank between its shore and the stroke; other covers end at the outline."""
+        shape_alpha = outline
+        if cover == landcover.WATER:
+            bank = shapes.ring(outline, self.region, max(1.5, 3.0 / self.mpp))
+            grass = self._bank_texture()
+            self.fill = grass + (self.fill - grass) * outline[..., None]
+            shape_alpha = np.clip(outline + bank, 0, 1)
+        self._show(shape_alpha)
+
+    def _bank_texture(self) -> np.ndarray:
+        """Grass for a bank, painted (a thin ring is not worth quilting) in the map's grass colour."""
+        grass = paint_at_scale(PAINTERS[landcover.MEADOW], self.rng, self.region.shape, self.zoom)
+        meadow = (self.survey.labels == COVER_INDEX[landcover.MEADOW]) & ~self.survey.blocked
+        if meadow.sum() >= 50:
+            target = np.median(self.survey.small[meadow].astype(np.float32), axis=0)
+            grass = grass + (target - grass.reshape(-1, 3).mean(axis=0))
+        return grass * np.float32(1.04) + np.float32([6, 4, 0])  # banks are a little lighter, drier
+
+    def _structure(self, subject: Subject, covers) -> None:
+        if subject.name == "harbour":
+            outline = shapes.natural_outline(self.region, self.rng)
+            self.fill = self._cover_fill((landcover.WATER,), outline)
+            self.fill = add_harbour(self.rng, self.fill, outline, self.mpp, self.angle)
+            self._natural_edge(landcover.WATER, outline)
+            return
+        painter = STRUCTURES[subject.name]
+        if subject.name == "park":
+            outline = shapes.natural_outline(self.region, self.rng, irregularity=0.05)
+            lawn = self._cover_fill((landcover.MEADOW,))
+            self.fill, fit = painter(self.rng, self.base, self.region, self.mpp, self.angle, lawn=lawn)
+            self._show(outline)
+        else:
+            self.fill, fit = painter(self.rng, self.base, self.region, self.mpp, self.angle)
+        if fit < 0.6:
+            self.notes.append(_("The painted area is small for %(subject)s at this map's scale; "
+                                "it was painted smaller than life.") % {"subject": _structure_label(subject)})
+
+    def drawn(self, subject: Optional[Subject], cover: str) -> None:
+        """A drawn or historic map: its own paper quilted, the cover drawn in its ink.
+
+        Built subjects are drawn as a map maker draws a plan: the structure's
+        outlines (from its painter) in ink, its footprint lightly hatched.
+        """
+        paper, ink = style.paper_and_ink(self.survey.small)
+        near_paper = np.linalg.norm(self.survey.small.astype(np.float32) - paper, axis=2) < 40
+        exemplars = gather_where(self.survey, near_paper, self.rng)
+        if exemplars is not None:
+            texture = quilt(exemplars, self.region.shape, self.rng)
+        else:
+            texture = np.broadcast_to(paper, (*self.region.shape, 3)).astype(np.float32)
+        outline = shapes.natural_outline(self.region, self.rng)
+        if cover not in (landcover.WATER, landcover.FOREST, landcover.MEADOW):
+            outline = self.region.astype(np.float32)
+        if subject is not None and subject.name in STRUCTURES and subject.name not in ("snow", "park", "vineyard"):
+            painted, _fit = STRUCTURES[subject.name](self.rng, texture, self.region, self.mpp, self.angle)
+            self.fill = style.ink_plan(texture, painted, ink, self.region)
+            return
+        self.fill = style.paint_drawn(self.rng, cover, texture, outline, ink, self.angle, max(0.6, self.zoom))
+
+
+STRUCTURE_LABELS = {
+    "castle": _("a castle"), "church": _("a church"), "stadium": _("a stadium"),
+    "wind farm": _("a wind farm"),
+}
+
+
+def _structure_label(subject: Subject) -> str:
+    return str(STRUCTURE_LABELS.get(subject.name, subject.name))
 
 
 def seed_for(request: EngineRequest) -> int:

@@ -15,11 +15,13 @@ import cv2
 import numpy as np
 
 from inpainting_core import landcover
-from inpainting_core.engines.classic.painters import PAINTERS, paint_field, smooth_noise
+from inpainting_core.engines.classic.painters import PAINTERS, paint_buildings, paint_field, smooth_noise
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey
+from inpainting_core.engines.classic.scale import paint_at_scale
 
 PATCH_SIZES = (64, 40, 24)  # quilting patches, largest that the map offers enough of
 MIN_EXEMPLARS = 12
+MIN_COVER_SHARE = 0.01  # a cover on less of the surveyed map is painted, not quilted
 EXEMPLARS_PER_COVER = 96
 MAX_COLOUR_SHIFT = 20.0  # how far blending may pull a fill's colour towards its surroundings
 
@@ -36,18 +38,40 @@ def gather_exemplars(survey: Survey, cover: str, rng: np.random.Generator) -> Op
     They are drawn around one place of the map (the nearer to the region the
     likelier), so the quilt continues one lake or one field, not a mixture.
     """
+    present = survey.labels == COVER_INDEX[cover]
+    if cover in SMOOTH_COVERS:  # a meadow is open grass: no gardens with trees, no hedges
+        present &= _local_roughness(survey.small) < SMOOTH_ROUGHNESS
+    if present.mean() < MIN_COVER_SHARE:  # a few stray pixels (a red tennis court) are no town
+        return None
+    return gather_where(survey, present, rng)
+
+
+# Covers whose windows must be smooth to be quilted from, and how rough (local std of
+# brightness, 7 px) they may be: the demo map's meadows are about 5, Olpe's gardens 12+.
+SMOOTH_COVERS = (landcover.MEADOW,)
+SMOOTH_ROUGHNESS = 9.0
+
+
+def _local_roughness(rgb: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mean = cv2.blur(grey, (7, 7))
+    return np.sqrt(np.maximum(cv2.blur(grey * grey, (7, 7)) - mean * mean, 0))
+
+
+def gather_where(survey: Survey, present: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+    """Like `gather_exemplars`, for windows where `present` (survey scale, bool) holds."""
     for patch in PATCH_SIZES:
-        centres = _clean_windows(survey, cover, patch)
+        centres = _clean_windows(survey, present, patch)
         if len(centres) >= MIN_EXEMPLARS:
             chosen = _around_one_place(centres, survey, patch, rng)
             return _cut_patches(survey.source, chosen / survey.factor, patch)
     return None
 
 
-def _clean_windows(survey: Survey, cover: str, patch: int) -> np.ndarray:
-    """Survey-scale centres (x, y) of windows that show `cover` almost exclusively."""
+def _clean_windows(survey: Survey, present: np.ndarray, patch: int) -> np.ndarray:
+    """Survey-scale centres (x, y) of windows that show `present` almost exclusively."""
     side = max(3, int(round(patch * survey.factor)))
-    present = (survey.labels == COVER_INDEX[cover]).astype(np.float32)
+    present = present.astype(np.float32)
     share = cv2.boxFilter(present, -1, (side, side), borderType=cv2.BORDER_CONSTANT)
     touched = cv2.boxFilter(survey.blocked.astype(np.float32), -1, (side, side), borderType=cv2.BORDER_CONSTANT)
     usable = (share >= 0.92) & (touched == 0)
@@ -99,12 +123,21 @@ def synthesise(
     survey: Survey,
     region: np.ndarray,
     rng: np.random.Generator,
+    zoom: float = 1.0,
+    angle: Optional[float] = None,
+    shore: Optional[np.ndarray] = None,
 ) -> np.ndarray:
-    """The fill for the region's bounding box: the main cover, further covers as patches in it."""
+    """The fill for the region's bounding box: the main cover, further covers as patches in it.
+
+    `zoom` is the map's size of things relative to the demo map (painters follow
+    it), `angle` the street direction (painted houses follow it), `shore` the
+    area the main cover really takes (its natural outline), if not the region.
+    """
     fill = None
-    for cover, weight in _cover_layout(covers, region, rng):
-        layer = _texture(cover, sources.get(cover), survey, region.shape, rng)
-        layer = _shape(cover, layer, weight > 0.5)
+    for index, (cover, weight) in enumerate(_cover_layout(covers, region, rng)):
+        layer = _texture(cover, sources.get(cover), survey, region.shape, rng, zoom, angle)
+        area = shore if (index == 0 and shore is not None) else weight > 0.5
+        layer = _shape(cover, layer, area)
         fill = layer if fill is None else fill + (layer - fill) * weight[..., None]
     return fill
 
@@ -121,7 +154,9 @@ def _cover_layout(covers, region: np.ndarray, rng) -> list[tuple[str, np.ndarray
     edge_room = np.clip((inland - 6) / 6, 0, 1)
     for cover in covers[1:]:
         blobs = smooth_noise(rng, region.shape, max(12.0, min(height, width) / 3), octaves=2)
-        weight = np.clip((blobs - 0.6) * 3, 0, 1) * edge_room
+        # about a quarter of the region, however the few large blobs happen to fall
+        level = float(np.percentile(blobs[region], 75)) if region.any() else 0.6
+        weight = np.clip((blobs - level) * 3, 0, 1) * edge_room
         layout.append((cover, weight.astype(np.float32)))
     return layout
 
@@ -131,12 +166,17 @@ def _padded_region(region: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(region.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
 
 
-def _texture(cover, exemplars, survey: Survey, shape, rng) -> np.ndarray:
+def _texture(cover, exemplars, survey: Survey, shape, rng, zoom=1.0, angle=None) -> np.ndarray:
+    """Exemplars first: the map's own texture; painted (at the map's scale, in its light) if none."""
     if exemplars is not None and cover in ROW_COVERS:
-        return paint_field(rng, shape, crop=_row_palette(exemplars))
+        palette = _row_palette(exemplars)
+        return paint_at_scale(lambda r, s: paint_field(r, s, angle=angle, crop=palette), rng, shape, zoom)
     if exemplars is not None:
         return quilt(exemplars, shape, rng)
-    painted = PAINTERS[cover](rng, shape)
+    painter = PAINTERS[cover]
+    if cover == landcover.BUILDINGS and angle is not None:
+        painter = lambda r, s: paint_buildings(r, s, angle=angle)[0]  # noqa: E731
+    painted = paint_at_scale(painter, rng, shape, zoom)
     return _tint_like_map(painted, cover, survey)
 
 
@@ -152,13 +192,37 @@ def _row_palette(exemplars: np.ndarray) -> tuple:
 
 
 def _tint_like_map(painted: np.ndarray, cover: str, survey: Survey) -> np.ndarray:
-    """Shift a painted cover towards the colour the map gives it (a river, a road), if any."""
+    """Colour-match a painted cover to the map in Lab, so it sits in the photo's light.
+
+    Where the map shows the cover (too little to quilt from), the painting takes
+    on that cover's mean and spread of colour (Reinhard's transfer, 70 %); where
+    it does not (snow on a summer photo), only the map's light: how far the
+    map's overall brightness, contrast and colour cast differ from the demo
+    map's, which the painters were made for.
+    """
     present = survey.labels == COVER_INDEX[cover]
     present &= ~survey.blocked
-    if present.sum() < 50:
-        return painted
-    target = np.median(survey.small[present].astype(np.float32), axis=0)
-    return painted + 0.7 * (target - painted.reshape(-1, 3).mean(axis=0))
+    lab = cv2.cvtColor(np.clip(painted, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    mean, std = lab.reshape(-1, 3).mean(axis=0), lab.reshape(-1, 3).std(axis=0) + 1e-3
+    if present.sum() >= 50:
+        target = cv2.cvtColor(survey.small[present].reshape(-1, 1, 3).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+        target_mean, target_std = target.reshape(-1, 3).mean(axis=0), target.reshape(-1, 3).std(axis=0) + 1e-3
+        gain = np.clip(target_std / std, 0.75, 1.3)  # the map's class may mix in other things
+        matched = (lab - mean) * gain + target_mean
+        lab = lab + 0.7 * (matched - lab)
+    else:
+        whole = cv2.cvtColor(survey.small.astype(np.float32) / 255, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+        light_gain = float(np.clip(whole[:, 0].std() / REFERENCE_LAB_STD[0], 0.8, 1.25))
+        lab[..., 0] = (lab[..., 0] - mean[0]) * light_gain + mean[0]
+        lab[..., 0] += 0.5 * float(whole[:, 0].mean() - REFERENCE_LAB_MEAN[0])
+        lab[..., 1:] += 0.5 * (whole[:, 1:].mean(axis=0) - REFERENCE_LAB_MEAN[1:])
+    return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255
+
+
+# Lab statistics (float Lab, L 0-100) of the demo map, in whose light the painters paint;
+# tests/test_engine_classic.py checks them against tooling.demo.
+REFERENCE_LAB_MEAN = np.float32([43.0, -10.0, 18.2])
+REFERENCE_LAB_STD = np.float32([17.0, 8.5, 13.1])
 
 
 def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -33,6 +33,7 @@ def classify_land_cover(rgb: np.ndarray) -> np.ndarray:
     labels = np.full(rgb.shape[:2], COVER_INDEX[landcover.MEADOW], np.uint8)
     for cover, rule in _COLOUR_RULES:  # later rules win
         labels[rule(features)] = COVER_INDEX[cover]
+    _drop_red_roads(labels)
     _merge_town(labels)
     return _majority_vote(labels, 7)
 
@@ -126,6 +127,27 @@ _COLOUR_RULES = (
     (landcover.LAVA, _is_lava),
     (landcover.SNOW, _is_snow),
 )
+
+
+def compact_parts(mask: np.ndarray, min_fill: float = 0.35, max_thin_length: int = 20) -> np.ndarray:
+    """`mask` without its long, thin parts: a roof is compact, a red-painted road on a
+    map (a highlighted main road) is a long band that fills little of its bounding box."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask.astype(bool)
+    width, height, area = (stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT],
+                           stats[:, cv2.CC_STAT_AREA])
+    fill = area / np.maximum(1, width * height)
+    thin = np.maximum(width, height) / np.maximum(1.0, area / np.maximum(width, height))
+    band = (np.maximum(width, height) > max_thin_length) & ((fill < min_fill) | (thin > 6))
+    band[0] = True  # the background
+    return ~band[labels]
+
+
+def _drop_red_roads(labels: np.ndarray) -> None:
+    """Long red bands are roads drawn in red on the map, not roofs."""
+    roofs = labels == COVER_INDEX[landcover.BUILDINGS]
+    labels[roofs & ~compact_parts(roofs)] = COVER_INDEX[landcover.ROAD]
 
 
 def _merge_town(labels: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from tooling.demo import make_demo_map, make_demo_mask_example
+from inpainting_core.engines.classic.scale import REFERENCE_METRES_PER_PIXEL
 from museum.models import SiteSettings, World
 
 DEMO_MAP_NAME = "worlds/demo-olpe.png"
@@ -44,6 +45,8 @@ class Command(BaseCommand):
                 "name": "Olpe (Demo)",
                 "description": DEMO_WORLD_DESCRIPTION,
                 "image": DEMO_MAP_NAME,
+                # the scale the classic engine's painters were made for (see classic/scale.py)
+                "metres_per_pixel": REFERENCE_METRES_PER_PIXEL,
             },
         )
         if created:

@@ -1,0 +1,86 @@
+"""The map's ground resolution for the classic engine: metres per pixel.
+
+The procedural painters were made for the synthetic demo map (`tooling.demo`):
+its house plots are 22 px apart and its houses 12-20 px long, which are 10-15 m
+houses at about REFERENCE_METRES_PER_PIXEL. On a map with another resolution
+a painter paints at the reference scale and the picture is resized, so a tree
+crown, a house or a ripple keeps its size in metres (`paint_at_scale`).
+
+When a World does not know its resolution, it is estimated from the size of the
+map's red roofs (`estimate_metres_per_pixel`): roofs are the most common
+texture element of known size on the museum's maps (a Sauerland house roof
+covers roughly 150-200 m²), and they are easy to find by colour. The estimate
+scales exactly with the map (half the pixels per metre, twice the metres per
+pixel) and is good within a factor of about two on real orthophotos.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+
+# The demo map's resolution, which the painters' sizes are tuned for.
+REFERENCE_METRES_PER_PIXEL = 0.8
+# The 90th percentile of red roof areas on the demo map (px², measured at 1536x1024).
+REFERENCE_ROOF_AREA_PX = 305.0
+MIN_ROOFS = 15  # fewer red roofs than this: no estimate
+ROOF_PERCENTILE = 90  # large roofs: small ones are often only a sunlit half, a shed or noise
+MIN_METRES_PER_PIXEL, MAX_METRES_PER_PIXEL = 0.03, 10.0
+MAX_PAINTING_SIDE = 1536  # a painter never paints more than this per side (time)
+
+
+def roof_mask(rgb: np.ndarray) -> np.ndarray:
+    """Red and brown tiled roofs: reddish hue, saturated, neither black nor white."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    red = rgb[..., 0].astype(np.int16)
+    green = rgb[..., 1].astype(np.int16)
+    return ((hue < 12) | (hue > 165)) & (sat > 50) & (val > 60) & (val < 230) & (red > green + 15)
+
+
+def estimate_metres_per_pixel(rgb: np.ndarray) -> Optional[float]:
+    """Metres per pixel from the size of the map's roofs; None when it shows too few."""
+    from inpainting_core.engines.classic.reading import compact_parts
+
+    roofs = roof_mask(rgb)
+    count, _labels, stats, _centres = cv2.connectedComponentsWithStats(
+        (roofs & compact_parts(roofs)).astype(np.uint8), connectivity=4
+    )
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    areas = areas[areas >= 4]  # single pixels are noise, not roofs
+    if areas.size < MIN_ROOFS:
+        return None
+    typical = float(np.percentile(areas, ROOF_PERCENTILE))
+    estimate = REFERENCE_METRES_PER_PIXEL * math.sqrt(REFERENCE_ROOF_AREA_PX / typical)
+    return float(np.clip(estimate, MIN_METRES_PER_PIXEL, MAX_METRES_PER_PIXEL))
+
+
+def zoom_for(metres_per_pixel: float) -> float:
+    """Pixels of this picture per pixel of the reference (demo) map: 2 = things twice as big."""
+    return REFERENCE_METRES_PER_PIXEL / metres_per_pixel
+
+
+def paint_at_scale(
+    painter: Callable[[np.random.Generator, tuple[int, int]], np.ndarray],
+    rng: np.random.Generator,
+    shape: tuple[int, int],
+    zoom: float,
+) -> np.ndarray:
+    """Run `painter` at the reference scale and resize to `shape`: sizes follow the map.
+
+    With zoom < 1 (a coarser map) the painter paints a larger picture that is
+    shrunk (capped at MAX_PAINTING_SIDE per side for speed), with zoom > 1 a
+    smaller one that is enlarged.
+    """
+    height, width = shape
+    if abs(zoom - 1.0) < 0.05:
+        return painter(rng, shape)
+    limit = MAX_PAINTING_SIDE / max(height, width)
+    factor = min(1.0 / zoom, max(1.0, limit))
+    size = (max(8, round(height * factor)), max(8, round(width * factor)))
+    painted = painter(rng, size).astype(np.float32)
+    interpolation = cv2.INTER_AREA if factor > 1 else cv2.INTER_CUBIC
+    return cv2.resize(painted, (width, height), interpolation=interpolation)
