@@ -107,6 +107,7 @@ def generate(
         metres_per_pixel=metres_per_pixel,
         map_kind=map_kind,
         subject=prompt.subject,
+        wish=prompt.original,
     )
     timings["prepare"] = time.perf_counter() - started - timings["prompt"]
 

@@ -79,6 +79,7 @@ class EngineRequest:
     metres_per_pixel: Optional[float] = None
     map_kind: str = ""
     subject: str = ""  # what the wish asks for, without its phrasing ("a castle on the hill")
+    wish: str = ""  # the wish as the visitor typed it, for notes in the visitor's words
 
 
 @dataclass(frozen=True)

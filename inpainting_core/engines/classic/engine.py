@@ -124,7 +124,7 @@ def read_wish(request: EngineRequest, survey: Survey, notes: list) -> tuple[Opti
     if subject is None and not known:
         if text.strip():
             notes.append(_("The offline painter cannot paint “%(wish)s”; it filled the painted area "
-                           "with what surrounds it instead.") % {"wish": (request.subject or text)[:80]})
+                           "with what surrounds it instead.") % {"wish": (request.wish or request.subject or text)[:80]})
         return None, wished_covers((), survey)
     if subject is None or (subject.strategy == EXEMPLAR and known and subject.cover != known[0]):
         subject = subject_of_cover(known[0])  # the prompt's main land cover comes first
