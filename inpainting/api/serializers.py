@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import uuid
 
 from django.conf import settings
 from django.urls import reverse
@@ -173,6 +174,54 @@ class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.STR)  # an id or a slug
+class WorldField(serializers.RelatedField):
+    """A visible World, named by its id (a whole number or its digits) or by its slug."""
+
+    default_error_messages = {
+        "does_not_exist": _("There is no World “%(value)s”."),
+        "incorrect_type": _("Name the World by its id or its slug."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type")
+        text = str(data).strip()
+        lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+        world = self.get_queryset().filter(**lookup).first() if text else None
+        if world is None:
+            raise serializers.ValidationError(
+                self.error_messages["does_not_exist"] % {"value": text[:80]},
+                code="does_not_exist",
+            )
+        return world
+
+    def to_representation(self, value):
+        return value.pk
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class BaseJobField(serializers.Field):
+    """An earlier job, by its id, whose result the new wish paints on."""
+
+    default_error_messages = {
+        "does_not_exist": _("There is no such earlier job."),
+    }
+
+    def to_internal_value(self, data):
+        try:
+            job_id = uuid.UUID(str(data)) if isinstance(data, str) else None
+        except ValueError:
+            job_id = None
+        job = InpaintJob.objects.filter(pk=job_id).select_related("world").first() if job_id else None
+        if job is None:
+            self.fail("does_not_exist")
+        return job
+
+    def to_representation(self, value):
+        return str(value.pk)
+
+
 def _range_field(field_class, value_range, help_text, **kwargs):
     low, high = value_range
     return field_class(
@@ -211,10 +260,36 @@ class GenerationParametersSerializer(serializers.Serializer):
     seed = _range_field(
         StrictIntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
     )
-    world = StrictPrimaryKeyRelatedField(
+    world = WorldField(
         queryset=World.objects.filter(visible=True), required=False, allow_null=True,
-        help_text=_("The World (map) the region was painted on (see /api/v1/worlds/)."),
+        help_text=_(
+            "The World (map) to paint on, by id or slug (see /api/v1/worlds/): send it "
+            "instead of `image`, and only the mask travels."
+        ),
     )
+    base_job = BaseJobField(
+        required=False, allow_null=True,
+        help_text=_(
+            "An earlier job of yours whose result to paint on, instead of `image`."
+        ),
+    )
+
+    MAP_CHOICES = ("image", "world", "base_job")
+
+    def validate(self, attrs):
+        """Exactly one map: an upload, a World or an earlier result."""
+        named = [name for name in self.MAP_CHOICES if attrs.get(name) is not None]
+        if len(named) > 1:
+            raise serializers.ValidationError(
+                {named[-1]: [_("Send one map only: an image, a World or an earlier job.")]},
+                code="too_many_maps",
+            )
+        if not named:
+            raise serializers.ValidationError(
+                {"image": [_("Send a map, name a World or an earlier job to paint on.")]},
+                code="no_map",
+            )
+        return attrs
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -239,7 +314,10 @@ class GenerationParametersSerializer(serializers.Serializer):
 class JobUploadSerializer(GenerationParametersSerializer):
     """A new job as multipart/form-data."""
 
-    image = UploadedPictureField(help_text=_("The map, PNG or JPEG."))
+    image = UploadedPictureField(
+        required=False, allow_null=True,
+        help_text=_("The map, PNG, JPEG or WebP; leave it out to name a `world` or `base_job`."),
+    )
     mask = UploadedPictureField(
         help_text=_("Where to repaint: strokes on transparency, or white on black.")
     )
@@ -248,7 +326,13 @@ class JobUploadSerializer(GenerationParametersSerializer):
 class JobJsonSerializer(GenerationParametersSerializer):
     """A new job as JSON, the pictures as base64 text or data URLs."""
 
-    image = EncodedPictureField(help_text=_("The map as base64 or a data URL (PNG or JPEG)."))
+    image = EncodedPictureField(
+        required=False, allow_null=True,
+        help_text=_(
+            "The map as base64 or a data URL (PNG, JPEG or WebP); leave it out to name a "
+            "`world` or `base_job`."
+        ),
+    )
     mask = EncodedPictureField(
         help_text=_("The mask as base64 or a data URL: strokes on transparency, or white on black.")
     )
