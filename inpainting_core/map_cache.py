@@ -77,7 +77,7 @@ class MapCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._bytes = 0
+            self._bytes = self.hits = self.misses = 0
 
 
 _cache: MapCache | None = None

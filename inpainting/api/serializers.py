@@ -263,8 +263,9 @@ class GenerationParametersSerializer(serializers.Serializer):
     world = WorldField(
         queryset=World.objects.filter(visible=True), required=False, allow_null=True,
         help_text=_(
-            "The World (map) to paint on, by id or slug (see /api/v1/worlds/): send it "
-            "instead of `image`, and only the mask travels."
+            "The World (map) to paint on, by id or slug (see /api/v1/worlds/): without "
+            "`image`, the job paints on the World's map and only the mask travels; with "
+            "`image`, it names the World the uploaded map came from."
         ),
     )
     base_job = BaseJobField(
@@ -274,19 +275,34 @@ class GenerationParametersSerializer(serializers.Serializer):
         ),
     )
 
-    MAP_CHOICES = ("image", "world", "base_job")
+    NO_MAP = _("Send a map, or name a World or an earlier job to paint on.")
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as problem:
+            # A missing map is said with the other fields' problems, not after them.
+            named = any(
+                data.get(name) not in (None, "") for name in ("image", "world", "base_job")
+            ) if hasattr(data, "get") else True
+            if not named and isinstance(problem.detail, dict):
+                problem.detail.setdefault("image", [serializers.ErrorDetail(
+                    str(self.NO_MAP), code="no_map")])
+            raise
 
     def validate(self, attrs):
-        """Exactly one map: an upload, a World or an earlier result."""
-        named = [name for name in self.MAP_CHOICES if attrs.get(name) is not None]
-        if len(named) > 1:
+        """One map: an upload (with `world`, the World it came from), a World, or an
+        earlier result (whose World the new job keeps)."""
+        if attrs.get("base_job") is not None:
+            other = next((name for name in ("image", "world") if attrs.get(name) is not None), None)
+            if other:
+                raise serializers.ValidationError(
+                    {other: [_("Send one map only: an image, a World or an earlier job.")]},
+                    code="too_many_maps",
+                )
+        elif attrs.get("image") is None and attrs.get("world") is None:
             raise serializers.ValidationError(
-                {named[-1]: [_("Send one map only: an image, a World or an earlier job.")]},
-                code="too_many_maps",
-            )
-        if not named:
-            raise serializers.ValidationError(
-                {"image": [_("Send a map, name a World or an earlier job to paint on.")]},
+                {"image": [self.NO_MAP]},
                 code="no_map",
             )
         return attrs
