@@ -1,11 +1,13 @@
 // The wish form: the wish's words, the ideas to pick from, style, fidelity and
-// engine, and sending the wish with the map and the painted mask.
+// engine, and sending the wish with the painted mask and a reference to its map.
 
 import { byId, csrfToken } from "./http.js";
 
 const { gettext } = window;
 // Where the API's refusal of a wish is shown: its own field, or the general problem box.
-const FIELD_ORDER = ["prompt", "mask", "image", "style", "engine", "guidance", "world"];
+const FIELD_ORDER = [
+  "prompt", "mask", "image", "world", "base_job", "style", "engine", "guidance",
+];
 
 export class WishForm {
   /**
@@ -55,9 +57,21 @@ export class WishForm {
     this.wish.focus();
   }
 
+  /**
+   * The wish as form fields. The map travels by reference, never as pixels: the
+   * World's map is named by its World, a result by its job (`base_job`, whose World
+   * the new job keeps); only a map of unknown origin is uploaded.
+   */
   fields(map, mask) {
     const fields = new FormData();
-    fields.append("image", map.blob, "map.png");
+    if (map.source === "job" && map.jobId) {
+      fields.append("base_job", map.jobId);
+    } else if (map.source === "world") {
+      fields.append("world", String(this.config.world.id));
+    } else {
+      fields.append("image", map.blob, "map.png");
+      fields.append("world", String(this.config.world.id));
+    }
     fields.append("mask", mask, "mask.png");
     fields.append("prompt", this.wish.value.trim());
     fields.append("style", byId("style").value);
@@ -67,7 +81,6 @@ export class WishForm {
     }
     const engine = this.form.querySelector("input[name=engine]:checked");
     if (engine) fields.append("engine", engine.value);
-    fields.append("world", String(this.config.world.id));
     return fields;
   }
 
