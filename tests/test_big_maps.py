@@ -161,6 +161,10 @@ def test_a_world_that_may_only_be_viewed_is_refused_in_german(world, queued):
     response = post(client, world=world.slug)
     assert response.status_code == 400
     assert response.json()["world"] == ["Diese Karte kann nur angesehen, nicht bemalt werden."]
+    response = post(client, world="atlantis")
+    assert response.json()["world"] == ["Es gibt keine Welt „atlantis“."]
+    response = post(client, base_job="0b7c8a5e-4a4e-4a57-9d43-2f5b1bbfa2f1")
+    assert response.json()["base_job"] == ["Diesen früheren Auftrag gibt es nicht."]
 
 
 def test_a_hidden_world_is_unknown(world, queued):
