@@ -60,11 +60,15 @@ def world(world_map):
     return world
 
 
+@pytest.fixture(autouse=True)
+def _english(settings):
+    settings.LANGUAGE_CODE = "en"  # answers and stored reasons, unless a client asks for German
+
+
 @pytest.fixture
-def inline(monkeypatch, settings):
+def inline(monkeypatch):
     """The worker task runs inside the request (django-q2 sync mode), as in a worker."""
     monkeypatch.setattr(Conf, "SYNC", True)
-    settings.LANGUAGE_CODE = "en"
     map_cache().clear()
     yield
     map_cache().clear()
