@@ -14,6 +14,7 @@ import logging
 from datetime import timedelta
 from typing import Optional
 
+import cv2
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -150,7 +151,8 @@ def submit_job(
     if world is not None and not world.editable:
         raise JobProblem(_("This map can only be viewed, not painted."), field="world")
     upload, map_size = _map_of_wish(image, world, base_job)
-    mask_array = load_mask(mask, map_size)
+    # Checked at its own size and stored so; the worker scales it to the map.
+    mask_array = load_mask(mask, map_size, fit=False)
     # An empty or overlong wish is refused before the blocklist spends time reading it.
     clean_wish(wish)
     # Outside any transaction: the record of a blocked attempt must survive the refusal.
@@ -287,12 +289,13 @@ def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
 
 
 def mask_png_bytes(mask: np.ndarray) -> bytes:
-    """The normalised mask (floats in [0, 1], the map's size) as a greyscale PNG.
+    """The normalised mask (floats in [0, 1], the map's aspect) as a greyscale PNG.
 
     White is repaint, as `imaging.normalise_mask` reads single-channel masks.
     """
-    levels = np.rint(mask * 255).astype(np.uint8)
-    return to_png_bytes(Image.fromarray(levels))  # uint8 H×W: mode "L"
+    levels = cv2.convertScaleAbs(mask, alpha=255)  # rounded to the nearest level, in C
+    # Level 1: a map-sized mask is mostly one value, zlib's fastest level packs it as well.
+    return to_png_bytes(Image.fromarray(levels), compress_level=1)  # uint8 H×W: mode "L"
 
 
 def enqueue(job_id) -> None:

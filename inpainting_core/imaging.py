@@ -509,10 +509,18 @@ def fit_mask(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -
     A canvas often shows the map smaller than it is; a mask of the same aspect
     (within `tolerance`) is scaled, any other is for a different picture.
     """
+    check_mask_fits(mask, size, tolerance)
+    if mask.shape == (size[1], size[0]):
+        return mask
+    return _resize_values(mask, size)
+
+
+def check_mask_fits(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -> None:
+    """Refuse a mask whose aspect is not the map's (`fit_mask` scales one that fits)."""
     width, height = size
     mask_height, mask_width = mask.shape
     if (mask_width, mask_height) == (width, height):
-        return mask
+        return
     if abs((mask_width / mask_height) / (width / height) - 1) > tolerance:
         raise ImageProblem(
             _lazy_interpolate(
@@ -530,7 +538,6 @@ def fit_mask(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -
             code="size_mismatch",
             field="mask",
         )
-    return _resize_values(mask, size)
 
 
 def _resize_values(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:

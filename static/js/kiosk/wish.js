@@ -92,7 +92,7 @@ export class WishForm {
   async send(map, mask) {
     const response = await fetch(this.config.urls.jobs, {
       method: "POST",
-      body: this.fields(map, mask),
+      body: this.fields(map, await scaledMask(mask, map)),
       headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
       credentials: "same-origin",
     });
@@ -122,6 +122,36 @@ export class WishForm {
 
   reset() {
     this.form.reset();
+  }
+}
+
+// A mask larger than this is sent scaled down (the server scales it back to the map):
+// a brush on the kiosk's screen is never finer, and a map-sized mask of a large World
+// would cost the server seconds to decode.
+const MASK_MAX_SIDE = 2048;
+// Never below this: a short side the server could not scale back exactly enough.
+const MASK_MIN_SIDE = 256;
+
+/** The mask, scaled down to at most MASK_MAX_SIDE a side where the map is larger. */
+async function scaledMask(mask, map) {
+  const scale = MASK_MAX_SIDE / Math.max(map.width || 0, map.height || 0);
+  if (!(scale < 1) || !window.createImageBitmap) return mask;
+  const width = Math.round(map.width * scale);
+  const height = Math.round(map.height * scale);
+  if (Math.min(width, height) < MASK_MIN_SIDE) return mask;
+  try {
+    const bitmap = await createImageBitmap(mask, {
+      resizeWidth: width, resizeHeight: height, resizeQuality: "high",
+    });
+    const canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    bitmap.close();
+    const scaled = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    return scaled || mask;
+  } catch (error) {
+    return mask; // the full-size mask is as good, only slower for the server
   }
 }
 
