@@ -151,26 +151,55 @@ def inspect_picture(
     _check_pixel_count(image.size, max_pixels, field)
     check_min_size(image.size, min_side, field)
     _check_nothing_after_picture(data, image, field)
-    width, height = image.size
+    size = _turned(image.size, _orientation(image, io.BytesIO(data)))
+    return PictureInfo(data=data, format=image.format, size=size)
+
+
+def _turned(size: tuple[int, int], orientation) -> tuple[int, int]:
+    width, height = size
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
+
+
+def _orientation(image: Image.Image, handle) -> int | None:
+    """The EXIF orientation, read without decoding the pixels.
+
+    Pillow reads a JPEG's or WebP's EXIF with the header, but looks for a PNG's
+    eXIf chunk by decoding the whole picture (it may follow the pixel data), so
+    PNG chunks are walked here instead.
+    """
     try:
-        orientation = image.getexif().get(0x0112)
+        if image.format == "PNG":
+            chunk = _png_exif_chunk(handle)
+            if chunk is None:
+                return None
+            exif = Image.Exif()
+            exif.load(chunk)
+            return exif.get(0x0112)
+        return image.getexif().get(0x0112)
     except Exception:  # a damaged EXIF block: browsers ignore it, so does open_image
-        orientation = None
-    if orientation in _QUARTER_TURNS:
-        width, height = height, width
-    return PictureInfo(data=data, format=image.format, size=(width, height))
+        return None
+
+
+def _png_exif_chunk(handle) -> bytes | None:
+    """The data of a PNG's eXIf chunk, seeking from chunk header to chunk header."""
+    handle.seek(8)
+    while True:
+        head = handle.read(8)
+        if len(head) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"eXIf":
+            return handle.read(length)
+        if kind == b"IEND":
+            return None
+        handle.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
 
 
 def shown_size(source) -> tuple[int, int]:
     """(width, height) of a trusted picture (a World's map, a stored result) as shown,
     read from its header alone."""
     with Image.open(source) as image:
-        width, height = image.size
-        try:
-            orientation = image.getexif().get(0x0112)
-        except Exception:
-            orientation = None
-    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
+        return _turned(image.size, _orientation(image, source))
 
 
 def open_mask(source, *, max_pixels: int | None = None, min_side: int = 0) -> Image.Image:

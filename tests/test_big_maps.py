@@ -363,3 +363,22 @@ def test_add_world_accepts_worlds_larger_than_an_upload(tmp_path, settings):
     Image.new("RGB", (300, 200), "green").save(too_large)
     with pytest.raises(CommandError, match="million pixels"):
         call_command("add_world", str(too_large), "--name", "Riesig", stdout=io.StringIO())
+
+
+def test_a_png_is_measured_without_decoding_it(monkeypatch):
+    """Pillow finds a PNG's EXIF by decoding it all; the header check must not."""
+    from PIL import PngImagePlugin
+
+    from inpainting_core.imaging import inspect_picture, shown_size
+
+    def no_decoding(self):
+        raise AssertionError("decoded")
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = encoded(Image.new("RGB", (300, 200), "green"), exif=exif.tobytes())
+    plain = encoded(Image.new("RGB", (300, 200), "green"))
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    assert inspect_picture(plain).size == (300, 200)
+    assert inspect_picture(turned).size == (200, 300)  # an eXIf chunk turns it, as browsers do
+    assert shown_size(io.BytesIO(turned)) == (200, 300)
