@@ -248,17 +248,21 @@ def summarise(rows: list[dict]) -> list[dict]:
             "map": side, "way": way, "runs": len(group),
             **{key: round(float(np.median([row[key] for row in group])), 2)
                for key in ("post_s", "start_s", "ready_s")},
+            # Other work on the machine only ever adds time: the best run is the cleanest.
+            "ready_best_s": round(min(row["ready_s"] for row in group), 2),
             "worker_peak_mb": group[-1]["worker_peak_mb"],
         })
     return summary
 
 
 def print_table(summary: list[dict]) -> None:
-    print("\n| map | way | runs | POST answered | start | result ready | worker peak RSS |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| map | way | runs | POST answered | start | result ready (median) | "
+          "result ready (best) | worker peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in summary:
         print(f"| {row['map']}² | {row['way']} | {row['runs']} | {row['post_s']:.2f} s | "
-              f"{row['start_s']:.2f} s | {row['ready_s']:.2f} s | {row['worker_peak_mb']} MiB |")
+              f"{row['start_s']:.2f} s | {row['ready_s']:.2f} s | {row['ready_best_s']:.2f} s | "
+              f"{row['worker_peak_mb']} MiB |")
 
 
 def main(argv=None) -> int:
@@ -281,7 +285,7 @@ def main(argv=None) -> int:
             print(f"map {side}²: {maps[side].stat().st_size / 2**20:.1f} MiB PNG", flush=True)
         rows = []
         designs = ["after"] if options.no_before else ["after", "before"]
-        for design in designs:
+        for design in designs:  # medians and best runs are taken per design, per map
             print(f"{design}:", flush=True)
             rows += measure(design, sizes, options.repeat, maps, masks, root)
     summary = summarise(rows)
