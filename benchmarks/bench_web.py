@@ -19,8 +19,10 @@ For each it measures
 process that paints inside the request handler like the prototype did, while
 it paints the same large maps, reading its cheapest endpoint.
 
-Goal: with the paced clients the platform's p95 stays under 100 ms while it
-paints; the prototype's design makes every request wait for the generation.
+Goals: with the paced clients the platform's p95 stays under 100 ms while it
+paints (the prototype's design makes every request wait for the generation);
+in the embedded profile, submit-to-start stays under 100 ms at the median
+(the ORM broker's poll, OLPE_QUEUE_POLL, 0.05 s; it was 0.5 s).
 Rate limits are lifted for the run (one client stands for a whole museum).
 Everything binds to 127.0.0.1, every loop is bounded, and every process it
 starts is stopped before it exits.
@@ -73,6 +75,7 @@ logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request ot
 CLIENTS = 20
 PACE_S = 0.25  # a paced client reads this often, like a progress display
 GOAL_P95_MS = 100.0
+GOAL_START_P50_MS = 100.0  # submit-to-start, embedded profile (issue 13)
 REQUEST_TIMEOUT_S = 120.0
 SMALL_MAP = (256, 192)
 LARGE_MAP = (1536, 1024)  # the classic engine paints its 70 % stroke in about 3 s
@@ -484,6 +487,9 @@ def print_table(results: dict) -> None:
     for name, met in results["goal_met"].items():
         print(f"goal: paced p95 < {GOAL_P95_MS:.0f} ms while painting ({name}): "
               f"{'met' if met else 'MISSED'}")
+    for name, met in results["start_goal_met"].items():
+        print(f"goal: submit→start p50 < {GOAL_START_P50_MS:.0f} ms ({name}): "
+              f"{'met' if met else 'MISSED'}")
 
 
 def summarise(results: dict) -> None:
@@ -494,6 +500,11 @@ def summarise(results: dict) -> None:
             name: prototype_p95 / figures["reads"]["paced"]["p95_ms"]
             for name, figures in results["platform"].items()
         }
+    # The ORM broker's poll (OLPE_QUEUE_POLL) bounds how long a wish waits for an idle worker.
+    results["start_goal_met"] = {
+        name: figures.get("submit", {}).get("start_p50_ms", float("inf")) < GOAL_START_P50_MS
+        for name, figures in results["platform"].items() if name == "embedded"
+    }
     results["goal_met"] = {
         name: (figures["reads"]["paced"]["p95_ms"] < GOAL_P95_MS
                and figures["reads"]["paced"]["errors"] == 0

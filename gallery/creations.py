@@ -93,7 +93,7 @@ def create_creation(
 
 
 def _check_job(job: InpaintJob) -> None:
-    if job.status != InpaintJob.Status.SUCCEEDED or not job.result_image or not job.input_image:
+    if job.status != InpaintJob.Status.SUCCEEDED or not job.result_image or not job.source_picture:
         raise CreationProblem(
             _("Only a finished picture can be submitted to the gallery."), code="job_not_finished"
         )
@@ -145,7 +145,7 @@ def generation_settings(job: InpaintJob) -> dict:
 def _copy_pictures(job: InpaintJob, creation: Creation) -> None:
     try:
         for source, target, name in (
-            (job.input_image, creation.before_image, "before.png"),
+            (job.source_picture, creation.before_image, "before.png"),
             (job.result_image, creation.after_image, "after.png"),
         ):
             with source.open("rb") as picture:

@@ -190,7 +190,8 @@ def creation_picture(request, slug, which):
         return picture_not_found()
     download = request.GET.get("download") == "1"
     return send_picture(
-        request, picture.open, "image/png",
+        # A "before" may be the World's map or an upload as it came (JPEG, WebP).
+        request, picture.open, picture_content_type,
         public=creation.is_public,
         etag=f"{creation.slug}-{which}",  # a creation's pictures never change
         download_name=f"olpe-{creation.slug}-{which}.png" if download else None,

@@ -50,7 +50,7 @@ class InpaintJobAdmin(admin.ModelAdmin):
         )}),
         (_("Generation"), {"fields": (
             "requested_engine", "engine", "style", "steps", "guidance", "strength", "seed",
-            "input_image", "mask_image",
+            "input_image", "painted_world", "base_job", "mask_image",
         )}),
         (_("Processing"), {"fields": (
             "created_at", "enqueued_at", "started_at", "finished_at", "heartbeat_at", "worker",

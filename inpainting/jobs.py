@@ -14,6 +14,7 @@ import logging
 from datetime import timedelta
 from typing import Optional
 
+import cv2
 import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -42,9 +43,10 @@ from inpainting_core import engines
 from inpainting import events
 from inpainting_core.engines import ENGINE_NAMES, get_engine
 from inpainting_core.generation import GenerationProblem, GenerationSettings
+from inpainting_core.imaging import PictureInfo, inspect_picture, min_image_side, shown_size
 from inpainting_core.imaging import to_png_bytes
 from inpainting.models import InpaintJob
-from inpainting_core.pipeline import load_inputs
+from inpainting_core.pipeline import load_mask
 from inpainting_core.prompts import prepare_prompt
 from inpainting_core.wishes import clean_wish
 from museum.models import SiteSettings
@@ -102,7 +104,7 @@ def site_text(message, params: Optional[dict] = None) -> str:
 
 def submit_job(
     *,
-    image,
+    image=None,
     mask,
     wish: str,
     settings: Optional[GenerationSettings] = None,
@@ -110,9 +112,15 @@ def submit_job(
     api_user=None,
     client_ip: Optional[str] = None,
     world=None,
+    base_job: Optional[InpaintJob] = None,
     engine_is_a_wish: bool = False,
 ) -> InpaintJob:
     """Check a wish, store it with its pictures, and queue it once stored.
+
+    The map is `image` (an upload: checked from its header and stored as it
+    came; the worker decodes it), or, without one, a reference that stores no
+    copy: `base_job`'s result (a succeeded job) or `world`'s map. With an
+    upload, `world` only says which World the map came from.
 
     `settings` says how to paint it (None: every default); its `engine` is the
     requested one. The curators' site settings choose the engine: a requested
@@ -138,9 +146,13 @@ def submit_job(
         settings.check()
     except GenerationProblem as problem:
         raise JobProblem(problem.message, field=problem.field) from problem
+    if base_job is not None:
+        world = world or base_job.world
     if world is not None and not world.editable:
         raise JobProblem(_("This map can only be viewed, not painted."), field="world")
-    map_image, mask_array = load_inputs(image, mask)
+    upload, map_size = _map_of_wish(image, world, base_job)
+    # Checked at its own size and stored so; the worker scales it to the map.
+    mask_array = load_mask(mask, map_size, fit=False)
     # An empty or overlong wish is refused before the blocklist spends time reading it.
     clean_wish(wish)
     # Outside any transaction: the record of a blocked attempt must survive the refusal.
@@ -156,6 +168,8 @@ def submit_job(
         requested_engine=settings.engine or "",
         notice=str(choice.notice),
         world=world,
+        painted_world=world if upload is None and base_job is None else None,
+        base_job=base_job if upload is None else None,
         prompt_original=prompt.original,
         prompt_translated=prompt.translated,
         prompt_final=prompt.final,
@@ -168,7 +182,10 @@ def submit_job(
     )
     try:
         with transaction.atomic():
-            job.input_image.save("input.png", ContentFile(to_png_bytes(map_image)), save=False)
+            if upload is not None:  # stored as it came: no decoding, no re-encoding here
+                job.input_image.save(
+                    f"input.{upload.extension}", ContentFile(upload.data), save=False
+                )
             job.mask_image.save("mask.png", ContentFile(mask_png_bytes(mask_array)), save=False)
             job.save()
             events.publish(job, events.QUEUED, {"position": job.queue_position()})
@@ -179,6 +196,33 @@ def submit_job(
     if job.engine == engines.OPENAI:
         record_openai_use()
     return job
+
+
+def _map_of_wish(image, world, base_job) -> tuple[Optional[PictureInfo], tuple[int, int]]:
+    """The upload (None for a reference) and the map's size, read from headers only."""
+    if image is not None:
+        upload = inspect_picture(image, min_side=min_image_side())
+        return upload, upload.size
+    if base_job is not None:
+        if base_job.status != Status.SUCCEEDED or not base_job.result_image:
+            raise JobProblem(
+                _("Only a finished picture can be painted on again."), field="base_job"
+            )
+        return None, _stored_size(base_job.result_image, "base_job")
+    if world is None:
+        raise JobProblem(_("Send a map, or name a World to paint on."), field="image")
+    if not world.image:
+        raise JobProblem(_("This World has no map to paint on."), field="world")
+    return None, _stored_size(world.image, "world")
+
+
+def _stored_size(picture, field: str) -> tuple[int, int]:
+    try:
+        with picture.open("rb") as handle:
+            return shown_size(handle)
+    except (OSError, ValueError) as error:
+        logger.warning("Cannot read the header of %s: %s", picture.name, error)
+        raise JobProblem(_("This map is no longer available."), field=field) from error
 
 
 def _delete_pictures(job: InpaintJob) -> None:
@@ -247,12 +291,13 @@ def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
 
 
 def mask_png_bytes(mask: np.ndarray) -> bytes:
-    """The normalised mask (floats in [0, 1], the map's size) as a greyscale PNG.
+    """The normalised mask (floats in [0, 1], the map's aspect) as a greyscale PNG.
 
     White is repaint, as `imaging.normalise_mask` reads single-channel masks.
     """
-    levels = np.rint(mask * 255).astype(np.uint8)
-    return to_png_bytes(Image.fromarray(levels))  # uint8 H×W: mode "L"
+    levels = cv2.convertScaleAbs(mask, alpha=255)  # rounded to the nearest level, in C
+    # Level 1: a map-sized mask is mostly one value, zlib's fastest level packs it as well.
+    return to_png_bytes(Image.fromarray(levels), compress_level=1)  # uint8 H×W: mode "L"
 
 
 def enqueue(job_id) -> None:

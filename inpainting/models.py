@@ -24,8 +24,13 @@ def _job_path(job, kind: str, extension: str) -> str:
     return f"jobs/{job.created_at:%Y/%m/%d}/{job.id}/{kind}.{extension}"
 
 
+# Uploaded maps are stored as they came (PNG, JPEG or WebP, checked from the header).
+INPUT_EXTENSIONS = {"png", "jpg", "jpeg", "webp"}
+
+
 def input_image_path(job, filename):
-    return _job_path(job, "input", "png")
+    extension = posixpath.splitext(filename or "")[1].lstrip(".").lower()
+    return _job_path(job, "input", extension if extension in INPUT_EXTENSIONS else "png")
 
 
 def mask_path(job, filename):
@@ -78,7 +83,21 @@ class InpaintJob(models.Model):
     # submission, so the worker paints what the visitor was shown.
     land_covers = models.JSONField(default=list, blank=True)
 
-    input_image = models.ImageField(_("map"), upload_to=input_image_path, max_length=255)
+    # The map painted on: an upload of its own, or a reference (a World's map, an
+    # earlier job's result), which stores no copy; `source_picture` is whichever it is.
+    input_image = models.ImageField(
+        _("map"), upload_to=input_image_path, max_length=255, blank=True
+    )
+    painted_world = models.ForeignKey(
+        "museum.World", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("painted on the world's map"),
+        help_text=_("The job paints on this World's map, which it does not copy."),
+    )
+    base_job = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("painted on the result of"),
+        help_text=_("The job paints on this earlier job's result, which it does not copy."),
+    )
     mask_image = models.ImageField(_("mask"), upload_to=mask_path, max_length=255)
     result_image = models.ImageField(
         _("result"), upload_to=result_path, max_length=255, blank=True
@@ -131,6 +150,23 @@ class InpaintJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
 
+    @property
+    def source_picture(self):
+        """The picture this job paints on: its own upload, its base job's result or its
+        World's map (a FieldFile; empty once purged)."""
+        if self.input_image:
+            return self.input_image
+        if self.base_job_id is not None:
+            return self.base_job.result_image
+        if self.painted_world_id is not None:
+            return self.painted_world.image
+        return self.input_image
+
+    @property
+    def by_reference(self) -> bool:
+        """Whether the map is someone else's file (a World's map, an earlier result)."""
+        return self.base_job_id is not None or self.painted_world_id is not None
+
     def remove_stray_pictures(self, up_to_attempt: int) -> int:
         """Delete results and previews of attempts up to `up_to_attempt` that the row does
         not point to; returns how many.
@@ -141,7 +177,7 @@ class InpaintJob(models.Model):
         touched, as one may be writing them now.
         """
         storage = self._meta.get_field("result_image").storage
-        folder = posixpath.dirname(self.input_image.name)
+        folder = posixpath.dirname(_job_path(self, "result", "png"))  # the job's own folder
         keep = {self.result_image.name, self.preview_image.name}
         removed = 0
         try:

@@ -35,10 +35,11 @@ from inpainting import events, jobs
 from inpainting_core.engines import get_engine
 from inpainting_core.engines.base import Cancelled, EngineError, EngineUnavailable
 from inpainting_core.generation import GenerationSettings
-from inpainting_core.imaging import to_png_bytes
+from inpainting_core.imaging import ImageProblem, open_image, result_png_bytes
+from inpainting_core.map_cache import map_cache
 from inpainting.models import InpaintJob
+from inpainting_core.pipeline import GenerationResult, generate, load_mask
 from museum.models import SiteSettings
-from inpainting_core.pipeline import GenerationResult, generate, load_inputs
 from inpainting_core.prompts import PreparedPrompt
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ LIVE_PREVIEW_SIZE = 256
 RESULT_PREVIEW_SIZE = 512
 
 TOO_LONG = _("The generation took too long.")
+MAP_GONE = _("The map of this wish is no longer available.")
 UNEXPECTED_FAILURE = _("Something went wrong while painting. Please try again.")
 
 
@@ -203,6 +205,9 @@ class JobRun:
             return self._after_engine_error(error)
         except LostJob:
             return self._discard()
+        except ImageProblem as problem:
+            # A stored map the worker cannot decode (checked from its header on upload).
+            return self._fail(jobs.site_text(problem.message))
         except TimeoutException:
             # django-q2 stops the task (SIGALRM); record why before the worker goes.
             self._fail(jobs.site_text(TOO_LONG))
@@ -216,7 +221,8 @@ class JobRun:
     # --- generation ---
 
     def _generate(self) -> GenerationResult:
-        image, mask = load_inputs(_read(self.job.input_image), _read(self.job.mask_image))
+        image = self._map()
+        mask = load_mask(_read(self.job.mask_image), image.size)
         engine = self._usable_engine()
         try:
             return self._generate_with(engine, image, mask)
@@ -240,6 +246,19 @@ class JobRun:
         logger.info("Job %s painted by %s in %s", job.pk, engine,
                     {phase: round(seconds, 2) for phase, seconds in result.seconds.items()})
         return result
+
+    def _map(self) -> Image.Image:
+        """The decoded map: a World's from this process's cache (decoded once), an upload
+        or an earlier result read and decoded now."""
+        picture = self.job.source_picture
+        if not picture:
+            raise EngineError(MAP_GONE)
+        if self.job.painted_world_id is None:
+            return open_image(_read(picture), max_pixels=map_pixel_limit(self.job))
+        key = (picture.name, *_file_version(picture))
+        return map_cache().get(
+            key, lambda: open_image(_read(picture), max_pixels=settings.OLPE_MAX_WORLD_PIXELS)
+        )
 
     def _usable_engine(self) -> str:
         """The job's engine, or the registry's fallback when it has one and cannot run here."""
@@ -322,7 +341,9 @@ class JobRun:
 
     def _succeed(self, result: GenerationResult) -> None:
         written = {
-            "result_image": self._store("result_image", "result.png", to_png_bytes(result.image)),
+            "result_image": self._store(
+                "result_image", "result.png", result_png_bytes(result.image)
+            ),
             "preview_image": self._store(
                 "preview_image", "preview.jpg",
                 jpeg_bytes(thumbnail(result.image, RESULT_PREVIEW_SIZE)),
@@ -457,8 +478,28 @@ class JobRun:
 
 
 def _read(field_file) -> bytes:
-    with field_file.open("rb") as handle:
-        return handle.read()
+    try:
+        with field_file.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError as error:
+        raise EngineError(MAP_GONE) from error
+
+
+def _file_version(field_file) -> tuple:
+    """Size and modification time: a replaced file is a different cache entry."""
+    storage = field_file.storage
+    try:
+        return storage.size(field_file.name), storage.get_modified_time(field_file.name)
+    except (OSError, NotImplementedError) as error:
+        raise EngineError(MAP_GONE) from error
+
+
+def map_pixel_limit(job: InpaintJob) -> int:
+    """The most pixels the job's map may have: a visitor's upload is held to the upload
+    limit, an earlier result painted on a large World may be as large as the World."""
+    if job.base_job_id is not None:
+        return max(settings.OLPE_MAX_IMAGE_PIXELS, settings.OLPE_MAX_WORLD_PIXELS)
+    return settings.OLPE_MAX_IMAGE_PIXELS
 
 
 def stored_prompt(job: InpaintJob) -> PreparedPrompt:

@@ -6,8 +6,9 @@ Every engine shares this module, so an engine only ever sees an RGB crop and an
 * Uploads are untrusted. The pixel count is checked from the header before
   anything is decoded, only PNG, JPEG and WebP are accepted, and a file that
   carries data after its picture (a polyglot: a picture that is also a zip or
-  an HTML page) is refused. We never store the uploaded bytes; results are
-  re-encoded by `to_png_bytes`.
+  an HTML page) is refused. `inspect_picture` does these checks without
+  decoding, so the web tier stores a map as it came and the worker decodes
+  it; results are encoded anew by `to_png_bytes`, never served as uploaded.
 * Masks arrive in many forms (canvas strokes on transparency, white on black,
   coloured strokes on white); `normalise_mask` reads the form from the data.
 * Only the painted region may change: `composite` blends the engine's picture
@@ -114,6 +115,91 @@ def open_image(source, *, max_pixels: int | None = None, min_side: int = 0) -> I
         colour = Image.composite(colour, Image.new("RGB", colour.size, "white"), alpha)
     colour.info = {}
     return colour
+
+
+@dataclass(frozen=True)
+class PictureInfo:
+    """What the header says about a picture that passed every check short of decoding."""
+
+    data: bytes
+    format: str  # "PNG", "JPEG" or "WEBP"
+    size: tuple[int, int]  # (width, height) as shown, after the EXIF orientation
+
+    @property
+    def extension(self) -> str:
+        return {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "WEBP": "webp"}[self.format]
+
+
+# EXIF orientations that turn the picture by 90°: width and height swap.
+_QUARTER_TURNS = {5, 6, 7, 8}
+
+
+def inspect_picture(
+    source, *, max_pixels: int | None = None, min_side: int = 0, field: str = "image"
+) -> PictureInfo:
+    """Check a picture from its header, without decoding its pixels.
+
+    The checks `open_image` makes before decoding: format, pixel count,
+    shortest side, nothing after the picture's end. A picture that passes is
+    stored as it is and decoded later, in a worker; one that the decoder still
+    cannot read then fails that job with the reason.
+    """
+    if max_pixels is None:
+        max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
+    data = _read_source(source, _max_file_bytes(max_pixels), field)
+    image = _open_header(data, field, max_pixels)
+    _check_pixel_count(image.size, max_pixels, field)
+    check_min_size(image.size, min_side, field)
+    _check_nothing_after_picture(data, image, field)
+    size = _turned(image.size, _orientation(image, io.BytesIO(data)))
+    return PictureInfo(data=data, format=image.format, size=size)
+
+
+def _turned(size: tuple[int, int], orientation) -> tuple[int, int]:
+    width, height = size
+    return (height, width) if orientation in _QUARTER_TURNS else (width, height)
+
+
+def _orientation(image: Image.Image, handle) -> int | None:
+    """The EXIF orientation, read without decoding the pixels.
+
+    Pillow reads a JPEG's or WebP's EXIF with the header, but looks for a PNG's
+    eXIf chunk by decoding the whole picture (it may follow the pixel data), so
+    PNG chunks are walked here instead.
+    """
+    try:
+        if image.format == "PNG":
+            chunk = _png_exif_chunk(handle)
+            if chunk is None:
+                return None
+            exif = Image.Exif()
+            exif.load(chunk)
+            return exif.get(0x0112)
+        return image.getexif().get(0x0112)
+    except Exception:  # a damaged EXIF block: browsers ignore it, so does open_image
+        return None
+
+
+def _png_exif_chunk(handle) -> bytes | None:
+    """The data of a PNG's eXIf chunk, seeking from chunk header to chunk header."""
+    handle.seek(8)
+    while True:
+        head = handle.read(8)
+        if len(head) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", head)
+        if kind == b"eXIf":
+            return handle.read(length)
+        if kind == b"IEND":
+            return None
+        handle.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+
+
+def shown_size(source) -> tuple[int, int]:
+    """(width, height) of a trusted picture (a World's map, a stored result) as shown,
+    read from its header alone."""
+    with Image.open(source) as image:
+        return _turned(image.size, _orientation(image, source))
 
 
 def open_mask(source, *, max_pixels: int | None = None, min_side: int = 0) -> Image.Image:
@@ -452,10 +538,18 @@ def fit_mask(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -
     A canvas often shows the map smaller than it is; a mask of the same aspect
     (within `tolerance`) is scaled, any other is for a different picture.
     """
+    check_mask_fits(mask, size, tolerance)
+    if mask.shape == (size[1], size[0]):
+        return mask
+    return _resize_values(mask, size)
+
+
+def check_mask_fits(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -> None:
+    """Refuse a mask whose aspect is not the map's (`fit_mask` scales one that fits)."""
     width, height = size
     mask_height, mask_width = mask.shape
     if (mask_width, mask_height) == (width, height):
-        return mask
+        return
     if abs((mask_width / mask_height) / (width / height) - 1) > tolerance:
         raise ImageProblem(
             _lazy_interpolate(
@@ -473,7 +567,6 @@ def fit_mask(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -
             code="size_mismatch",
             field="mask",
         )
-    return _resize_values(mask, size)
 
 
 def _resize_values(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -648,8 +741,19 @@ def _blend(before: np.ndarray, after: np.ndarray, alpha: np.ndarray) -> np.ndarr
     return np.clip(blended, 0, 255, out=blended).astype(np.uint8)
 
 
-def to_png_bytes(image: Image.Image) -> bytes:
-    """Encode a result as PNG, without metadata carried over from the upload."""
+def to_png_bytes(image: Image.Image, compress_level: int | None = None) -> bytes:
+    """Encode a picture as PNG, without metadata carried over from the upload.
+
+    `compress_level` is zlib's (0-9; None: Pillow's default, 6). Results use
+    OLPE_RESULT_PNG_LEVEL (`result_png_bytes`): a full-size map at level 6
+    costs seconds, at level 1 a fifth of that, for a slightly larger file.
+    """
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", icc_profile=None)
+    options = {} if compress_level is None else {"compress_level": compress_level}
+    image.save(buffer, format="PNG", icc_profile=None, **options)
     return buffer.getvalue()
+
+
+def result_png_bytes(image: Image.Image) -> bytes:
+    """A job's result as PNG at OLPE_RESULT_PNG_LEVEL (lossless: pixels as painted)."""
+    return to_png_bytes(image, compress_level=settings.OLPE_RESULT_PNG_LEVEL)

@@ -48,6 +48,29 @@ def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
     return image, mask
 
 
+def load_mask(mask_source, image_size: tuple[int, int], *, max_pixels: int | None = None,
+              fit: bool = True) -> np.ndarray:
+    """Decode, normalise and check a mask for a map of `image_size` (width, height).
+
+    For a map known only from its header (an upload stored as it came, a
+    World's map): a mask of another aspect and an empty one are refused, as in
+    `load_inputs`; with `fit` the mask is scaled to the map's size, without it
+    (the web tier, which only checks and stores it) it keeps its own. The mask
+    may have as many pixels as the map.
+    """
+    limit = max(settings.OLPE_MAX_IMAGE_PIXELS, image_size[0] * image_size[1])
+    if max_pixels is not None:
+        limit = max(limit, max_pixels)
+    mask = imaging.normalise_mask(
+        imaging.open_mask(mask_source, max_pixels=limit, min_side=imaging.min_image_side())
+    )
+    mask = imaging.fit_mask(mask, image_size) if fit else mask
+    if not fit:
+        imaging.check_mask_fits(mask, image_size)
+    imaging.mask_bbox(mask)  # an empty mask is an error before any engine runs
+    return mask
+
+
 def generate(
     image: Image.Image,
     mask: np.ndarray,

@@ -30,10 +30,11 @@ def world_regions_path(world, filename):
 
 def validate_paintable_map(file) -> None:
     """A World's map passes the checks a visitor's map passes: a PNG, JPEG or WebP
-    picture within the pixel limit, with every side at least OLPE_MIN_IMAGE_SIDE,
-    so that no wish on it can fail for its size."""
+    picture within the pixel limit for Worlds (OLPE_MAX_WORLD_PIXELS: Worlds are
+    painted on by reference, never uploaded with a wish), with every side at least
+    OLPE_MIN_IMAGE_SIDE, so that no wish on it can fail for its size."""
     try:
-        open_image(file, min_side=min_image_side())
+        open_image(file, min_side=min_image_side(), max_pixels=settings.OLPE_MAX_WORLD_PIXELS)
     except ImageProblem as problem:
         raise ValidationError(problem.message, code=problem.code) from problem
 

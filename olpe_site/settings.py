@@ -230,6 +230,15 @@ OLPE_TRANSLATOR_URL = env.str("OLPE_TRANSLATOR_URL", default="") or None
 OLPE_MAX_WISH_CHARS = env.int("OLPE_MAX_WISH_CHARS", default=300)
 
 OLPE_MAX_IMAGE_PIXELS = env.int("OLPE_MAX_IMAGE_PIXELS", default=4096 * 4096)
+# Worlds' maps (added by curators, painted on by reference, never uploaded with a
+# wish) may be larger than a visitor's upload.
+OLPE_MAX_WORLD_PIXELS = env.int("OLPE_MAX_WORLD_PIXELS", default=8192 * 8192)
+# Decoded maps a worker process keeps (inpainting_core/map_cache.py), in bytes of
+# pixels: an 8192² World takes 192 MiB, a 4096² one 48 MiB.
+OLPE_MAP_CACHE_BYTES = env.int("OLPE_MAP_CACHE_BYTES", default=512 * 1024 * 1024)
+# zlib level of result PNGs: 1 writes a 4096² result about 5× faster than Pillow's
+# default (6) for a file about 15 % larger (benchmarks/bench_big_maps.py).
+OLPE_RESULT_PNG_LEVEL = env.int("OLPE_RESULT_PNG_LEVEL", default=1)
 # The smallest map (and mask) side every engine can paint: the diffusion model's
 # smallest native latent is 8 × 8 (64 px), the classic engine's largest texture patch 64 px.
 OLPE_MIN_IMAGE_SIDE = env.int("OLPE_MIN_IMAGE_SIDE", default=64)
@@ -285,7 +294,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
-    Q_CLUSTER["poll"] = env.float("OLPE_QUEUE_POLL", default=0.5)
+    # How often an idle worker asks the ORM broker for a task: one cheap indexed
+    # query; 0.05 s keeps submit-to-start well under 100 ms (benchmarks/bench_web.py).
+    Q_CLUSTER["poll"] = env.float("OLPE_QUEUE_POLL", default=0.05)
 
 # --- REST API --------------------------------------------------------------------
 REST_FRAMEWORK = {

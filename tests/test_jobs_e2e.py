@@ -8,6 +8,7 @@ and twenty clients submit at once.
 """
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -98,6 +99,35 @@ async def test_a_wish_goes_from_http_through_the_websocket_to_its_result(live, t
     result = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     original = np.asarray(Image.open(io.BytesIO(wish_pictures(SMALL)[0])).convert("RGB"))
     assert result.shape == original.shape
+    assert not np.array_equal(result[96:160, 96:160], original[96:160, 96:160])
+    assert np.array_equal(result[:, :16], original[:, :16])  # far from the paint: untouched
+
+
+async def test_a_wish_on_a_world_by_reference_is_painted_by_a_worker(live, tokens, tmp_path):
+    """`add_world` adds the map; the wish sends only the World's slug and the mask, and a
+    worker paints on the World's map, which the job does not copy."""
+    world_png, mask = wish_pictures(SMALL, seed=6)
+    (tmp_path / "welt.png").write_bytes(world_png)
+    output = await asyncio.to_thread(
+        live.manage, "add_world", str(tmp_path / "welt.png"), "--name", "Welt e2e"
+    )
+    slug = output.strip().splitlines()[-1]
+    body = {"world": slug, "mask": base64.b64encode(mask).decode("ascii"),
+            "prompt": "Was wäre, wenn hier ein See wäre?", "engine": "classic", "seed": 6}
+    status, payload = await asyncio.to_thread(
+        live.request, "POST", "/api/v1/jobs/", body, next(tokens)
+    )
+    assert status == 202, payload
+    job = json.loads(payload)
+
+    messages, _code = await live.follow(job["websocket_url"], after=0)
+    assert kinds(messages)[-1] == "succeeded"
+    row = live.profile.job(job["id"])
+    assert row["input_image"] == "" and row["painted_world_id"] is not None
+    state = await asyncio.to_thread(live.get_json, job["url"])
+    status, png = await asyncio.to_thread(live.request, "GET", state["result_url"])
+    result = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    original = np.asarray(Image.open(io.BytesIO(world_png)).convert("RGB"))
     assert not np.array_equal(result[96:160, 96:160], original[96:160, 96:160])
     assert np.array_equal(result[:, :16], original[:, :16])  # far from the paint: untouched
 

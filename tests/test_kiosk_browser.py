@@ -328,6 +328,12 @@ def test_a_visit_from_the_welcome_to_the_gallery_and_back(live, kiosk):
         ).fetchall()
     assert [row[:4] for row in rows] == [("Der Olpesee", "Mia", 1, "pending")]
     assert rows[0][4] in page.locator("#qr-code").get_attribute("data-url")
+    with database(live) as connection:
+        maps = connection.execute(
+            "SELECT input_image, painted_world_id, world_id FROM inpainting_inpaintjob"
+        ).fetchall()
+    assert len(maps) == 1 and maps[0][0] == "", "the kiosk sent no copy of the World's map"
+    assert maps[0][1] is not None and maps[0][1] == maps[0][2]
 
     # English, without losing the visit; then the visitor walks away.
     set_idle_seconds(live, SHORT_IDLE)
@@ -464,6 +470,18 @@ def test_the_job_survives_a_web_server_restart_and_the_result_becomes_the_map(li
     assert paint_alpha(page, 200, 220) == 255, "the old map comes back with its drawing"
     page.locator("#redo").click()
     assert page.locator("#map-image").get_attribute("src") == result_map
+
+    # A wish on the result names the earlier job instead of sending the picture.
+    mouse_stroke(page, [(150, 250), (250, 260)])
+    page.locator("#wish").fill("Ein See")
+    page.locator("#generate").click()
+    page.locator("#result-panel").wait_for(state="visible", timeout=JOB_SECONDS)
+    with database(live) as connection:
+        latest = connection.execute(
+            "SELECT input_image, base_job_id, status FROM inpainting_inpaintjob "
+            "ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    assert latest[0] == "" and latest[1] is not None and latest[2] == "succeeded"
 
 
 def test_a_waiting_wish_can_be_cancelled(live, kiosk):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import uuid
 
 from django.conf import settings
 from django.urls import reverse
@@ -173,6 +174,54 @@ class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(OpenApiTypes.STR)  # an id or a slug
+class WorldField(serializers.RelatedField):
+    """A visible World, named by its id (a whole number or its digits) or by its slug."""
+
+    default_error_messages = {
+        "does_not_exist": _("There is no World “%(value)s”."),
+        "incorrect_type": _("Name the World by its id or its slug."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type")
+        text = str(data).strip()
+        lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+        world = self.get_queryset().filter(**lookup).first() if text else None
+        if world is None:
+            raise serializers.ValidationError(
+                self.error_messages["does_not_exist"] % {"value": text[:80]},
+                code="does_not_exist",
+            )
+        return world
+
+    def to_representation(self, value):
+        return value.pk
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class BaseJobField(serializers.Field):
+    """An earlier job, by its id, whose result the new wish paints on."""
+
+    default_error_messages = {
+        "does_not_exist": _("There is no such earlier job."),
+    }
+
+    def to_internal_value(self, data):
+        try:
+            job_id = uuid.UUID(str(data)) if isinstance(data, str) else None
+        except ValueError:
+            job_id = None
+        job = InpaintJob.objects.filter(pk=job_id).select_related("world").first() if job_id else None
+        if job is None:
+            self.fail("does_not_exist")
+        return job
+
+    def to_representation(self, value):
+        return str(value.pk)
+
+
 def _range_field(field_class, value_range, help_text, **kwargs):
     low, high = value_range
     return field_class(
@@ -211,10 +260,52 @@ class GenerationParametersSerializer(serializers.Serializer):
     seed = _range_field(
         StrictIntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
     )
-    world = StrictPrimaryKeyRelatedField(
+    world = WorldField(
         queryset=World.objects.filter(visible=True), required=False, allow_null=True,
-        help_text=_("The World (map) the region was painted on (see /api/v1/worlds/)."),
+        help_text=_(
+            "The World (map) to paint on, by id or slug (see /api/v1/worlds/): without "
+            "`image`, the job paints on the World's map and only the mask travels; with "
+            "`image`, it names the World the uploaded map came from."
+        ),
     )
+    base_job = BaseJobField(
+        required=False, allow_null=True,
+        help_text=_(
+            "An earlier job of yours whose result to paint on, instead of `image`."
+        ),
+    )
+
+    NO_MAP = _("Send a map, or name a World or an earlier job to paint on.")
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as problem:
+            # A missing map is said with the other fields' problems, not after them.
+            named = any(
+                data.get(name) not in (None, "") for name in ("image", "world", "base_job")
+            ) if hasattr(data, "get") else True
+            if not named and isinstance(problem.detail, dict):
+                problem.detail.setdefault("image", [serializers.ErrorDetail(
+                    str(self.NO_MAP), code="no_map")])
+            raise
+
+    def validate(self, attrs):
+        """One map: an upload (with `world`, the World it came from), a World, or an
+        earlier result (whose World the new job keeps)."""
+        if attrs.get("base_job") is not None:
+            other = next((name for name in ("image", "world") if attrs.get(name) is not None), None)
+            if other:
+                raise serializers.ValidationError(
+                    {other: [_("Send one map only: an image, a World or an earlier job.")]},
+                    code="too_many_maps",
+                )
+        elif attrs.get("image") is None and attrs.get("world") is None:
+            raise serializers.ValidationError(
+                {"image": [self.NO_MAP]},
+                code="no_map",
+            )
+        return attrs
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -239,7 +330,10 @@ class GenerationParametersSerializer(serializers.Serializer):
 class JobUploadSerializer(GenerationParametersSerializer):
     """A new job as multipart/form-data."""
 
-    image = UploadedPictureField(help_text=_("The map, PNG or JPEG."))
+    image = UploadedPictureField(
+        required=False, allow_null=True,
+        help_text=_("The map, PNG, JPEG or WebP; leave it out to name a `world` or `base_job`."),
+    )
     mask = UploadedPictureField(
         help_text=_("Where to repaint: strokes on transparency, or white on black.")
     )
@@ -248,7 +342,13 @@ class JobUploadSerializer(GenerationParametersSerializer):
 class JobJsonSerializer(GenerationParametersSerializer):
     """A new job as JSON, the pictures as base64 text or data URLs."""
 
-    image = EncodedPictureField(help_text=_("The map as base64 or a data URL (PNG or JPEG)."))
+    image = EncodedPictureField(
+        required=False, allow_null=True,
+        help_text=_(
+            "The map as base64 or a data URL (PNG, JPEG or WebP); leave it out to name a "
+            "`world` or `base_job`."
+        ),
+    )
     mask = EncodedPictureField(
         help_text=_("The mask as base64 or a data URL: strokes on transparency, or white on black.")
     )

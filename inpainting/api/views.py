@@ -236,9 +236,15 @@ class JobListCreateView(ApiView, generics.ListAPIView):
     @staticmethod
     def _submit(request, serializer) -> InpaintJob:
         values = serializer.validated_data
+        base_job = values.get("base_job")
+        if base_job is not None and not owns_job(request, base_job):
+            raise ValidationError({"base_job": [str(_(
+                "Only whoever made the earlier wish may paint on its result."
+            ))]})
         try:
             return jobs.submit_job(
-                image=values["image"],
+                image=values.get("image"),
+                base_job=base_job,
                 mask=values["mask"],
                 wish=values["prompt"],
                 settings=serializer.generation_settings(),

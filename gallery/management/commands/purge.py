@@ -5,7 +5,11 @@ than needed. For everything older than the age:
 
 * finished jobs lose their pictures (map, mask, result, preview) and the
   visitor's IP address, unless the job became an approved creation: those
-  keep everything. The job rows stay, for statistics of what was wished;
+  keep everything. The job rows stay, for statistics of what was wished.
+  A job that painted on a World's map or an earlier result by reference loses
+  the reference (the World's map is not the job's to delete; a World no job
+  refers to may be deleted). A job whose result a kept job still paints on
+  keeps its pictures until that job goes too;
 * rejected creations are deleted with their pictures (they were never public);
 * blocked attempts are deleted (they hold IP addresses and kiosk sessions).
 
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -63,15 +67,28 @@ def purge(cutoff, *, dry_run: bool = False) -> PurgeReport:
     return report
 
 
+JOB_REFERENCES = ("painted_world", "base_job")
+
+
+def _purgeable(cutoff) -> Q:
+    return Q(created_at__lt=cutoff, status__in=InpaintJob.FINISHED) & ~Q(
+        creation__status=Creation.Status.APPROVED
+    )
+
+
 def jobs_to_purge(cutoff):
-    """Finished jobs before `cutoff` that still hold pictures or an address, minus approved ones."""
+    """Finished jobs before `cutoff` that still hold pictures, references or an address,
+    minus approved ones and those whose result a kept job paints on."""
     holds_something = Q(client_ip__isnull=False)
     for field in JOB_PICTURES:
         holds_something |= ~Q(**{field: ""})
+    for field in JOB_REFERENCES:
+        holds_something |= Q(**{f"{field}__isnull": False})
+    still_needed = InpaintJob.objects.filter(base_job=OuterRef("pk")).exclude(_purgeable(cutoff))
     return (
-        InpaintJob.objects.filter(created_at__lt=cutoff, status__in=InpaintJob.FINISHED)
+        InpaintJob.objects.filter(_purgeable(cutoff))
         .filter(holds_something)
-        .exclude(creation__status=Creation.Status.APPROVED)
+        .exclude(Exists(still_needed))
         .only("pk", *JOB_PICTURES)
     )
 
@@ -90,7 +107,8 @@ def purge_jobs(cutoff, report: PurgeReport, dry_run: bool) -> None:
             _purge_job_pictures(job, report, dry_run)
         if not dry_run:
             InpaintJob.objects.filter(pk__in=[job.pk for job in chunk]).update(
-                client_ip=None, **{field: "" for field in JOB_PICTURES}
+                client_ip=None, **{field: "" for field in JOB_PICTURES},
+                **{field: None for field in JOB_REFERENCES},
             )
         last_pk = chunk[-1].pk
 

@@ -300,7 +300,6 @@ def _shifted(mask, shift):
 
 def add_harbour(rng, water: np.ndarray, water_alpha: np.ndarray, mpp, angle):
     """Piers and moored boats on a painted stretch of water (in place of a shore's calm)."""
-    shape = water_alpha.shape
     frame = _Frame.around(water_alpha > 0.5, mpp, angle, (0, 0))
     frame.fit, frame.mpp = 1.0, mpp
     inland = cv2.distanceTransform((water_alpha > 0.5).astype(np.uint8), cv2.DIST_L2, 5) * mpp

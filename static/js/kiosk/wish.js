@@ -1,11 +1,13 @@
 // The wish form: the wish's words, the ideas to pick from, style, fidelity and
-// engine, and sending the wish with the map and the painted mask.
+// engine, and sending the wish with the painted mask and a reference to its map.
 
 import { byId, csrfToken } from "./http.js";
 
 const { gettext } = window;
 // Where the API's refusal of a wish is shown: its own field, or the general problem box.
-const FIELD_ORDER = ["prompt", "mask", "image", "style", "engine", "guidance", "world"];
+const FIELD_ORDER = [
+  "prompt", "mask", "image", "world", "base_job", "style", "engine", "guidance",
+];
 
 export class WishForm {
   /**
@@ -55,9 +57,21 @@ export class WishForm {
     this.wish.focus();
   }
 
+  /**
+   * The wish as form fields. The map travels by reference, never as pixels: the
+   * World's map is named by its World, a result by its job (`base_job`, whose World
+   * the new job keeps); only a map of unknown origin is uploaded.
+   */
   fields(map, mask) {
     const fields = new FormData();
-    fields.append("image", map.blob, "map.png");
+    if (map.source === "job" && map.jobId) {
+      fields.append("base_job", map.jobId);
+    } else if (map.source === "world") {
+      fields.append("world", String(this.config.world.id));
+    } else {
+      fields.append("image", map.blob, "map.png");
+      fields.append("world", String(this.config.world.id));
+    }
     fields.append("mask", mask, "mask.png");
     fields.append("prompt", this.wish.value.trim());
     fields.append("style", byId("style").value);
@@ -67,7 +81,6 @@ export class WishForm {
     }
     const engine = this.form.querySelector("input[name=engine]:checked");
     if (engine) fields.append("engine", engine.value);
-    fields.append("world", String(this.config.world.id));
     return fields;
   }
 
@@ -79,7 +92,7 @@ export class WishForm {
   async send(map, mask) {
     const response = await fetch(this.config.urls.jobs, {
       method: "POST",
-      body: this.fields(map, mask),
+      body: this.fields(map, await scaledMask(mask, map)),
       headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
       credentials: "same-origin",
     });
@@ -109,6 +122,36 @@ export class WishForm {
 
   reset() {
     this.form.reset();
+  }
+}
+
+// A mask larger than this is sent scaled down (the server scales it back to the map):
+// a brush on the kiosk's screen is never finer, and a map-sized mask of a large World
+// would cost the server seconds to decode.
+const MASK_MAX_SIDE = 2048;
+// Never below this: a short side the server could not scale back exactly enough.
+const MASK_MIN_SIDE = 256;
+
+/** The mask, scaled down to at most MASK_MAX_SIDE a side where the map is larger. */
+async function scaledMask(mask, map) {
+  const scale = MASK_MAX_SIDE / Math.max(map.width || 0, map.height || 0);
+  if (!(scale < 1) || !window.createImageBitmap) return mask;
+  const width = Math.round(map.width * scale);
+  const height = Math.round(map.height * scale);
+  if (Math.min(width, height) < MASK_MIN_SIDE) return mask;
+  try {
+    const bitmap = await createImageBitmap(mask, {
+      resizeWidth: width, resizeHeight: height, resizeQuality: "high",
+    });
+    const canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    bitmap.close();
+    const scaled = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    return scaled || mask;
+  } catch (error) {
+    return mask; // the full-size mask is as good, only slower for the server
   }
 }
 
