@@ -40,9 +40,9 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 import tempfile
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 

@@ -166,9 +166,9 @@ def report_goal(rows: list[dict]) -> dict:
 def measure_classic(repeats: int) -> dict | None:
     """Time ClassicEngine.inpaint on a 512² region of the demo map, if both exist."""
     try:
-        from tooling.demo import make_demo_map
         from inpainting_core.engines.base import EngineRequest
         from inpainting_core.engines.classic import ClassicEngine
+        from tooling.demo import make_demo_map
     except ImportError as error:
         print(f"Classic engine: skipped ({error}).")
         return None

@@ -373,8 +373,8 @@ def visitor_wishes(count: int) -> list[tuple[bytes, bytes, str]]:
 def running_platform(profile_name: str, work_dir: Path, web_processes: int = 2,
                      workers: int = 2) -> Iterator:
     """A LivePlatform (tests/live.py) with several daphnes, production timings, a World."""
-    from tooling.launcher import Platform
     from tests.live import PROFILES, LivePlatform, free_port
+    from tooling.launcher import Platform
 
     (work_dir / f"{SETTINGS_MODULE}.py").write_text(LOAD_SETTINGS, encoding="utf-8")
     with PROFILES[profile_name](work_dir) as profile:

@@ -31,8 +31,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from inpainting_core import imaging  # noqa: E402
 from inpainting.api.serializers import decode_base64_picture  # noqa: E402
+from inpainting_core import imaging  # noqa: E402
 from inpainting_core.generation import GenerationSettings  # noqa: E402
 from inpainting_core.pipeline import generate, load_inputs  # noqa: E402
 from inpainting_core.wishes import PromptProblem  # noqa: E402

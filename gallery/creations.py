@@ -22,8 +22,8 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import Creation
-from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
+from inpainting_core.generation import GenerationSettings
 from inpainting_core.wishes import normalise
 from museum import moderation
 from museum.models import SiteSettings

@@ -28,11 +28,11 @@ from django.views.decorators.http import require_safe
 from PIL import Image
 
 from gallery import qr
-from museum import thumbnails
 from gallery import wall as wall_state
 from gallery.creations import creation_folder
 from gallery.models import Creation
 from inpainting_core import engines
+from museum import thumbnails
 from museum.models import World
 
 MODERATE_PERMISSION = "gallery.moderate_creation"

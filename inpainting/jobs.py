@@ -33,22 +33,27 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 from PIL import Image
 
+from inpainting import events
+from inpainting.models import InpaintJob
+from inpainting_core import engines
+from inpainting_core.engines import ENGINE_NAMES, get_engine
+from inpainting_core.generation import GenerationProblem, GenerationSettings
+from inpainting_core.imaging import (
+    PictureInfo,
+    inspect_picture,
+    min_image_side,
+    shown_size,
+    to_png_bytes,
+)
+from inpainting_core.pipeline import load_mask
+from inpainting_core.prompts import prepare_prompt
+from inpainting_core.wishes import clean_wish
 from museum.engine_choice import (
     EngineChoice,
     EngineChoiceProblem,
     choose_engine,
     record_openai_use,
 )
-from inpainting_core import engines
-from inpainting import events
-from inpainting_core.engines import ENGINE_NAMES, get_engine
-from inpainting_core.generation import GenerationProblem, GenerationSettings
-from inpainting_core.imaging import PictureInfo, inspect_picture, min_image_side, shown_size
-from inpainting_core.imaging import to_png_bytes
-from inpainting.models import InpaintJob
-from inpainting_core.pipeline import load_mask
-from inpainting_core.prompts import prepare_prompt
-from inpainting_core.wishes import clean_wish
 from museum.models import SiteSettings
 from museum.moderation import check_wish
 

@@ -41,7 +41,6 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from inpainting_core import engines, imaging
 from inpainting import jobs
 from inpainting.api.exceptions import (
     DATABASE_UNAVAILABLE,
@@ -52,8 +51,9 @@ from inpainting.api.exceptions import (
 from inpainting.api.parsers import JSONTooDeep, load_json
 from inpainting.api.serializers import decode_base64_picture
 from inpainting.api.throttling import JobCreationThrottle
-from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
+from inpainting_core import engines, imaging
+from inpainting_core.generation import GenerationSettings
 from inpainting_core.wishes import PromptProblem
 
 logger = logging.getLogger(__name__)

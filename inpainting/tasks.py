@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Optional
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connections, transaction
@@ -30,17 +31,18 @@ from django.utils.translation import ngettext_lazy
 from django_q.exceptions import TimeoutException
 from PIL import Image
 
-from inpainting_core import engines
 from inpainting import events, jobs
+from inpainting.models import InpaintJob
+from inpainting_core import engines
 from inpainting_core.engines import get_engine
 from inpainting_core.engines.base import Cancelled, EngineError, EngineUnavailable
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.imaging import ImageProblem, open_image, result_png_bytes
 from inpainting_core.map_cache import map_cache
-from inpainting.models import InpaintJob
 from inpainting_core.pipeline import GenerationResult, generate, load_mask
-from museum.models import SiteSettings
+from inpainting_core.png_bands import BandedPNG
 from inpainting_core.prompts import PreparedPrompt
+from museum.models import SiteSettings
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +195,7 @@ class JobRun:
         self.timed_out = False
         self.lost = False
         self._last_progress = self._last_preview = self._last_cancel_check = float("-inf")
+        self._world = self._world_key = None  # the World's decoded map and its key in the map cache
 
     def execute(self) -> str:
         self.heartbeat.start()
@@ -255,10 +258,23 @@ class JobRun:
             raise EngineError(MAP_GONE)
         if self.job.painted_world_id is None:
             return open_image(_read(picture), max_pixels=map_pixel_limit(self.job))
-        key = (picture.name, *_file_version(picture))
-        return map_cache().get(
+        key = self._world_key = (picture.name, *_file_version(picture))
+        self._world = map_cache().get(
             key, lambda: open_image(_read(picture), max_pixels=settings.OLPE_MAX_WORLD_PIXELS)
         )
+        return self._world
+
+    def _painted_on(self):
+        """A World's map and its compressed bands (made once per worker and kept beside
+        the decoded map), so that the result compresses only the bands the wish changed."""
+        if self._world is None or self._world.mode != "RGB":
+            return None
+        pixels = np.asarray(self._world)
+        bands = map_cache().get(
+            (*self._world_key, "png-bands", settings.OLPE_RESULT_PNG_LEVEL),
+            lambda: BandedPNG.of(pixels, level=settings.OLPE_RESULT_PNG_LEVEL),
+        )
+        return pixels, bands
 
     def _usable_engine(self) -> str:
         """The job's engine, or the registry's fallback when it has one and cannot run here."""
@@ -342,7 +358,7 @@ class JobRun:
     def _succeed(self, result: GenerationResult) -> None:
         written = {
             "result_image": self._store(
-                "result_image", "result.png", result_png_bytes(result.image)
+                "result_image", "result.png", result_png_bytes(result.image, self._painted_on())
             ),
             "preview_image": self._store(
                 "preview_image", "preview.jpg",

@@ -33,6 +33,8 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from inpainting_core.png_bands import BandedPNG
+
 try:
     from PIL import ImageCms
 except ImportError:  # Pillow built without LittleCMS: colours are taken as sRGB.
@@ -754,6 +756,18 @@ def to_png_bytes(image: Image.Image, compress_level: int | None = None) -> bytes
     return buffer.getvalue()
 
 
-def result_png_bytes(image: Image.Image) -> bytes:
-    """A job's result as PNG at OLPE_RESULT_PNG_LEVEL (lossless: pixels as painted)."""
-    return to_png_bytes(image, compress_level=settings.OLPE_RESULT_PNG_LEVEL)
+def result_png_bytes(image: Image.Image, painted_on=None) -> bytes:
+    """A job's result as PNG at OLPE_RESULT_PNG_LEVEL (lossless: pixels as painted).
+
+    RGB results are written in bands (`png_bands`), compressed in threads;
+    `painted_on` is an optional (map pixels, `BandedPNG` of the map) pair of
+    the map the result was painted on, whose unchanged bands are reused.
+    """
+    if image.mode != "RGB":
+        return to_png_bytes(image, compress_level=settings.OLPE_RESULT_PNG_LEVEL)
+    pixels = np.asarray(image)
+    if painted_on is not None:
+        original, bands = painted_on
+        if original.shape == pixels.shape and bands.level == settings.OLPE_RESULT_PNG_LEVEL:
+            return bands.encode_changed(original, pixels)
+    return BandedPNG.of(pixels, level=settings.OLPE_RESULT_PNG_LEVEL).encode()

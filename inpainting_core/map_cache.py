@@ -8,7 +8,9 @@ time, so a map a curator replaced is read anew. The cache is bounded in bytes
 first, and a map larger than the whole bound is never kept.
 
 Pictures handed out are shared: callers must not change them in place
-(`imaging.composite` works on a copy).
+(`imaging.composite` works on a copy). The worker also keeps a World's map
+compressed in bands here (`png_bands.BandedPNG`), so that a result painted on
+it compresses only the bands the wish changed.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from django.conf import settings
 from PIL import Image
 
 
-def image_bytes(image: Image.Image) -> int:
-    """Memory a decoded picture holds (its pixels)."""
-    return image.width * image.height * len(image.getbands())
+def image_bytes(image) -> int:
+    """Memory a kept value holds: a decoded picture's pixels, or anything with `nbytes`
+    (the compressed bands of a map, `png_bands.BandedPNG`)."""
+    if isinstance(image, Image.Image):
+        return image.width * image.height * len(image.getbands())
+    return int(image.nbytes)
 
 
 class MapCache:

@@ -37,9 +37,15 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from inpainting_core import glossary
-from inpainting_core.styles import BASE_NEGATIVE, TEMPLATE_PHRASES, Style, get_style
+
 # The training app's first migration names the style choices here.
-from inpainting_core.styles import style_choices  # noqa: F401
+from inpainting_core.styles import (
+    BASE_NEGATIVE,
+    TEMPLATE_PHRASES,
+    Style,
+    get_style,
+    style_choices,  # noqa: F401
+)
 from inpainting_core.translation import SOURCE_ENGLISH, translate_to_english
 from inpainting_core.wishes import PromptProblem, clean_wish, normalise, tidy_list
 

@@ -10,8 +10,8 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from olpe_site.routing import websocket_urlpatterns  # noqa: E402
 from inpainting.websockets import WebsocketGate  # noqa: E402
+from olpe_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

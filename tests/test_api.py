@@ -20,8 +20,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inpainting.api.serializers import JobJsonSerializer, JobStateSerializer
-from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
+from tooling.demo import make_demo_map
 
 WIDTH, HEIGHT = 192, 128
 PAINTED = (slice(40, 90), slice(60, 130))

@@ -127,12 +127,15 @@ def test_a_wish_on_a_world_stores_no_copy_and_paints_on_its_map(
 
 
 def test_the_worker_decodes_a_world_once(world, inline):
+    """Decoded once, and compressed in bands once: later results reuse the bands."""
     client = APIClient()
     cache = map_cache()
     for _ in range(2):
         assert post(client, world=world.slug).status_code == 202
-    assert (cache.misses, cache.hits, len(cache)) == (1, 1, 1)
+    assert (cache.misses, cache.hits, len(cache)) == (2, 2, 2)  # the map and its bands
     assert InpaintJob.objects.filter(status=Status.SUCCEEDED).count() == 2
+    first, second = (picture(job.result_image) for job in InpaintJob.objects.order_by("pk"))
+    assert np.array_equal(first, second)  # the same wish and seed, whether the bands were new or kept
 
 
 def test_a_world_replaced_by_a_curator_is_read_anew(world, inline):
@@ -140,7 +143,9 @@ def test_a_world_replaced_by_a_curator_is_read_anew(world, inline):
     assert post(client, world=world.slug).status_code == 202
     world.image.save("new.png", ContentFile(encoded(make_demo_map(WIDTH, HEIGHT, seed=9))))
     assert post(client, world=world.slug).status_code == 202
-    assert map_cache().misses == 2
+    assert map_cache().misses == 4  # the map and its bands, read and compressed anew
+    job = InpaintJob.objects.latest("pk")
+    assert not np.array_equal(picture(job.result_image)[:40], np.asarray(make_demo_map(WIDTH, HEIGHT))[:40])
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,10 @@ from django_q.conf import Conf
 from PIL import Image
 
 from inpainting import jobs, tasks
-from tooling.demo import make_demo_map
-from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
+from inpainting_core.generation import GenerationSettings
 from olpe_site.asgi import application
+from tooling.demo import make_demo_map
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from inpainting_core import imaging, landcover
-from tooling.demo import LABELS, make_demo_map
 from inpainting_core.engines.base import Cancelled, EngineRequest
 from inpainting_core.engines.classic import ClassicEngine, painters, reading
 from inpainting_core.engines.classic import engine as classic_engine
+from tooling.demo import LABELS, make_demo_map
 
 INDEX = {name: index for index, name in enumerate(LABELS)}
 RADIUS = 70

@@ -431,9 +431,9 @@ def test_a_style_whose_lora_is_missing_runs_without_it(engine, settings, tmp_pat
 def test_generate_with_the_own_model_repaints_only_the_painted_region(
     settings, tiny_models, reset_engines
 ):
-    from tooling.demo import make_demo_map
     from inpainting_core.generation import GenerationSettings
     from inpainting_core.pipeline import generate
+    from tooling.demo import make_demo_map
 
     settings.OLPE_MODEL = str(tiny_models[9])
     settings.OLPE_ALLOW_TINY_MODEL = True
@@ -758,10 +758,10 @@ def test_an_sdxl_job_stores_the_prompt_its_text_encoders_got(sdxl_for_visitors, 
 def test_a_wish_too_long_for_the_model_is_refused_by_the_api(
     sdxl_for_visitors, language, words
 ):
+    import base64
+
     from django.urls import reverse
     from rest_framework.test import APIClient
-
-    import base64
 
     from inpainting.models import InpaintJob
     from tooling.demo import make_demo_map

@@ -44,8 +44,6 @@ from PIL import Image
 from benchmarks.load_test import Watch, exactly_once_problems, run_visitors, watch_job
 from benchmarks.load_test import audit_jobs as audit_load_test_jobs
 from benchmarks.load_test import running_platform as load_test_platform
-from tooling.demo import make_demo_map
-from tooling.launcher import CLUSTER, Platform
 from tests.live import (
     LivePlatform,
     Profile,
@@ -55,6 +53,8 @@ from tests.live import (
     wait_for,
     write_settings_module,
 )
+from tooling.demo import make_demo_map
+from tooling.launcher import CLUSTER, Platform
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

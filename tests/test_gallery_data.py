@@ -22,9 +22,9 @@ from PIL import Image
 from gallery import creations
 from gallery.management.commands.purge import parse_age
 from gallery.models import Creation
-from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from museum.models import BlockedAttempt, BlockedTerm, SiteSettings, World
+from tooling.demo import make_demo_map
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from PIL import Image
 
 from gallery import qr, views
 from gallery.models import Creation
-from tooling.demo import make_demo_map
 from museum.models import World
+from tooling.demo import make_demo_map
 
 pytestmark = pytest.mark.django_db
 

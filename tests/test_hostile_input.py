@@ -30,9 +30,9 @@ from rest_framework.test import APIClient
 
 from inpainting import jobs
 from inpainting.api.parsers import JSONTooDeep, load_json, nests_deeper_than
-from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from museum.models import SiteSettings, World
+from tooling.demo import make_demo_map
 
 WIDTH, HEIGHT = 192, 128
 PAINTED = (slice(40, 90), slice(60, 130))

@@ -22,13 +22,13 @@ from django_q.models import OrmQ, Schedule
 from PIL import Image
 
 from inpainting import events, jobs, tasks
-from tooling.demo import make_demo_map
+from inpainting.models import InpaintJob, JobEvent
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.imaging import EmptyMask, ImageProblem
-from inpainting.models import InpaintJob, JobEvent
 from inpainting_core.wishes import PromptProblem
 from museum.models import SiteSettings
+from tooling.demo import make_demo_map
 
 Status = InpaintJob.Status
 WIDTH, HEIGHT = 192, 128

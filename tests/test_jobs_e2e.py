@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.live import live_platform, wait_for
 from tooling.demo import make_demo_map
 from tooling.launcher import CLUSTER
-from tests.live import live_platform, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio, pytest.mark.timeout(240)]
 

@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gallery.models import Creation
-from inpainting_core import engines
-from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
+from inpainting_core import engines
 from kiosk.options import countdown_seconds
 from museum.models import BlockedTerm, SiteSettings, World
+from tooling.demo import make_demo_map
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tooling.launcher import CLUSTER
 from tests.live import live_platform
+from tooling.launcher import CLUSTER
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 

@@ -16,9 +16,9 @@ from django.test import Client
 from django_q.conf import Conf
 from PIL import Image
 
-from tooling.demo import make_demo_map
 from inpainting.models import InpaintJob
 from museum.models import SiteSettings
+from tooling.demo import make_demo_map
 
 WIDTH, HEIGHT = 192, 128
 PAINTED = (slice(40, 90), slice(60, 130))

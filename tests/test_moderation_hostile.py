@@ -20,8 +20,8 @@ from PIL import Image
 
 from gallery.models import Creation
 from inpainting import jobs
-from inpainting_core.generation import GenerationSettings
 from inpainting.models import InpaintJob
+from inpainting_core.generation import GenerationSettings
 from museum import blocklist_data, moderation
 from museum.models import BlockedAttempt, BlockedTerm
 from tests.test_kiosk import map_png, png_bytes  # noqa: F401  (map_png: a fixture)

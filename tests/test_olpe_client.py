@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from tooling.demo import make_demo_map
 from tests.live import free_port, live_platform
+from tooling.demo import make_demo_map
 
 WIDTH, HEIGHT = 256, 192
 

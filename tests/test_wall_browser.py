@@ -24,11 +24,11 @@ from django.test import override_settings
 from PIL import Image
 
 from inpainting_core import imaging
-from tooling.demo import make_demo_map
 from inpainting_core.generation import GenerationSettings
-from tooling.launcher import Platform
 from inpainting_core.pipeline import generate
 from tests.live import free_port
+from tooling.demo import make_demo_map
+from tooling.launcher import Platform
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -25,10 +25,15 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from gallery import wall
 from inpainting import tasks
-from olpe_site.asgi import application
 from inpainting.websockets import layer_health
-from tests.test_consumers import HOST, ORIGIN, receive_until_closed, run_in_another_thread
-from tests.test_consumers import submit  # noqa: F401  (fixture)
+from olpe_site.asgi import application
+from tests.test_consumers import (
+    HOST,
+    ORIGIN,
+    receive_until_closed,
+    run_in_another_thread,
+    submit,  # noqa: F401  (fixture)
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

@@ -36,10 +36,10 @@ from django.utils.translation import pgettext
 from PIL import Image, ImageDraw, ImageFont
 
 from inpainting_core import engines, imaging, landcover
-from tooling.demo import make_demo_map, make_demo_mask_example
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.pipeline import generate
+from tooling.demo import make_demo_map, make_demo_mask_example
 
 logger = logging.getLogger(__name__)
 

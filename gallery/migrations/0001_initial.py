@@ -3,10 +3,11 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import gallery.models
-import museum.models
 from django.conf import settings
 from django.db import migrations, models
+
+import gallery.models
+import museum.models
 
 
 class Migration(migrations.Migration):

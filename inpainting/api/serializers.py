@@ -21,9 +21,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inpainting.models import InpaintJob
 from inpainting_core.engines import ENGINE_NAMES
 from inpainting_core.generation import GenerationSettings
-from inpainting.models import InpaintJob
 from museum.models import World
 
 # The widest seed every engine and every JavaScript client can hold exactly.

@@ -24,13 +24,13 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from inpainting_core import engines
 from inpainting import jobs
 from inpainting.api import serializers as api
 from inpainting.api.parsers import DepthLimitedJSONParser
 from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, OwnerThrottle, UserThrottle
-from inpainting_core.imaging import ImageProblem
 from inpainting.models import InpaintJob
+from inpainting_core import engines
+from inpainting_core.imaging import ImageProblem
 from inpainting_core.styles import style_choices
 from inpainting_core.wishes import PromptProblem
 

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from inpainting_core import engines
 from inpainting_core.engines.base import EngineError
-from inpainting_core.imaging import ImageProblem
 from inpainting_core.generation import GenerationSettings
+from inpainting_core.imaging import ImageProblem
 from inpainting_core.pipeline import generate, load_inputs
 from inpainting_core.prompts import prepare_prompt
 from inpainting_core.styles import STYLES

@@ -8,10 +8,9 @@ from typing import Optional
 import cv2
 import numpy as np
 from django.conf import settings
-from PIL import Image
-
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from PIL import Image
 
 from inpainting_core import glossary, landcover
 from inpainting_core.engines import CLASSIC, LABELS
@@ -45,7 +44,13 @@ from inpainting_core.engines.classic.scale import (
     zoom_for,
 )
 from inpainting_core.engines.classic.structures import STRUCTURES, add_harbour
-from inpainting_core.engines.classic.subjects import EXEMPLAR, NATURAL, Subject, subject_for, subject_of_cover
+from inpainting_core.engines.classic.subjects import (
+    EXEMPLAR,
+    NATURAL,
+    Subject,
+    subject_for,
+    subject_of_cover,
+)
 
 # Roads are lines on a map: windows of pure road are rare and mostly town streets with
 # gardens, so a wished road is always painted (as asphalt in the map's road colour).
@@ -154,7 +159,7 @@ def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list)
         zoom = crop.shape[1] / max(1, right - left)  # crop pixels per map pixel
     mpp = request.metres_per_pixel
     if mpp is None or mpp <= 0:
-        picture = np.asarray(request.context.convert("RGB")) if request.context is not None else crop
+        picture = _scale_window(request.context, request.crop_box) if request.context is not None else crop
         mpp = estimate_metres_per_pixel(picture)
         if request.context is None and mpp is not None:
             mpp *= zoom  # the estimate was made on the crop itself
@@ -166,6 +171,21 @@ def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list)
             notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel.")
                          % {"mpp": _number(mpp)})
     return float(mpp) / zoom
+
+
+# The scale is read from the map around the wish, at most this many map pixels a
+# side: enough roofs to count, and a 8192² World costs no more than a small one.
+SCALE_WINDOW = 1536
+
+
+def _scale_window(context: Image.Image, crop_box) -> np.ndarray:
+    """The map around the crop, at the map's own resolution, for estimating its scale."""
+    width, height = context.size
+    left, top, right, bottom = crop_box or (0, 0, width, height)
+    side_x, side_y = min(width, max(SCALE_WINDOW, right - left)), min(height, max(SCALE_WINDOW, bottom - top))
+    x0 = int(np.clip((left + right - side_x) // 2, 0, width - side_x))
+    y0 = int(np.clip((top + bottom - side_y) // 2, 0, height - side_y))
+    return np.asarray(context.crop((x0, y0, x0 + side_x, y0 + side_y)).convert("RGB"))
 
 
 def _number(value: float) -> str:

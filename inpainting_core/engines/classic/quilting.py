@@ -15,7 +15,12 @@ import cv2
 import numpy as np
 
 from inpainting_core import landcover
-from inpainting_core.engines.classic.painters import PAINTERS, paint_buildings, paint_field, smooth_noise
+from inpainting_core.engines.classic.painters import (
+    PAINTERS,
+    paint_buildings,
+    paint_field,
+    smooth_noise,
+)
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey
 from inpainting_core.engines.classic.scale import paint_at_scale
 

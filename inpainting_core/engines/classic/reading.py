@@ -235,7 +235,7 @@ def _source_window(context: Image.Image, crop_box, crop_width: int):
     win_left = int(np.clip(centre_x - win_w / 2, 0, map_w - win_w))
     win_top = int(np.clip(centre_y - win_h / 2, 0, map_h - win_h))
     window = (win_left, win_top, win_left + int(win_w), win_top + int(win_h))
-    picture = context.convert("RGB").crop(window)
+    picture = context.crop(window).convert("RGB")  # crop first: a big map is not copied whole
     if scale != 1.0:
         size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
         picture = picture.resize(size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC)

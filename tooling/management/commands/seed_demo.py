@@ -16,9 +16,9 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from tooling.demo import make_demo_map, make_demo_mask_example
 from inpainting_core.engines.classic.scale import REFERENCE_METRES_PER_PIXEL
 from museum.models import SiteSettings, World
+from tooling.demo import make_demo_map, make_demo_mask_example
 
 DEMO_MAP_NAME = "worlds/demo-olpe.png"
 DEMO_MASK_NAME = "worlds/demo-olpe-mask-example.png"
