@@ -322,6 +322,7 @@ class JobRun:
 
     def _record_preview(self, step: int, preview: Image.Image) -> None:
         jpeg = jpeg_bytes(thumbnail(preview, LIVE_PREVIEW_SIZE))
+        self._check_still_owned()
         name = self._store("preview_image", "preview.jpg", jpeg)
         with transaction.atomic():
             if not self.owned.update(preview_image=name):
@@ -356,6 +357,7 @@ class JobRun:
     # --- outcomes ---
 
     def _succeed(self, result: GenerationResult) -> None:
+        self._check_still_owned()
         written = {
             "result_image": self._store(
                 "result_image", "result.png", result_png_bytes(result.image, self._painted_on())
@@ -478,6 +480,19 @@ class JobRun:
         return "lost"
 
     # --- files ---
+
+    def _check_still_owned(self) -> None:
+        """Before writing a picture: an attempt whose job was taken back (its worker seemed
+        dead and another attempt runs or has finished it) writes nothing more.
+
+        Its files would only be removed by its own failing update, and a worker killed
+        between the write and that update would leave them behind after the attempt
+        that finished the job had already tidied up. Checking first makes that window
+        milliseconds instead of a whole engine step.
+        """
+        if self.heartbeat.lost.is_set() or not self.owned.exists():
+            self.lost = True
+            raise LostJob
 
     def _store(self, field_name: str, filename: str, content: bytes) -> str:
         """Save a file under a fresh name (never over a file another attempt may use)."""

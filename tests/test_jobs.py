@@ -381,6 +381,23 @@ def test_an_unexpected_error_fails_the_job_with_a_readable_message(submit, monke
     assert "ZeroDivisionError" in caplog.text  # the traceback goes to the log
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_whose_job_was_taken_back_writes_no_more_pictures(submit, monkeypatch):
+    """A slow worker judged dead keeps painting for a moment: it must not leave files behind
+    the attempt that finished the job (it could be killed before removing them)."""
+    job = tasks.claim_job(submit().pk)
+    run = tasks.JobRun(job)
+    stored = []
+    monkeypatch.setattr(run, "_store", lambda *args: stored.append(args) or "never")
+    make_running(job, attempts=2)  # recovery queued it again and another worker took it
+
+    with pytest.raises(tasks.LostJob):
+        run._record_preview(1, Image.new("RGB", (64, 64)))
+    with pytest.raises(tasks.LostJob):
+        run._succeed(None)  # never reaches the result: ownership is checked first
+    assert stored == [] and run.lost
+
+
 # --- cancelling ----------------------------------------------------------------------------
 
 
