@@ -146,13 +146,7 @@ def inspect_picture(
     stored as it is and decoded later, in a worker; one that the decoder still
     cannot read then fails that job with the reason.
     """
-    if max_pixels is None:
-        max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
-    data = _read_source(source, _max_file_bytes(max_pixels), field)
-    image = _open_header(data, field, max_pixels)
-    _check_pixel_count(image.size, max_pixels, field)
-    check_min_size(image.size, min_side, field)
-    _check_nothing_after_picture(data, image, field)
+    data, image = _checked_header(source, max_pixels, field, min_side)
     size = _turned(image.size, _orientation(image, io.BytesIO(data)))
     return PictureInfo(data=data, format=image.format, size=size)
 
@@ -212,8 +206,9 @@ def open_mask(source, *, max_pixels: int | None = None, min_side: int = 0) -> Im
     return _decode(source, max_pixels, field="mask", min_side=min_side)
 
 
-def _decode(source, max_pixels: int | None, field: str, min_side: int = 0) -> Image.Image:
-    """Refuse anything too large, too small, foreign or damaged before and while decoding it."""
+def _checked_header(source, max_pixels: int | None, field: str, min_side: int):
+    """The picture's bytes and its opened (not decoded) header, once every check that the
+    header allows has passed: format, pixel count, shortest side, nothing after its end."""
     if max_pixels is None:
         max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
     data = _read_source(source, _max_file_bytes(max_pixels), field)
@@ -221,6 +216,12 @@ def _decode(source, max_pixels: int | None, field: str, min_side: int = 0) -> Im
     _check_pixel_count(image.size, max_pixels, field)
     check_min_size(image.size, min_side, field)
     _check_nothing_after_picture(data, image, field)
+    return data, image
+
+
+def _decode(source, max_pixels: int | None, field: str, min_side: int = 0) -> Image.Image:
+    """Refuse anything too large, too small, foreign or damaged before and while decoding it."""
+    data, image = _checked_header(source, max_pixels, field, min_side)
     try:
         image.load()
     except MemoryError:
