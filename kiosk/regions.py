@@ -14,19 +14,14 @@ from __future__ import annotations
 
 import logging
 
-from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django_q.tasks import async_task
-from PIL import Image
 
 from inpainting.models import InpaintJob
-from inpainting_core.segmentation import segment_map
+from museum.tasks import queue_once, regions_png
 
 log = logging.getLogger(__name__)
 
 SEGMENT_RESULT_TASK = "kiosk.regions.segment_result"
-# A second request within this time does not queue the same work again.
-QUEUED_SECONDS = 120
 
 
 def result_regions_name(job: InpaintJob) -> str:
@@ -40,8 +35,8 @@ def result_regions_ready(job: InpaintJob) -> bool:
 
 def request_result_regions(job: InpaintJob) -> None:
     """Queue the result's regions on a worker, once while a request is pending."""
-    if cache.add(f"kiosk:regions:{job.pk}:{job.result_image.name}", True, QUEUED_SECONDS):
-        async_task(SEGMENT_RESULT_TASK, str(job.pk), task_name=f"regions of job {job.pk}")
+    queue_once(f"kiosk:regions:{job.pk}:{job.result_image.name}", SEGMENT_RESULT_TASK,
+               str(job.pk), task_name=f"regions of job {job.pk}")
 
 
 def segment_result(job_id: str) -> bool:
@@ -53,13 +48,10 @@ def segment_result(job_id: str) -> bool:
     name = result_regions_name(job)
     if storage.exists(name):
         return False
-    try:
-        with job.result_image.open("rb") as handle, Image.open(handle) as picture:
-            segmentation = segment_map(picture.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        log.warning("The result of job %s could not be cut into regions: %s", job_id, error)
+    png = regions_png(job.result_image, f"the result of job {job_id}")
+    if png is None:
         return False
-    stored = storage.save(name, ContentFile(segmentation.to_png()))
+    stored = storage.save(name, ContentFile(png))
     if stored != name:  # another worker was quicker: keep its file
         storage.delete(stored)
     return True

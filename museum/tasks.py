@@ -41,11 +41,29 @@ def enqueue_segmentation(world_id: int) -> None:
     async_task(SEGMENT_WORLD_TASK, world_id, task_name=f"regions of world {world_id}")
 
 
+def queue_once(key: str, task: str, *args, task_name: str) -> None:
+    """Queue `task` unless the same `key` was queued within QUEUED_SECONDS: a kiosk asking
+    again while the regions are being made does not queue the work twice."""
+    if cache.add(key, True, QUEUED_SECONDS):
+        async_task(task, *args, task_name=task_name)
+
+
 def request_world_segmentation(world_id: int) -> None:
     """Queue the regions of a World that lacks them (one made before the select tool
     existed, or whose task was lost), at most once while a request is pending."""
-    if cache.add(f"museum:regions:{world_id}", True, QUEUED_SECONDS):
-        enqueue_segmentation(world_id)
+    queue_once(f"museum:regions:{world_id}", SEGMENT_WORLD_TASK, world_id,
+               task_name=f"regions of world {world_id}")
+
+
+def regions_png(picture, what: str) -> bytes | None:
+    """The label picture (PNG) of a stored map (a FieldFile), or None, logged, when it
+    cannot be read; `what` names the map in the log."""
+    try:
+        with picture.open("rb") as handle, Image.open(handle) as opened:
+            return segment_map(opened.convert("RGB")).to_png()
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        log.warning("The map of %s could not be cut into regions: %s", what, error)
+        return None
 
 
 def connect() -> None:
@@ -62,16 +80,12 @@ def segment_world(world_id: int) -> bool:
     if world is None or not world.image or world.segmentation_is_current():
         return False
     source = world.image.name
-    try:
-        with world.image.open("rb") as handle, Image.open(handle) as picture:
-            segmentation = segment_map(picture.convert("RGB"))
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        log.warning("The map of world %s could not be cut into regions: %s", world_id, error)
+    png = regions_png(world.image, f"world {world_id}")
+    if png is None:
         return False
     old = world.segmentation.name if world.segmentation else ""
     field = World._meta.get_field("segmentation")
-    name = field.storage.save(field.generate_filename(world, "regions.png"),
-                              ContentFile(segmentation.to_png()))
+    name = field.storage.save(field.generate_filename(world, "regions.png"), ContentFile(png))
     updated = World.objects.filter(pk=world_id, image=source).update(
         segmentation=name, segmentation_source=source)
     storage = field.storage
@@ -80,5 +94,5 @@ def segment_world(world_id: int) -> bool:
         return False
     if old and old != name:
         storage.delete(old)
-    log.info("World %s: %s regions", world_id, segmentation.count)
+    log.info("World %s: regions stored", world_id)
     return True

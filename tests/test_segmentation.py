@@ -166,6 +166,7 @@ def test_the_kiosk_serves_a_worlds_regions_once_they_are_made(client, django_cap
 @pytest.mark.django_db
 def test_a_result_gets_its_regions_on_demand_for_its_own_visit_only(client, monkeypatch):
     from kiosk import regions
+    from museum import tasks as museum_tasks
     from tests.test_kiosk import finished_job, visit
 
     picture = png(make_demo_map(128, 96, seed=8)).read()
@@ -174,7 +175,7 @@ def test_a_result_gets_its_regions_on_demand_for_its_own_visit_only(client, monk
     world.save()
     job = finished_job(picture, visit(client, world), world=world)
     queued = []
-    monkeypatch.setattr(regions, "async_task", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr(museum_tasks, "async_task", lambda *args, **kwargs: queued.append(args))
     address = reverse("kiosk:job-regions", args=[job.pk])
     first = client.get(address)
     assert first.status_code == 202 and first["Retry-After"] == "1"
