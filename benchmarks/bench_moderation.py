@@ -1,6 +1,6 @@
 """How long the blocklist takes to check a wish, and to compile its regular expression.
 
-Builds a `museum.moderation.Matcher` from the shipped list
+Builds a `museum.matcher.Matcher` from the shipped list
 (`museum.blocklist_data`, no database needed) and times `find` on wishes of
 300 characters (the longest a kiosk allows): a German one with umlauts, an
 English one in ASCII, one in mathematical bold letters with Cyrillic
@@ -31,7 +31,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from museum import moderation  # noqa: E402
+from museum.matcher import Matcher  # noqa: E402
+from museum.spelling import spellings  # noqa: E402
 from museum.blocklist_data import SHIPPED_TERMS  # noqa: E402
 
 GOAL_CHECK_MS = 1.0
@@ -58,7 +59,7 @@ def main() -> int:
 
     terms = [Term(*term) for term in SHIPPED_TERMS]
     started = time.perf_counter()
-    matcher = moderation.Matcher(terms)
+    matcher = Matcher(terms)
     compile_ms = (time.perf_counter() - started) * 1000
     print(f"{len(matcher)} terms compiled in {compile_ms:.0f} ms")
 
@@ -75,7 +76,7 @@ def main() -> int:
         worst = max(worst, median)
         found = matcher.find(text)
         print(
-            f"{name:12} {len(text)} chars, {len(moderation.spellings(text))} spelling(s): "
+            f"{name:12} {len(text)} chars, {len(spellings(text))} spelling(s): "
             f"{median * 1000:6.0f} µs per check"
             + (f" (blocked: {found.term})" if found else "")
         )

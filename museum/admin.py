@@ -28,6 +28,7 @@ from PIL import UnidentifiedImageError
 from inpainting_core.engines import statuses as engine_statuses
 from museum import engine_choice, moderation, thumbnails
 from museum.models import BlockedAttempt, BlockedTerm, OpenAIUsage, SiteSettings, World
+from museum.spelling import SYMBOLS, normalise
 
 logger = logging.getLogger(__name__)
 
@@ -233,8 +234,8 @@ class BlockedTermForm(forms.ModelForm):
 
     def clean_term(self):
         term = " ".join(self.cleaned_data["term"].split())
-        normalised = moderation.normalise(term).replace(" ", "")
-        if len(normalised) < 2 and normalised not in moderation.SYMBOLS:  # "卐" may stand alone
+        normalised = normalise(term).replace(" ", "")
+        if len(normalised) < 2 and normalised not in SYMBOLS:  # "卐" may stand alone
             raise forms.ValidationError(
                 _(
                     "A term needs at least two letters or digits; "
@@ -271,7 +272,7 @@ class BlockedTermAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("compared as"))
     def matches_as(self, term):
-        normalised = moderation.normalise(term.term)
+        normalised = normalise(term.term)
         return f"{normalised} …" if not term.whole_word_only else normalised
 
     @admin.action(description=_("Activate selected terms"), permissions=["change"])
@@ -301,7 +302,7 @@ class BlockedTermAdmin(admin.ModelAdmin):
         if form.is_valid():
             text = form.cleaned_data["text"]
             result = {
-                "normalised": moderation.normalise(text),
+                "normalised": normalise(text),
                 "match": moderation.find_blocked_term(text),
             }
         context = {

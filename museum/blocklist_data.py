@@ -6,7 +6,7 @@ here reaches existing installations only through a new data migration that
 adds just the new terms, so a term a curator deleted does not come back
 (migration 0005 did so for the extremist symbols and terms of issue 11).
 
-How terms are matched (see `museum.moderation`): spelling is normalised on
+How terms are matched (see `museum.spelling` and `museum.matcher`): spelling is normalised on
 both sides (case, look-alike letters from other scripts, accents, ä/ö/ü/ß as
 ae/oe/ue/ss, digits and signs used as letters, repeated letters, dots or
 spaces between letters), and a term also matches inside longer words, because
@@ -46,7 +46,11 @@ Olpe's past, but not glorify the Nazi regime or build its camps ("KZ",
 "Auschwitz" and "Konzentrationslager" are refused as wishes even where a
 visitor means a memorial: the engine would paint a camp). "Wehrmacht",
 "Gestapo", "SS" alone, "Bunker", "Lager" and "Führer" (a guide) stay allowed;
-"Führerbunker", "SS-Runen" and the slogans are not.
+"Führerbunker", "SS-Runen" and the slogans are not, nor are the regime's own
+words for its crimes, rallies and organisations ("Reichsparteitag",
+"Kristallnacht", "Judenstern", "Gauleiter"): a visitor wishing for them wishes
+for the thing itself, while a memorial has words of its own
+("Reichspogromnacht", "Gedenkstein", "Stolperstein"), which pass.
 
 The swastika characters are listed as symbols, both orientations: 卐 and 卍.
 卍 (manji) also marks Buddhist temples on Japanese maps, but visitors here
@@ -342,6 +346,33 @@ _EXTREMISM = [
     ("hh 88", True),
     ("88 hh", True),
     ("heil 88", True),
+    # Added in museum 0004: a spelling too short for near misses, and the Nazi
+    # regime's own terms, slogans and organisations a curator would expect.
+    ("natzi", False),
+    ("reichsparteitag", False),
+    ("endsieg", False),
+    ("judenstern", False),
+    ("judenfrei", False),
+    ("judenrein", False),
+    ("kristallnacht", False),  # not "Reichspogromnacht", the memorial's word
+    ("herrenmensch", False),
+    ("rassenhygiene", False),
+    ("rassenlehre", False),
+    ("volksgemeinschaft", False),
+    ("volk ohne raum", False),
+    ("lebensraum im osten", False),  # not "Lebensraum" (a habitat)
+    ("meine ehre heisst treue", False),
+    ("fuehrerhauptquartier", False),
+    ("wolfsschanze", False),
+    ("bund deutscher maedel", False),
+    ("leibstandarte", False),
+    ("einsatzgruppen", False),
+    ("gauleiter", False),
+    ("reichsfuehrer", False),
+    ("horst wessel", False),
+    ("rudolf hess", True),
+    ("zyklon b", True),  # not "Zyklon" (a storm) nor "Zyklon Bilder"
+    ("todeslager", False),
 ]
 
 SHIPPED_TERMS: tuple[tuple[str, str, bool], ...] = tuple(

@@ -214,8 +214,9 @@ class BlockedTerm(models.Model):
         help_text=_(
             "Match only the whole word, spelled exactly. Otherwise the term also matches "
             "inside longer words (German compounds), with spaces inside it, with umlauts as "
-            "plain vowels and, for extremist terms, with one letter more or less; use this "
-            "for short terms hidden in harmless words, such as “arsch” in “Marsch”."
+            "plain vowels and, for extremist terms, with one letter more or less, changed "
+            "or swapped with its neighbour; use this for short terms hidden in harmless "
+            "words, such as “arsch” in “Marsch”."
         ),
     )
     active = models.BooleanField(_("active"), default=True)

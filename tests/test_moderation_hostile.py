@@ -23,6 +23,7 @@ from inpainting import jobs
 from inpainting.models import InpaintJob
 from inpainting_core.generation import GenerationSettings
 from museum import blocklist_data, moderation
+from museum.spelling import normalise, spellings
 from museum.models import BlockedAttempt, BlockedTerm
 from tests.test_kiosk import map_png, png_bytes  # noqa: F401  (map_png: a fixture)
 
@@ -105,6 +106,13 @@ LEETSPEAK = [
     ("H!TL3R-Gruß", "hitler"),
     ("Hit1er", "hitler"),  # 1 for l
     ("Fo1ter", "folter"),
+    # separators between single letters, in any mix with leetspeak (issue 24)
+    ("n!a!z!i", "nazi"),
+    ("n@z!", "nazi"),
+    ("N.@.Z.!", "nazi"),
+    ("h-!-t-l-3-r", "hitler"),
+    ("H.!.T.L.E.R", "hitler"),
+    ("$-w-@-$-t-!-k-@", "swastika"),
 ]
 
 UMLAUTS_DROPPED = [
@@ -135,6 +143,14 @@ NEAR_MISSES = [
     ("Konzentrationslagr", "konzentrationslager"),
     ("Nazzi", "nazi"),
     ("Scheise", "scheisse"),
+    # one letter changed or swapped with its neighbour, in long extremist terms (issue 24)
+    ("Swaztika", "swastika"),
+    ("Hakenkruez", "hakenkreuz"),
+    ("Hakenkraeuz", "hakenkreuz"),
+    ("Auschwtiz", "auschwitz"),
+    ("Gaskanmer", "gaskammer"),
+    ("Konzentrationslagar", "konzentrationslager"),
+    ("Natzi", "natzi"),
 ]
 
 EXTREMIST_TERMS = [
@@ -175,6 +191,19 @@ EXTREMIST_TERMS = [
     ("Vernichtungslager", "vernichtungslager"),
     ("Rassenschande", "rassenschande"),
     ("Juden vergasen", "vergasen"),
+    # the regime's own terms, slogans and organisations (museum 0004)
+    ("Reichsparteitag auf dem Marktplatz", "reichsparteitag"),
+    ("Der Endsieg", "endsieg"),
+    ("Judenstern am Rathaus", "judenstern"),
+    ("Olpe judenfrei", "judenfrei"),
+    ("Kristallnacht in Olpe", "kristallnacht"),
+    ("Herrenmenschen", "herrenmensch"),
+    ("Volk ohne Raum", "volk ohne raum"),
+    ("Meine Ehre heißt Treue", "meine ehre heisst treue"),
+    ("Die Wolfsschanze im Wald", "wolfsschanze"),
+    ("Ein Gauleiter auf dem Balkon", "gauleiter"),
+    ("Zyklon B", "zyklon b"),
+    ("Horst-Wessel-Lied", "horst wessel"),
 ]
 
 HOSTILE = SPACES_INSIDE + LOOK_ALIKES + LEETSPEAK + UMLAUTS_DROPPED + NEAR_MISSES + EXTREMIST_TERMS
@@ -233,6 +262,16 @@ HARMLESS = [
     "Hausnummer 18",
     "Stinkende Gülle auf dem Feld",
     "Ein Buddhistischer Tempel",
+    # history and memory, next to the regime's words (issue 24)
+    "Ein Gedenkstein zur Reichspogromnacht",
+    "Stolpersteine vor dem Rathaus",
+    "Lebensraum für Frösche am Teich",
+    "Ein Zyklon über dem Biggesee",
+    "Die Patentlösung für den Verkehr",
+    "Hitze im Hochsommer!",
+    "Ein Hirsch im Wald!",
+    "Natur pur!",
+    "Ein Sportplatz mit Tribüne!!",
     # English
     "a war memorial",
     "a flood in the old town",
@@ -279,7 +318,7 @@ def test_the_corpora_are_as_large_as_the_probe():
         ("H1tl3r 1945", "hitler 1945"),  # digits inside a word are letters
         ("Hiiiitler", "hiitler"),  # runs of three or more count as two
         ("Straße", "strasse"),
-        ("Ein See!", "ein see"),  # "!" ending a word is punctuation
+        ("Ein See!", "ein see"),  # "!" ending a word is punctuation (first reading)
         ("H!tler", "hitler"),
         ("|-|itler", "hitler"),
         ("\u5350", "\u5350"),  # kept, not spelled "wan" (as in "swan")
@@ -287,26 +326,32 @@ def test_the_corpora_are_as_large_as_the_probe():
     ],
 )
 def test_spellings(text, spelling):
-    assert moderation.normalise(text) == spelling
+    assert normalise(text) == spelling
 
 
 def test_look_alikes_and_transliteration_are_both_read():
     # A Cyrillic "Н" looks like "h" and sounds like "n"; a Greek "ν" looks like "v".
-    readings = [spelling for spelling, _wildcards in moderation.spellings("\u041d\u03bdzi")]
+    readings = [spelling for spelling, _wildcards in spellings("\u041d\u03bdzi")]
     assert readings == ["hvzi", "nnzi"]
 
 
 def test_wildcards_are_a_second_reading_only_inside_words():
-    assert moderation.spellings("N*zi")[0] == ("nzi", False)  # "*" as a separator
-    assert ("n*zi", True) in moderation.spellings("N*zi")
-    assert moderation.spellings("Hit1er") == [("hitier", False), ("hit*er", True)]
-    assert moderation.spellings("F***") == [("f", False)]  # not inside a word
-    assert moderation.spellings("Olpe 1888") == [("olpe 1888", False)]
+    assert spellings("N*zi")[0] == ("nzi", False)  # "*" as a separator
+    assert ("n*zi", True) in spellings("N*zi")
+    assert spellings("Hit1er") == [("hitier", False), ("hit*er", True)]
+    assert spellings("F***") == [("f", False)]  # not inside a word
+    assert spellings("Olpe 1888") == [("olpe 1888", False)]
+
+
+def test_an_exclamation_mark_is_also_read_as_a_letter_and_as_a_separator():
+    assert spellings("n!a!z!i") == [("niaizii", False), ("nazi", False)]
+    assert spellings("n@z!") == [("naz", False), ("nazi", False)]
+    assert spellings("Ein See") == [("ein see", False)]  # no "!": one reading
 
 
 def test_punctuation_inside_a_word_is_read_joined_and_apart():
-    assert moderation.spellings("n.a.z.i") == [("nazi", False)]
-    assert moderation.spellings("KZ-Wächter") == [("kzwaechter", False), ("kz waechter", False)]
+    assert spellings("n.a.z.i") == [("nazi", False)]
+    assert spellings("KZ-Wächter") == [("kzwaechter", False), ("kz waechter", False)]
 
 
 def test_manji_can_be_allowed_by_deactivating_its_term():
@@ -351,6 +396,33 @@ def test_a_check_of_a_long_wish_stays_fast():
 
 
 # --- the shipped list and its migration ----------------------------------------------------
+
+
+def test_museum_migration_0004_agrees_with_the_shipped_list():
+    import importlib
+
+    migration = importlib.import_module("museum.migrations.0004_more_extremist_terms")
+    shipped = {term: (category, whole) for term, category, whole in blocklist_data.SHIPPED_TERMS}
+    for term, category, whole_word_only in migration.ADDED_TERMS:
+        assert shipped[term] == (category, whole_word_only), term
+
+
+def test_museum_migration_0004_adds_missing_terms_and_keeps_deletions():
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = importlib.import_module("museum.migrations.0004_more_extremist_terms")
+    apps = MigrationLoader(connection).project_state(
+        ("museum", "0004_more_extremist_terms")
+    ).apps
+    added = [term for term, _c, _w in migration.ADDED_TERMS]
+    BlockedTerm.objects.filter(term__in=added).delete()
+    BlockedTerm.objects.create(term="endsieg", category="other")  # a curator's own row
+    migration.add_shipped_terms(apps, None)
+    assert BlockedTerm.objects.filter(term__in=added).count() == len(added)
+    assert BlockedTerm.objects.get(term="endsieg").category == "other"  # left as it was
 
 
 def test_migration_0005_agrees_with_the_shipped_list():

@@ -4,6 +4,7 @@ import pytest
 
 from inpainting_core.wishes import PromptProblem
 from museum import moderation
+from museum.spelling import normalise
 from museum.blocklist_data import SHIPPED_TERMS
 from museum.models import BlockedAttempt, BlockedTerm
 
@@ -46,7 +47,7 @@ def blocked_by(wish: str) -> str | None:
     ],
 )
 def test_spellings_are_normalised(text, normalised):
-    assert moderation.normalise(text) == normalised
+    assert normalise(text) == normalised
 
 
 @pytest.mark.parametrize(
