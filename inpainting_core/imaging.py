@@ -23,7 +23,9 @@ import math
 import os
 import re
 import struct
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -142,11 +144,15 @@ def inspect_picture(
     """Check a picture from its header, without decoding its pixels.
 
     The checks `open_image` makes before decoding: format, pixel count,
-    shortest side, nothing after the picture's end. A picture that passes is
-    stored as it is and decoded later, in a worker; one that the decoder still
-    cannot read then fails that job with the reason.
+    shortest side, nothing after the picture's end, and for a PNG that its image
+    data holds every row (counted by inflating it, which is quick beside
+    decoding). A picture that passes is stored as it is and decoded later, in a
+    worker; one that the decoder still cannot read then fails that job with the
+    reason.
     """
     data, image = _checked_header(source, max_pixels, field, min_side)
+    if image.format == "PNG" and not _png_rows_complete(data):
+        raise _incomplete(field)
     size = _turned(image.size, _orientation(image, io.BytesIO(data)))
     return PictureInfo(data=data, format=image.format, size=size)
 
@@ -222,6 +228,20 @@ def _checked_header(source, max_pixels: int | None, field: str, min_side: int):
 def _decode(source, max_pixels: int | None, field: str, min_side: int = 0) -> Image.Image:
     """Refuse anything too large, too small, foreign or damaged before and while decoding it."""
     data, image = _checked_header(source, max_pixels, field, min_side)
+    if image.format != "PNG":
+        _load(image, field)
+    else:
+        # A PNG's rows are counted beside Pillow's decoding: both release the GIL.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            rows_complete = pool.submit(_png_rows_complete, data)
+            _load(image, field)
+            if not rows_complete.result():
+                raise _incomplete(field)
+    ImageOps.exif_transpose(image, in_place=True)
+    return image
+
+
+def _load(image: Image.Image, field: str) -> None:
     try:
         image.load()
     except MemoryError:
@@ -230,8 +250,45 @@ def _decode(source, max_pixels: int | None, field: str, min_side: int = 0) -> Im
         raise ImageProblem(
             _("The picture is damaged and cannot be read."), code="corrupt", field=field
         ) from error
-    ImageOps.exif_transpose(image, in_place=True)
-    return image
+
+
+# Channels per pixel of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA).
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# Adam7's seven passes: first column and row, then the step between columns and rows.
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2))
+
+
+def _png_rows_complete(data: bytes) -> bool:
+    """Whether a PNG's image data holds every row.
+
+    A complete zlib stream that holds only some of the rows is decoded by Pillow
+    without complaint, the missing rows black. The stream's length tells: a filter
+    byte and the row's bytes for every row of every pass. Counted in slices, so a
+    big map is inflated once more but never held twice.
+    """
+    width, height, depth, colour, _method, _filter, interlaced = struct.unpack_from(
+        ">IIBBBBB", data, 16
+    )
+    bits = depth * _PNG_CHANNELS.get(colour, 4)
+    passes = _ADAM7 if interlaced else ((0, 0, 1, 1),)
+    expected = 0
+    for left, top, step_x, step_y in passes:
+        columns, rows = -(-(width - left) // step_x), -(-(height - top) // step_y)
+        if columns > 0 and rows > 0:
+            expected += rows * (1 + (columns * bits + 7) // 8)
+    inflater, found, position = zlib.decompressobj(), 0, 8
+    try:
+        while found < expected and position + 12 <= len(data):
+            length, kind = struct.unpack_from(">I4s", data, position)
+            pending = data[position + 8 : position + 8 + length] if kind == b"IDAT" else b""
+            position += 12 + length
+            while pending and found < expected:
+                found += len(inflater.decompress(pending, 1 << 20))
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        return False
+    return found >= expected
 
 
 def _max_file_bytes(max_pixels: int) -> int:
@@ -342,14 +399,7 @@ def _check_nothing_after_picture(data: bytes, image: Image.Image, field: str) ->
     else:  # JPEG, or MPO: a camera's multi-picture JPEG is a sequence of JPEGs
         end = _jpeg_sequence_end(data, getattr(image, "n_frames", 1))
     if end is None:
-        raise ImageProblem(
-            _(
-                "The picture file is incomplete or damaged. "
-                "Please save it again and upload it anew."
-            ),
-            code="truncated",
-            field=field,
-        )
+        raise _incomplete(field)
     if data[end:].strip(b"\0"):
         raise ImageProblem(
             _(
@@ -359,6 +409,14 @@ def _check_nothing_after_picture(data: bytes, image: Image.Image, field: str) ->
             code="trailing_data",
             field=field,
         )
+
+
+def _incomplete(field: str) -> ImageProblem:
+    return ImageProblem(
+        _("The picture file is incomplete or damaged. Please save it again and upload it anew."),
+        code="truncated",
+        field=field,
+    )
 
 
 def _png_end(data: bytes) -> int | None:

@@ -355,6 +355,11 @@ if PRODUCTION and DEBUG:
 
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# The visitor's language (kiosk/language.py): sent over HTTPS only, like the others, and
+# never read by a script.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 # Pages send the CSRF token from their form, so no script needs the cookie.
 CSRF_COOKIE_HTTPONLY = True
@@ -409,6 +414,12 @@ Q_CLUSTER.setdefault("cache", "shared")
 # Rate limits key on REMOTE_ADDR, never on a client-supplied X-Forwarded-For;
 # behind nginx, daphne --proxy-headers puts the address nginx saw there.
 REST_FRAMEWORK["NUM_PROXIES"] = 0
+
+# --- Login -----------------------------------------------------------------------------
+# Staff log in through the admin. A login whose `next` points elsewhere (another site)
+# is not followed; it lands on the admin's home, not on Django's /accounts/profile/.
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 
 # --- Login throttling (django-axes) -------------------------------------------------
 # After OLPE_LOGIN_FAILURE_LIMIT failed logins for one username from one address,

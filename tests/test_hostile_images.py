@@ -253,6 +253,19 @@ def truncated_png(size):
     return data[: len(data) // 2]
 
 
+def png_with_half_its_rows(size):
+    """Whole chunks and a whole zlib stream, which holds only the first half of the rows:
+    Pillow paints the rest black and says nothing."""
+    width, height = size
+    rows = noise(size, "L", seed=10).tobytes()
+    scanlines = b"".join(b"\0" + rows[y * width:(y + 1) * width] for y in range(height // 2))
+    return png_file(width, height, scanlines)
+
+
+def interlaced_png(size):
+    return encode(noise(size, seed=11), interlace=1)
+
+
 def huge_dimensions(size):
     """A header claiming 100 000 × 100 000 pixels in front of a few bytes of data."""
     return png_file(100_000, 100_000, b"\0" * 16)
@@ -396,6 +409,8 @@ def webp_with_wrong_riff_size(size):
 CORPUS = [
     Specimen("empty file", lambda size: b"", REFUSED),
     Specimen("truncated PNG", truncated_png, REFUSED),
+    Specimen("PNG whose image data holds half its rows", png_with_half_its_rows, REFUSED),
+    Specimen("interlaced PNG", interlaced_png, ACCEPTED),
     Specimen("huge dimensions in the header", huge_dimensions, REFUSED),
     Specimen("decompression bomb", decompression_bomb, REFUSED),
     Specimen("PNG with a bad header CRC", bad_header_crc, REFUSED),

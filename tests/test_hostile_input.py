@@ -462,6 +462,47 @@ def test_json_values_of_the_wrong_type_are_refused_not_coerced(change, field, wo
     assert not InpaintJob.objects.exists()
 
 
+@pytest.mark.parametrize("name", ["²", "①", "１", "٣", "1²", "9" * 40],
+                         ids=["superscript", "circled", "full-width", "arabic-indic", "mixed",
+                              "forty digits"])
+def test_a_world_named_by_other_digits_is_no_world(name, world, jobs_stay_queued):
+    """Digits of other scripts are no id (int() reads "１" as 1), and never a 500."""
+    answer = assert_json_refusal(post_json(APIClient(), json_wish(world=name)))
+    assert set(answer) == {"world"}
+    assert not InpaintJob.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["style", "engine", "world"])
+def test_a_long_bad_value_is_not_echoed_back(field, world, jobs_stay_queued):
+    sent = "x" * 100_000
+    response = post_json(APIClient(), json_wish(**{field: sent}))
+    answer = assert_json_refusal(response)
+    assert "x" * 101 not in response.content.decode()
+    assert len(response.content) < 1000, answer
+
+
+def test_a_long_bad_status_filter_is_not_echoed_back(curator):
+    client = APIClient()
+    client.force_authenticate(curator)
+    response = client.get(JOBS_URL, {"status": "y" * 10_000}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert "y" * 101 not in response.content.decode()
+
+
+def test_a_refused_wish_without_a_cookie_leaves_no_session(world, jobs_stay_queued):
+    from django.contrib.sessions.models import Session
+
+    client = Client()  # a browser on its first request: no cookie, so no CSRF check
+    response = client.post(JOBS_URL, json_wish(prompt="Ein Hakenkreuz"),
+                           content_type="application/json", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert not Session.objects.exists()
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    accepted = client.post(JOBS_URL, json_wish(), content_type="application/json")
+    assert accepted.status_code == 202  # an accepted one gets its session, to cancel with
+    assert Session.objects.count() == 1
+
+
 def test_form_fields_are_still_read_as_numbers(world, jobs_stay_queued):
     response = post_multipart(APIClient(), demo_map(), stroke_mask(), guidance="7.5", steps="20",
                               world=str(world.pk))

@@ -123,8 +123,13 @@ def production_answers(tmp_path_factory):
             "plain": answer(client.get("/api/v1/styles/")),
             "health": answer(client.get("/health/")),
             "proxied": answer(client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https")),
+            "language": answer(client.post(
+                "/i18n/setlang/", {"language": "en", "next": "/kiosk/"},
+                HTTP_X_FORWARDED_PROTO="https",
+            )),
+            "kiosk": answer(Client(HTTP_HOST="%s").get("/kiosk/", HTTP_X_FORWARDED_PROTO="https")),
         }))
-        """ % HOST
+        """ % (HOST, HOST)
     )
     completed = run([sys.executable, "-c", script], production_env(tmp_path_factory.mktemp("prod")))
     assert completed.returncode == 0, completed.stderr[-4000:]
@@ -157,6 +162,28 @@ def test_https_answers_carry_the_security_headers(production_answers):
 def test_cookies_are_secure_and_out_of_reach_of_scripts(production_answers):
     cookies = production_answers["proxied"]["cookies"]
     assert cookies["csrftoken"] == {"secure": True, "httponly": True}
+    # The language cookie, as the language switch and the kiosk's first visit write it.
+    assert production_answers["language"]["cookies"]["django_language"] == {
+        "secure": True, "httponly": True,
+    }
+    assert production_answers["kiosk"]["cookies"]["django_language"] == {
+        "secure": True, "httponly": True,
+    }
+
+
+# --- login -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("foreign", ["https://evil.example/", "//evil.example/admin/",
+                                     "https://localhost.evil.example/admin/"])
+def test_a_login_with_a_foreign_next_lands_on_the_admins_home(curator, client, foreign):
+    response = client.post(
+        f"/admin/login/?next={foreign}",
+        {"username": "kuratorin", "password": "Stadtmuseum-Olpe-2026", "next": foreign},
+        HTTP_HOST="localhost", follow=True,
+    )
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == "/admin/"
 
 
 # --- login throttling ------------------------------------------------------------------

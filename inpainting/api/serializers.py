@@ -138,13 +138,23 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+# An error message repeats at most this much of what was sent.
+ECHO_CHARS = 100
+
+
+def echo(value) -> str:
+    """`value` as an error message may repeat it: as text, and cut to ECHO_CHARS."""
+    text = str(value)
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
 class StrictChoiceField(serializers.ChoiceField):
     """One of the choices, given as text (a boolean or a number is no name)."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
+        if isinstance(data, str) and data in self.choice_strings_to_values:
+            return self.choice_strings_to_values[data]
+        self.fail("invalid_choice", input=echo(data))
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -165,13 +175,8 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class StrictPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """An id as a whole number or its digits; a fraction is no id (1.5 is not World 1)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, (bool, float)):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        return super().to_internal_value(data)
+# A World's id fits a 64-bit column; longer digits are a slug that no World has.
+MAX_ID_DIGITS = 18
 
 
 @extend_schema_field(OpenApiTypes.STR)  # an id or a slug
@@ -187,11 +192,13 @@ class WorldField(serializers.RelatedField):
         if isinstance(data, bool) or not isinstance(data, (int, str)):
             self.fail("incorrect_type")
         text = str(data).strip()
-        lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+        # An id is ASCII digits: "²", "①" or "１" are digits to str.isdigit(), and no id.
+        is_id = text.isascii() and text.isdecimal() and len(text) <= MAX_ID_DIGITS
+        lookup = {"pk": int(text)} if is_id else {"slug": text}
         world = self.get_queryset().filter(**lookup).first() if text else None
         if world is None:
             raise serializers.ValidationError(
-                self.error_messages["does_not_exist"] % {"value": text[:80]},
+                self.error_messages["does_not_exist"] % {"value": echo(text)},
                 code="does_not_exist",
             )
         return world

@@ -171,7 +171,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
         if wanted is None:
             return queryset
         if wanted not in Status.values:
-            message = _("Unknown status “%(status)s”.") % {"status": wanted}
+            message = _("Unknown status “%(status)s”.") % {"status": api.echo(wanted)}
             raise ValidationError({"status": [message]})
         return queryset.filter(status=wanted)
 
@@ -241,6 +241,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
             raise ValidationError({"base_job": [str(_(
                 "Only whoever made the earlier wish may paint on its result."
             ))]})
+        new_session = request.auth is None and request.session.session_key is None
         try:
             return jobs.submit_job(
                 image=values.get("image"),
@@ -254,6 +255,8 @@ class JobListCreateView(ApiView, generics.ListAPIView):
                 client_ip=request.META.get("REMOTE_ADDR"),
             )
         except SERVICE_PROBLEMS as problem:
+            if new_session:  # a refused wish leaves no session behind, nor its cookie
+                request.session.flush()
             raise ValidationError(service_problem_errors(problem)) from problem
 
 
