@@ -162,11 +162,6 @@ class InpaintJob(models.Model):
             return self.painted_world.image
         return self.input_image
 
-    @property
-    def by_reference(self) -> bool:
-        """Whether the map is someone else's file (a World's map, an earlier result)."""
-        return self.base_job_id is not None or self.painted_world_id is not None
-
     def remove_stray_pictures(self, up_to_attempt: int) -> int:
         """Delete results and previews of attempts up to `up_to_attempt` that the row does
         not point to; returns how many.

@@ -67,10 +67,6 @@ FAMILIES = {family.key: family for family in (SD15, SD2, SDXL)}
 DEFAULT_FAMILY = SD2  # the museum's own model is a Stable Diffusion 2 fine-tune
 
 
-def family_for_key(key: str) -> ModelFamily:
-    return FAMILIES.get(key, DEFAULT_FAMILY)
-
-
 def family_for_cross_attention(dim: Optional[int]) -> Optional[ModelFamily]:
     return next((f for f in FAMILIES.values() if f.cross_attention_dim == dim), None)
 

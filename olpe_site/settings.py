@@ -206,9 +206,10 @@ OLPE_GUIDANCE = env.float("OLPE_GUIDANCE", default=7.5)
 OLPE_STRENGTH = env.float("OLPE_STRENGTH", default=1.0)
 # The miniature random model from build_tiny_model is a test fixture: never offered to visitors.
 OLPE_ALLOW_TINY_MODEL = env.bool("OLPE_ALLOW_TINY_MODEL", default=False)
-# Where curators register models and LoRA styles (admin); workers pick a change up
-# before their next job. Empty: only OLPE_MODEL and OLPE_LORA_STYLES count.
-OLPE_MODEL_REGISTRY = env.str("OLPE_MODEL_REGISTRY", default="training.registry") or None
+# Whether workers follow the models and LoRA styles curators register in the admin
+# (training's registry, handed to the engine by training's AppConfig); a change is
+# picked up before the next job. Off: only OLPE_MODEL and OLPE_LORA_STYLES count.
+OLPE_MODEL_REGISTRY = env.bool("OLPE_MODEL_REGISTRY", default=True)
 # LoRA style adapters, "style=path_or_hub_id" pairs separated by commas.
 OLPE_LORA_STYLES = env.dict("OLPE_LORA_STYLES", default={})
 

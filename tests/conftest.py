@@ -10,7 +10,7 @@ def _isolated_media(settings, tmp_path):
     # Tests never reach Google Translate; the translation tests start local fakes.
     settings.OLPE_TRANSLATION_ENABLED = False
     # The model registry lives in the database; tests that need it switch it on.
-    settings.OLPE_MODEL_REGISTRY = None
+    settings.OLPE_MODEL_REGISTRY = False
     yield
 
 

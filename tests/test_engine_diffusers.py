@@ -319,7 +319,7 @@ def test_status_imports_no_machine_learning_library(tiny_models):
             "DJANGO_SETTINGS_MODULE": "olpe_site.settings",
             "OLPE_MODEL": str(tiny_models[9]),
             "OLPE_ALLOW_TINY_MODEL": "true",
-            "OLPE_MODEL_REGISTRY": "",  # no database in this process
+            "OLPE_MODEL_REGISTRY": "false",  # no database in this process
         },
     )
     assert completed.returncode == 0, completed.stderr

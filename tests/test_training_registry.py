@@ -301,7 +301,7 @@ def tiny_lora(tiny_models, tmp_path):
 def engine(settings, tiny_models, reset_engines):
     from inpainting_core.engines.diffusion import DiffusersEngine
 
-    settings.OLPE_MODEL_REGISTRY = "training.registry"
+    settings.OLPE_MODEL_REGISTRY = True
     settings.OLPE_MODEL = str(tiny_models[1])
     settings.OLPE_ALLOW_TINY_MODEL = True
     settings.OLPE_MODEL_RESOLUTION = 64

@@ -9,7 +9,11 @@ class TrainingConfig(AppConfig):
 
     def ready(self):
         # Every change to the registry bumps its version, so workers reload without a restart.
+        from inpainting_core.model_registry import use_model_registry
         from training import models, registry
 
         for model in (models.DiffusionModel, models.StyleAdapter):
             registry.connect_version_bumps(model)
+        # The diffusers engine asks the registry before each job; it is handed down from
+        # here, so the core imports nothing above it.
+        use_model_registry(registry)

@@ -359,7 +359,7 @@ def _paint_with_model(model, columns, cases, picture, masks, engine_steps, resol
         "OLPE_MODEL": model,
         "OLPE_MODEL_RESOLUTION": resolution,
         "OLPE_LORA_STYLES": {},
-        "OLPE_MODEL_REGISTRY": None,
+        "OLPE_MODEL_REGISTRY": False,
     }
     with override_settings(**pinned):
         engines.reset()

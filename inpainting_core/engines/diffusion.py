@@ -45,6 +45,7 @@ from PIL import Image
 from inpainting_core import model_families, model_store
 from inpainting_core.engines import LABELS, OWN_MODEL
 from inpainting_core.model_families import ModelFamily
+from inpainting_core.model_registry import model_registry
 from inpainting_core.model_store import is_tiny_model
 from inpainting_core.prompts import PromptBudget
 
@@ -92,16 +93,6 @@ LORA_FAMILY_MISMATCH = _(
     "The style's LoRA was made for {lora}, but the model is {model}; "
     "the style was painted without it."
 )
-
-
-def model_registry():
-    """The curators' registry (OLPE_MODEL_REGISTRY, e.g. "training.registry"), or None.
-
-    It may name an active model and LoRA styles that override OLPE_MODEL and
-    OLPE_LORA_STYLES, and it has a version number to check before each job.
-    """
-    path = settings.OLPE_MODEL_REGISTRY
-    return importlib.import_module(path) if path else None
 
 
 def configured_model() -> str:
