@@ -18,6 +18,7 @@ nothing of the web or worker tiers.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
@@ -42,11 +43,16 @@ class GenerationSettings:
     seed: Optional[int] = None
     engine: Optional[str] = None
 
-    # The ranges a client may ask for (inclusive); the API documents the same ones.
+    # The ranges a client may ask for (inclusive); the API's serializer and schema take
+    # them from here, and the engines paint with any value in them.
     STEPS_RANGE: ClassVar[tuple[int, int]] = (1, 150)
     GUIDANCE_RANGE: ClassVar[tuple[float, float]] = (0.0, 30.0)
     STRENGTH_RANGE: ClassVar[tuple[float, float]] = (0.01, 1.0)
-    SEED_RANGE: ClassVar[tuple[int, int]] = (0, 2**63 - 1)
+    # A seed fits 32 bits: every engine's generator takes it (torch, numpy), other image
+    # tools show seeds of this size, and a JavaScript client holds it exactly (JSON
+    # numbers beyond 2**53 lose digits there). An engine that picks a seed itself picks
+    # one of these (`random_seed`), so every result can be asked for again.
+    SEED_RANGE: ClassVar[tuple[int, int]] = (0, 2**32 - 1)
 
     def check(self) -> "GenerationSettings":
         """Raise GenerationProblem for the first value out of its range; else return self."""
@@ -73,3 +79,9 @@ class GenerationSettings:
     def from_job(cls, job) -> "GenerationSettings":
         """The settings stored on a job row (an InpaintJob or anything with those attributes)."""
         return cls(**{field.name: getattr(job, field.name) for field in dataclasses.fields(cls)})
+
+
+def random_seed() -> int:
+    """A seed for an engine that was given none: any of GenerationSettings.SEED_RANGE."""
+    low, high = GenerationSettings.SEED_RANGE
+    return low + secrets.randbelow(high - low + 1)

@@ -471,6 +471,23 @@ def test_schema_and_docs_are_served(api):
     assert api.get("/api/v1/docs/").status_code == 200
 
 
+def test_the_seed_range_is_the_one_every_engine_takes(api):
+    """One range (GenerationSettings.SEED_RANGE): the schema's, the API's and the engines'."""
+    from inpainting_core.engines.base import EngineRequest
+    from inpainting_core.engines.classic.engine import seed_for
+    from inpainting_core.generation import GenerationSettings, random_seed
+
+    low, high = GenerationSettings.SEED_RANGE
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    seed = schema["components"]["schemas"]["JobJson"]["properties"]["seed"]
+    assert (seed["minimum"], seed["maximum"]) == (low, high)
+    assert high < 2**53  # a JavaScript client holds every seed exactly
+    assert all(low <= random_seed() <= high for _ in range(100))
+    request = EngineRequest(image=Image.new("RGB", (8, 8)), mask=Image.new("L", (8, 8)),
+                            prompt="a lake", seed=high)
+    assert seed_for(request) == high  # painted with as given, not folded into another range
+
+
 def test_schema_passes_spectacular_validation(tmp_path):
     # Warnings (a view it cannot introspect, a guessed type) fail the command too.
     schema = tmp_path / "schema.yml"

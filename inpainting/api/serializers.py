@@ -27,7 +27,6 @@ from inpainting_core.generation import GenerationSettings
 from museum.models import World
 
 # The widest seed every engine and every JavaScript client can hold exactly.
-SEED_MAX = 2**32 - 1
 
 # "data:image/png;base64," and the like; parameters such as ";charset=..." allowed.
 DATA_URL_PREFIX = re.compile(r"^data:(?P<media_type>[^;,]*)(?P<parameters>(?:;[^;,]*)*),", re.ASCII)
@@ -265,7 +264,8 @@ class GenerationParametersSerializer(serializers.Serializer):
         _("How much of the painted region to change."),
     )
     seed = _range_field(
-        StrictIntegerField, (0, SEED_MAX), _("Fixes the randomness for a repeatable result.")
+        StrictIntegerField, GenerationSettings.SEED_RANGE,
+        _("Fixes the randomness for a repeatable result."),
     )
     world = WorldField(
         queryset=World.objects.filter(visible=True), required=False, allow_null=True,

@@ -31,7 +31,6 @@ import functools
 import importlib.util
 import logging
 import math
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from PIL import Image
 
 from inpainting_core import model_families, model_store
 from inpainting_core.engines import LABELS, OWN_MODEL
+from inpainting_core.generation import random_seed
 from inpainting_core.model_families import ModelFamily
 from inpainting_core.model_registry import model_registry
 from inpainting_core.model_store import is_tiny_model
@@ -371,7 +371,7 @@ class DiffusersEngine(Engine):
             pipeline = self.load()
             check_cancel(should_cancel)
             notes = self._apply_style(pipeline, request.style)
-            seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+            seed = request.seed if request.seed is not None else random_seed()
             result = self._run(pipeline, request, seed, progress, should_cancel)
             if request.safety_check:
                 self._check_safety(result)

@@ -322,7 +322,7 @@ def _structure_label(subject: Subject) -> str:
 def seed_for(request: EngineRequest) -> int:
     """The request's seed, or one derived from the wish: the same wish paints the same picture."""
     if request.seed is not None:
-        return int(request.seed) % 2**32
+        return int(request.seed)
     return zlib.crc32(request.prompt.encode("utf-8"))
 
 
