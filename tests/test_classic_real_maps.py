@@ -231,7 +231,7 @@ def test_built_things_are_turned_like_the_streets():
 
 
 def test_twenty_subjects_each_with_a_strategy_that_exists():
-    assert len(subjects.SUBJECTS) == 20
+    assert len(subjects.SUBJECTS) == 21
     names = {subject.name for subject in subjects.SUBJECTS}
     for expected in ("lake", "forest", "castle", "stadium", "church", "bridge", "harbour", "vineyard",
                      "park", "river", "railway", "snow"):
@@ -365,3 +365,111 @@ def test_an_unpaintable_wish_on_a_town_photo_is_healed_with_the_town_around_it(e
     ring = (cv2.dilate(core.astype(np.uint8), np.ones((41, 41), np.uint8)) > 0) & ~core
     assert np.linalg.norm(painted[core].mean(axis=0) - painted[ring].mean(axis=0)) < 25  # a meadow: ~90
     assert abs(painted[core].mean(axis=1).std() - painted[ring].mean(axis=1).std()) < 0.35 * painted[ring].mean(axis=1).std()
+
+
+# --- Pictures that hold on any real map (issue 25): the figures of benchmarks/picture_quality.py --------
+
+from inpainting_core.engines.classic import healing, measures  # noqa: E402
+
+MAPS = OLPE.parent
+POINTS = Path(__file__).resolve().parent / "data" / "landcover_points.json"
+
+
+def shared_map(name, box=None):
+    path = MAPS / name
+    if not path.exists():
+        pytest.skip(f"../shared/maps/{name} is not present here")
+    image = Image.open(path).convert("RGB")
+    return image.crop(box) if box else image
+
+
+def inner(mask, share=0.3):
+    depth = cv2.distanceTransform(np.pad((mask > 127).astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    return depth > share * depth.max()
+
+
+def test_periodicity_tells_a_tiling_from_a_natural_texture():
+    rng = np.random.default_rng(1)
+    tile = rng.normal(128, 20, (40, 40, 3))
+    assert measures.periodicity(np.tile(tile, (4, 4, 1))[:128, :128]) > 0.9
+    assert measures.periodicity(rng.normal(128, 20, (128, 128, 3))) < 0.2
+
+
+def test_healing_continues_stripes_through_the_hole():
+    yy, xx = np.mgrid[0:160, 0:160]
+    stripes = np.repeat((128 + 60 * np.sign(np.sin((xx + 0.5 * yy) / 5.0)))[..., None], 3, axis=2).astype(np.float32)
+    hole = np.zeros((160, 160), bool)
+    cv2.circle(hole.view(np.uint8), (80, 80), 40, 1, -1)
+    healed = healing.heal(stripes, hole, np.random.default_rng(2))
+    error = np.abs(healed[hole] - stripes[hole]).mean()
+    assert error < 30  # a flat fill would be ~60 off everywhere
+    assert healed[hole].mean(axis=1).std() > 35  # stripes, not a flat disc
+
+
+@pytest.mark.parametrize("name, box, mpp", [
+    ("zurich-suburb-0.5m.png", (300, 150, 620, 470), 0.5),  # blocks, lawns, trees, cars
+    ("forest-0.85m.jpg", (450, 450, 770, 770), 0.85),  # a clearing in dark conifers
+    ("conifer-forest-road-0.1m.png", (450, 300, 770, 620), 0.1),  # crowns with long shadows
+])
+def test_a_lake_is_open_water_without_a_pattern_on_any_map(engine, name, box, mpp):
+    picture = shared_map(name, box)
+    mask = blob(picture.size, (160, 160), 110)
+    request = request_on(engine, picture, mask, "Was wäre, wenn hier ein See wäre?", metres_per_pixel=mpp)
+    painted = rgb(engine.inpaint(request).image)
+    middle = inner(np.asarray(request.mask))
+    assert measures.open_water(painted)[middle].mean() > 0.85
+    top, left, side = measures.inscribed_square(middle)
+    assert measures.periodicity(painted[top : top + side, left : left + side]) < 0.35
+
+
+@pytest.mark.parametrize("wish", ["Eine Burg auf dem Hügel", "Eine Kirche", "Ein Fußballstadion", "Ein Marktplatz"])
+def test_a_structure_fills_what_was_painted(engine, wish):
+    picture = shared_map("zurich-suburb-0.5m.png", (300, 150, 620, 470))
+    mask = blob(picture.size, (160, 160), 120)
+    request = request_on(engine, picture, mask, wish, metres_per_pixel=0.5)
+    painted = rgb(engine.inpaint(request).image).astype(np.float32)
+    before = rgb(request.image).astype(np.float32)
+    core = np.asarray(request.mask) == 255
+    diff = np.abs(cv2.GaussianBlur(painted, (0, 0), 1.0) - cv2.GaussianBlur(before, (0, 0), 1.0)).max(axis=2)
+    assert (diff[core] > 18).mean() > 0.6
+
+
+@pytest.mark.parametrize("name, box", [
+    ("zurich-suburb-0.5m.png", (300, 150, 620, 470)),
+    ("village-lake-0.5m.jpg", (1300, 1700, 1620, 2020)),
+    ("harz-snow-0.6m.jpg", (450, 250, 770, 570)),
+])
+def test_a_healed_area_has_the_colour_and_texture_of_its_ring_and_no_outline(engine, name, box):
+    picture = shared_map(name, box)
+    mask = blob(picture.size, (160, 160), 80)
+    request = request_on(engine, picture, mask, "Ein Dinosaurier")
+    painted = rgb(engine.inpaint(request).image)
+    region = np.asarray(request.mask) > 127
+    ring = measures.ring_around(region, 40)
+    lab = measures.lab(painted)
+    assert np.linalg.norm(lab[region].mean(axis=0) - lab[ring].mean(axis=0)) < 12
+    texture = measures.fine_texture(painted)
+    assert 0.4 < texture[region].mean() / texture[ring].mean() < 1.6
+    assert measures.edge_contrast(painted, region) < 1.6  # no visible circle
+
+
+def test_a_shadow_is_no_lake_to_quilt_from():
+    zurich = rgb(shared_map("zurich-suburb-0.5m.png"))
+    assert measures.open_water(zurich).mean() > 0.03  # its shadows are dark and smooth...
+    assert measures.open_water_bodies(zurich, 0.5).mean() < 0.005  # ...but no body of water
+    olpe = rgb(shared_map("olpe-aerial.png"))
+    assert measures.open_water_bodies(olpe, 1.5)[20:200, 60:170].mean() > 0.3  # the Biggesee arm
+
+
+def test_the_labelled_land_cover_points_cover_every_shared_map():
+    import json
+
+    from inpainting_core.engines.classic import cover_model
+
+    points = json.loads(POINTS.read_text())["points"]
+    by_map = {}
+    for point in points:
+        assert point["label"] in cover_model.CLASSES
+        by_map.setdefault(point["map"], []).append(point)
+    assert len(by_map) == 6
+    assert all(len(chosen) >= 50 for chosen in by_map.values())

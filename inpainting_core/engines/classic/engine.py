@@ -24,6 +24,7 @@ from inpainting_core.engines.base import (
     check_cancel,
 )
 from inpainting_core.engines.classic import shapes, style
+from inpainting_core.engines.classic.healing import heal
 from inpainting_core.engines.classic.painters import PAINTERS
 from inpainting_core.engines.classic.quilting import (
     _laid_over,
@@ -115,10 +116,6 @@ class ClassicEngine(Engine):
 
 
 HISTORIC = "historic"
-# Healing uses the surroundings' land cover when it takes this share of the ring around
-# the region; mixed surroundings (a town on a photo) are quilted from the ring itself.
-CLEAR_SURROUNDINGS = 0.7
-MIXED_SURROUNDINGS = 0.1  # share of ring pixels where the land cover changes: a fine mix
 
 
 def read_wish(request: EngineRequest, survey: Survey, notes: list) -> tuple[Optional[Subject], tuple[str, ...]]:
@@ -222,29 +219,16 @@ class _Painting:
             self._natural_edge(covers[0], outline)
 
     def _heal(self) -> bool:
-        """Nothing known was wished: quilt the region from the ring of map around it, whatever it shows."""
-        blocked = self.survey.blocked.astype(np.uint8)
-        reach = max(3, int(round(2.5 * 64 * self.survey.factor)))
-        ring = cv2.dilate(blocked, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
-        ring &= ~self.survey.blocked
-        if not ring.any():
+        """Nothing known was wished: rebuild the region from the picture around it (`healing`)."""
+        hole = self.alpha > 0
+        if hole.all():
             return False
-        shares = np.bincount(self.survey.labels[ring], minlength=len(landcover.ALL)) / ring.sum()
-        labels = self.survey.labels
-        changes = np.zeros(labels.shape, bool)
-        changes[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-        changes[1:] |= labels[1:] != labels[:-1]
-        if shares.max() >= CLEAR_SURROUNDINGS or changes[ring].mean() < MIXED_SURROUNDINGS:
-            # one land cover around it, or large patches of a few: heal with the main one
-            return False
-        exemplars = gather_where(self.survey, ring, self.rng)
-        if exemplars is None:
-            return False
-        self.fill = quilt(exemplars, self.region.shape, self.rng)
+        healed = heal(self.crop.astype(np.float32), hole, self.rng)
+        self.fill = healed[self.box]
         return True
 
     def _cover_fill(self, covers, outline=None) -> np.ndarray:
-        sources = {c: gather_exemplars(self.survey, c, self.rng) for c in covers if c not in ALWAYS_PAINTED}
+        sources = {c: gather_exemplars(self.survey, c, self.rng, self.mpp) for c in covers if c not in ALWAYS_PAINTED}
         return synthesise(covers, sources, self.survey, self.region, self.rng, zoom=self.zoom,
                           angle=self.angle, shore=None if outline is None else outline >= 0.5)
 
@@ -311,6 +295,7 @@ class _Painting:
 
 STRUCTURE_LABELS = {
     "castle": _("a castle"), "church": _("a church"), "stadium": _("a stadium"),
+    "market square": _("a market square"),
     "wind farm": _("a wind farm"),
 }
 

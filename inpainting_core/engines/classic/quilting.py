@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from inpainting_core import landcover
+from inpainting_core.engines.classic import measures
 from inpainting_core.engines.classic.painters import (
     PAINTERS,
     paint_buildings,
@@ -36,19 +37,33 @@ MAX_COLOUR_SHIFT = 20.0  # how far blending may pull a fill's colour towards its
 # --------------------------------------------------------------------------------
 
 
-def gather_exemplars(survey: Survey, cover: str, rng: np.random.Generator) -> Optional[np.ndarray]:
+def gather_exemplars(
+    survey: Survey, cover: str, rng: np.random.Generator, metres_per_pixel: Optional[float] = None
+) -> Optional[np.ndarray]:
     """Up to EXEMPLARS_PER_COVER patches (N, P, P, 3) showing `cover`, or None.
 
     Windows must show the cover almost alone and lie outside the painted region.
-    They are drawn around one place of the map (the nearer to the region the
-    likelier), so the quilt continues one lake or one field, not a mixture.
+    They are drawn around a few places of the map (the nearer to the region the
+    likelier), so the quilt continues a lake or a field, not a mixture. Water is
+    taken only from open water (`measures.open_water_bodies`): a dark wood, a
+    building's shadow or a dark roof is no lake to quilt from.
     """
     present = survey.labels == COVER_INDEX[cover]
+    if cover == landcover.WATER:
+        survey_mpp = (metres_per_pixel or 1.0) / survey.factor
+        present = measures.open_water_bodies(survey.small, survey_mpp) & ~survey.blocked
+        if present.sum() < 400:
+            return None
+        return gather_where(survey, present, rng, variants=True)
     if cover in SMOOTH_COVERS:  # a meadow is open grass: no gardens with trees, no hedges
         present &= _local_roughness(survey.small) < SMOOTH_ROUGHNESS
     if present.mean() < MIN_COVER_SHARE:  # a few stray pixels (a red tennis court) are no town
         return None
-    return gather_where(survey, present, rng)
+    return gather_where(survey, present, rng, variants=cover in TURNABLE_COVERS)
+
+
+# Covers without cast shadows or a direction: their patches may be flipped and turned.
+TURNABLE_COVERS = (landcover.WATER, landcover.MEADOW, landcover.SNOW, landcover.SAND)
 
 
 # Covers whose windows must be smooth to be quilted from, and how rough (local std of
@@ -63,14 +78,35 @@ def _local_roughness(rgb: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(cv2.blur(grey * grey, (7, 7)) - mean * mean, 0))
 
 
-def gather_where(survey: Survey, present: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
-    """Like `gather_exemplars`, for windows where `present` (survey scale, bool) holds."""
+def gather_where(
+    survey: Survey, present: np.ndarray, rng: np.random.Generator, variants: bool = False
+) -> Optional[np.ndarray]:
+    """Like `gather_exemplars`, for windows where `present` (survey scale, bool) holds.
+
+    Windows come from ANCHORS places (several sources: no one patch dominates)
+    at random offsets; with `variants` each is also flipped or turned at random.
+    """
     for patch in PATCH_SIZES:
         centres = _clean_windows(survey, present, patch)
         if len(centres) >= MIN_EXEMPLARS:
-            chosen = _around_one_place(centres, survey, patch, rng)
-            return _cut_patches(survey.source, chosen / survey.factor, patch)
+            chosen = np.vstack([_around_one_place(centres, survey, patch, rng) for _ in range(ANCHORS)])
+            patches = _cut_patches(survey.source, chosen / survey.factor, patch)
+            if variants:
+                patches = _turned(patches, rng)
+            return patches
     return None
+
+
+ANCHORS = 3
+
+
+def _turned(patches: np.ndarray, rng) -> np.ndarray:
+    """Each patch flipped and turned by a random multiple of 90 degrees."""
+    turned = np.empty_like(patches)
+    for index, (turns, flip) in enumerate(zip(rng.integers(0, 4, len(patches)), rng.integers(0, 2, len(patches)))):
+        picture = np.rot90(patches[index], int(turns))
+        turned[index] = picture[:, ::-1] if flip else picture
+    return turned
 
 
 def _clean_windows(survey: Survey, present: np.ndarray, patch: int) -> np.ndarray:
@@ -101,8 +137,8 @@ def _around_one_place(centres, survey: Survey, patch: int, rng) -> np.ndarray:
     alike = np.linalg.norm(colours - colours[anchor], axis=1) < 14
     if np.count_nonzero(alike) < MIN_EXEMPLARS:
         alike[:] = True
-    near_anchor = np.exp(-np.linalg.norm(centres - centres[anchor], axis=1) / (3 * side)) * alike
-    count = min(EXEMPLARS_PER_COVER, int(np.count_nonzero(near_anchor)))
+    near_anchor = np.exp(-np.linalg.norm(centres - centres[anchor], axis=1) / (6 * side)) * alike
+    count = min(EXEMPLARS_PER_COVER // ANCHORS, int(np.count_nonzero(near_anchor)))
     picked = rng.choice(len(centres), size=count, replace=False, p=near_anchor / near_anchor.sum())
     return centres[picked]
 
@@ -206,6 +242,8 @@ def _tint_like_map(painted: np.ndarray, cover: str, survey: Survey) -> np.ndarra
     map's, which the painters were made for.
     """
     present = survey.labels == COVER_INDEX[cover]
+    if cover == landcover.WATER:  # only open water: dark woods and roofs are no colour for a lake
+        present &= measures.open_water(survey.small)
     present &= ~survey.blocked
     lab = cv2.cvtColor(np.clip(painted, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
     mean, std = lab.reshape(-1, 3).mean(axis=0), lab.reshape(-1, 3).std(axis=0) + 1e-3
@@ -240,7 +278,8 @@ def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generato
     their own edges instead of being averaged into a blur.
     """
     patch = exemplars.shape[1]
-    overlap = max(4, patch // 4)
+    overlap = max(4, patch // 3)
+    uses = np.zeros(len(exemplars), np.float32)
     step = patch - overlap
     height, width = shape
     rows = max(1, math.ceil((height - overlap) / step))
@@ -250,29 +289,34 @@ def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generato
         for column in range(columns):
             top, left = row * step, column * step
             target = canvas[top : top + patch, left : left + patch]
-            seen = _overlap_mask(patch, overlap, row > 0, column > 0)
-            chosen = exemplars[_pick(exemplars, target, seen, rng)]
+            index = _pick(exemplars, target, overlap, row > 0, column > 0, rng, uses)
+            uses[index] += 1
+            chosen = exemplars[index]
             weight = _seam_weight(((chosen - target) ** 2).sum(axis=2), overlap, row > 0, column > 0)
             target += (chosen - target) * weight[..., None]
     return canvas[:height, :width]
 
 
-def _overlap_mask(patch, overlap, has_top, has_left) -> np.ndarray:
-    seen = np.zeros((patch, patch), bool)
+def _pick(exemplars, target, overlap, has_top, has_left, rng, uses) -> int:
+    """One of the best few patches for the overlap; a patch used before counts as worse.
+
+    The overlap is compared on every other pixel of its strips (views, no copies):
+    a quarter of the work and the same choice.
+    """
+    if not (has_top or has_left):
+        return int(np.argmin(uses + rng.random(len(uses))))
+    errors = np.zeros(len(exemplars), np.float32)
     if has_top:
-        seen[:overlap] = True
+        errors += ((exemplars[:, :overlap:2, ::2] - target[:overlap:2, ::2]) ** 2).sum(axis=(1, 2, 3))
     if has_left:
-        seen[:, :overlap] = True
-    return seen
-
-
-def _pick(exemplars, target, seen, rng) -> int:
-    if not seen.any():
-        return int(rng.integers(len(exemplars)))
-    errors = ((exemplars[:, seen] - target[seen]) ** 2).sum(axis=(1, 2))
+        errors += ((exemplars[:, ::2, :overlap:2] - target[::2, :overlap:2]) ** 2).sum(axis=(1, 2, 3))
+    errors *= 1 + REUSE_PENALTY * uses
     good = np.flatnonzero(errors <= errors.min() * 1.1 + 1e-3)
     best_few = np.argsort(errors)[: max(3, len(good))]
     return int(rng.choice(best_few))
+
+
+REUSE_PENALTY = 0.6  # a patch's overlap error grows by this share with every use: no repeated tile
 
 
 def _seam_weight(error: np.ndarray, overlap: int, has_top: bool, has_left: bool) -> np.ndarray:

@@ -17,6 +17,7 @@ pixel) and is good within a factor of about two on real orthophotos.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import cv2
@@ -84,3 +85,15 @@ def paint_at_scale(
     painted = painter(rng, size).astype(np.float32)
     interpolation = cv2.INTER_AREA if factor > 1 else cv2.INTER_CUBIC
     return cv2.resize(painted, (width, height), interpolation=interpolation)
+
+
+@dataclass(frozen=True)
+class ScaleEstimate:
+    metres_per_pixel: float
+    confidence: str
+    source: str
+
+
+def estimate_scale(rgb: np.ndarray) -> Optional[ScaleEstimate]:
+    mpp = estimate_metres_per_pixel(rgb)
+    return None if mpp is None else ScaleEstimate(mpp, "low", "roofs")

@@ -102,8 +102,13 @@ def _gable(frame: _Frame, footprint: np.ndarray, across: np.ndarray, colour) -> 
 
 
 def paint_castle(rng, base, region, mpp, angle):
+    """A castle filling the painted area: its curtain wall and towers along the outline, a paved
+    or gravel courtyard inside, the keep and the hall in the middle (at their real size)."""
     frame = _Frame.around(region, mpp, angle, (70, 50))
-    image = base.copy()
+    edge = _from_edge(region, mpp)
+    yard_colour = _ground_colour(base, region, (150, 142, 124))
+    image = base + (_paving(rng, region.shape, mpp, yard_colour * 0.95) - base) * (edge > 2.0)[..., None]
+    image, _wall = _curtain_wall(rng, image, region, mpp, edge, (162, 154, 138))
     yard = frame.box(0, 0, 60, 40)
     image = _over(image, (150, 142, 124), yard)  # gravel courtyard
     wall_outline = np.maximum(np.abs(frame.u) - 30, np.abs(frame.v) - 20)
@@ -129,10 +134,21 @@ def paint_castle(rng, base, region, mpp, angle):
 
 
 def paint_church(rng, base, region, mpp, angle):
+    """A church in its churchyard: the yard fills the painted area (lawn, rows of graves,
+    trees along its wall), the church stands in the middle at its real size."""
     frame = _Frame.around(region, mpp, angle, (42, 28))
-    image = base.copy()
-    churchyard = frame.box(0, 0, 54, 34)
-    image = _over(image, (120, 138, 84), churchyard * 0.7)
+    edge = _from_edge(region, mpp)
+    lawn = paint_at_scale(paint_meadow, rng, region.shape, zoom_for(mpp))
+    image = base + (lawn - base) * (edge > 0.8)[..., None]
+    wall = np.clip(1 - np.abs(edge - 0.9) / 0.7, 0, 1) * region
+    image = _over(image, (150, 144, 132), wall)
+    if mpp < 1.2:  # graves: 1 x 2 m stones in rows 3 m apart, where the map shows them
+        rows = ((frame.v % 3.0) < 1.0) & ((frame.u % 2.0) < 1.1) & (edge > 4)
+        image = _over(image, (176, 172, 166), (rows & (_hash(np.floor(frame.u / 2), np.floor(frame.v / 3)) < 0.7))
+                      .astype(np.float32) * 0.8)
+    paths = np.maximum(frame.line(frame.u, 2.5), frame.line(frame.v, 2.5)) * (edge > 1.5)
+    image = _over(image, _ground_colour(base, region, (170, 162, 146)), paths)
+    image = _paint_trees(rng, image, _tree_clumps(rng, region, mpp, edge), mpp)
     nave = frame.box(0, 0, 32, 12)
     transept = frame.box(6, 0, 10, 26)
     apse = frame.disc(16, 0, 6) * (frame.u > 16)
@@ -151,8 +167,13 @@ def paint_church(rng, base, region, mpp, angle):
 
 
 def paint_stadium(rng, base, region, mpp, angle):
+    """A football stadium: pitch, track and stands at their real size in the middle, a paved
+    forecourt with a line of trees along the painted outline around them."""
     frame = _Frame.around(region, mpp, angle, (150, 110))
-    image = base.copy()
+    edge = _from_edge(region, mpp)
+    forecourt = _paving(rng, region.shape, mpp, _ground_colour(base, region, (146, 146, 142)))
+    image = base + (forecourt - base) * (edge > 1.0)[..., None]
+    image = _paint_trees(rng, image, _tree_clumps(rng, region, mpp, edge, near=10.0), mpp)
     outer = _rounded(frame, 75, 55, 22)
     inner = _rounded(frame, 60, 42, 14)
     stands = np.clip(outer - inner, 0, 1)
@@ -333,7 +354,89 @@ def snow_over(rng, base, region, mpp, angle):
     return image, 1.0
 
 
+# --- Grounds: what a structure's painted area holds around the building itself -------------
+
+
+def _from_edge(region: np.ndarray, mpp: float) -> np.ndarray:
+    """Metres from the painted area's outline, inside it (the picture's edge is no outline)."""
+    padded = cv2.copyMakeBorder(region.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, 5)[1:-1, 1:-1] * np.float32(mpp)
+
+
+def _paving(rng, shape, mpp, colour, contrast=10.0) -> np.ndarray:
+    """Paving or gravel in `colour`: worn patches of a few metres and grain, at the map's scale."""
+    wear = smooth_noise(rng, shape, max(1.5, 6.0 / mpp), octaves=3)
+    return np.asarray(colour, np.float32) + (wear * contrast)[..., None] + grain(rng, shape, 3.0)
+
+
+def _ground_colour(base: np.ndarray, region: np.ndarray, fallback) -> np.ndarray:
+    """A light, grey paving colour taken from the map around the area (its own paths and yards)."""
+    around = ~region
+    pixels = base[around] if around.sum() > 50 else base.reshape(-1, 3)
+    spread = pixels.max(axis=1) - pixels.min(axis=1)
+    grey = pixels[(spread < 25) & (pixels.mean(axis=1) > 90)]
+    if len(grey) < 30:
+        return np.asarray(fallback, np.float32)
+    return np.median(grey, axis=0).astype(np.float32)
+
+
+def _tree_clumps(rng, region, mpp, edge, near=8.0) -> np.ndarray:
+    """Soft masks of tree crowns (5-9 m) in a band along the outline."""
+    shape = region.shape
+    crowns = smooth_noise(rng, shape, max(1.5, 3.5 / mpp), octaves=1)
+    band = np.clip(1 - np.abs(edge - near * 0.5) / near, 0, 1) * region
+    return np.clip((crowns - 0.6) * 3, 0, 1) * band
+
+
+def _paint_trees(rng, image, trees, mpp):
+    shaded = image * (1 - 0.45 * _shifted(trees, max(1, round(2.5 / mpp))))[..., None]
+    canopy = paint_at_scale(paint_forest, rng, trees.shape, zoom_for(mpp))
+    return shaded + (canopy - shaded) * trees[..., None]
+
+
+def _curtain_wall(rng, image, region, mpp, edge, colour):
+    """A stone wall along the painted outline, with round towers every 25-35 m along it."""
+    wall = np.clip(1 - np.abs(edge - 3.5) / 1.6, 0, 1) * region
+    towers = np.zeros(region.shape, np.float32)
+    contours, _ = cv2.findContours(((edge >= 3.5) & region).astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    spacing = max(3, int(round(30.0 / mpp)))
+    radius = max(1, int(round(4.5 / mpp)))
+    for contour in contours:
+        if len(contour) < spacing // 2:
+            continue
+        for point in contour[:: spacing, 0]:
+            cv2.circle(towers, (int(point[0]), int(point[1])), radius, 1.0, -1, cv2.LINE_AA)
+    towers *= region
+    built = np.clip(wall + towers, 0, 1)
+    image = image * (1 - 0.5 * _shifted(built, max(1, round(6 / mpp))))[..., None]
+    stone = np.asarray(colour, np.float32) * (1 + 0.07 * smooth_noise(rng, region.shape, max(1.0, 1.5 / mpp)))[..., None]
+    image = image + (stone - image) * wall[..., None]
+    lit = np.asarray(colour, np.float32) * 0.62  # slate cones of the towers
+    return image + (lit - image) * towers[..., None], built
+
+
+def paint_market(rng, base, region, mpp, angle):
+    """A market square filling the painted area: cobbles in the map's paving colour, rows of
+    stalls with coloured awnings (3 x 2 m) in the middle, a few trees along its edge."""
+    frame = _Frame.around(region, mpp, angle, (0, 0))
+    frame.fit, frame.mpp = 1.0, mpp
+    edge = _from_edge(region, mpp)
+    image = base + (_paving(rng, region.shape, mpp, _ground_colour(base, region, (160, 150, 138)), 8.0)
+                    - base) * (edge > 0.5)[..., None]
+    cell_u, cell_v = np.floor(frame.u / 4.0), np.floor(frame.v / 6.0)
+    stall = ((frame.u % 4.0) < 3.0) & ((frame.v % 6.0) < 2.0) & (edge > 8) & (_hash(cell_u, cell_v) < 0.55)
+    awnings = np.float32([[196, 64, 52], [232, 232, 226], [60, 110, 160], [210, 170, 60]])
+    colour = awnings[(_hash(cell_u + 7, cell_v) * len(awnings)).astype(int) % len(awnings)]
+    stalls = stall.astype(np.float32)
+    image = image * (1 - 0.4 * _shifted(stalls, max(1, round(1.5 / mpp))))[..., None]
+    image = image + (colour - image) * stalls[..., None]
+    image = _paint_trees(rng, image, _tree_clumps(rng, region, mpp, edge, near=6.0), mpp)
+    return image + grain(rng, region.shape, 2), 1.0
+
+
 STRUCTURES: dict[str, Callable] = {
+    "market square": paint_market,
     "castle": paint_castle,
     "church": paint_church,
     "stadium": paint_stadium,

@@ -1,6 +1,6 @@
 """What the classic engine knows how to paint: the wishes a museum should expect.
 
-SUBJECTS lists the 20 wishes visitors of a town museum make most often (the
+SUBJECTS lists the 21 wishes visitors of a town museum make most often (the
 kiosk's shipped suggestions first: a lake, a dense forest, a castle on the
 hill), each with its strategy:
 
@@ -69,6 +69,8 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject("street", ("street", "road", "motorway", "highway"), landcover.ROAD, EXEMPLAR, FILL),
     Subject("beach", ("beach", "sandy beach", "desert", "dune", "sand"), landcover.SAND, EXEMPLAR, NATURAL),
     Subject("mountain", ("mountain", "rock", "rocky", "cliff", "quarry"), landcover.ROCK, EXEMPLAR, NATURAL),
+    Subject("market square", ("market square", "marketplace", "market", "town square"),
+            landcover.ROAD, STRUCTURE, BUILT),
     Subject("wind farm", ("wind farm", "wind turbine", "wind turbines", "wind park", "wind power"),
             landcover.MEADOW, STRUCTURE, FILL),
     Subject("volcano", ("volcano", "lava", "magma", "eruption"), landcover.LAVA, EXEMPLAR, FILL),
