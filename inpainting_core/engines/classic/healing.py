@@ -58,8 +58,9 @@ def heal(picture: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.
         if level < len(pyramid) - 1:
             estimate = known.copy()
         solver = _Level(known, level_hole, rng)
-        if not solver.sources.any():
-            return _smooth_fill(picture, hole)
+        if solver.source_ys.size < 16:  # the ring is too thin at this level: start finer
+            estimate, nnf = _smooth_fill(known, level_hole), None
+            continue
         nnf = solver.initial(nnf)
         if level < len(pyramid) - 1:
             estimate = solver.vote(estimate, nnf)
@@ -67,6 +68,9 @@ def heal(picture: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.
         for _ in range(1 if finest else 3):
             nnf = solver.search(estimate, nnf, jumps=3 if finest else 6, tries=3 if finest else 6)
             estimate = solver.vote(estimate, nnf)
+        if finest:  # the votes' average is smoother than the map: take each match's own pixel
+            sy, sx, _ = nnf
+            estimate[solver.ys, solver.xs] = 0.25 * estimate[solver.ys, solver.xs] + 0.75 * known[sy, sx]
     return estimate
 
 
