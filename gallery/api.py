@@ -7,6 +7,8 @@ show, also to curators: what is pending or rejected stays in admin.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +16,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import generics, serializers
@@ -21,8 +24,9 @@ from rest_framework.pagination import PageNumberPagination
 
 from gallery.models import Creation
 from gallery.views import public_creations
-from inpainting.api.serializers import DetailSerializer
+from inpainting.api.serializers import DetailSerializer, FrameSerializer
 from inpainting.api.views import ApiView
+from inpainting_core.framing import Frame
 from museum.models import World
 
 
@@ -73,7 +77,24 @@ class CreationSerializer(serializers.ModelSerializer):
     before_url = serializers.SerializerMethodField()
     after_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField(
-        help_text=_("A small JPEG of the after picture."),
+        help_text=_("A small JPEG of the after picture, framed on the change."),
+    )
+    thumbnail_before_url = serializers.SerializerMethodField(
+        help_text=_("A small JPEG of the before picture, framed on the change."),
+    )
+    frame = serializers.SerializerMethodField(
+        help_text=_("Where the after picture differs from the before picture, and the part "
+                    "of the map the thumbnails show."),
+    )
+    frame_before_url = serializers.SerializerMethodField(
+        help_text=_("The before picture's frame at full resolution (JPEG)."),
+    )
+    frame_after_url = serializers.SerializerMethodField(
+        help_text=_("The after picture's frame at full resolution (JPEG)."),
+    )
+    postcard_url = serializers.SerializerMethodField(
+        help_text=_("A share picture: before and after side by side, the title, the wish, "
+                    "the museum and the date (JPEG, 1200 × 630)."),
     )
     qr_url = serializers.SerializerMethodField(help_text=_("A QR code of the page, as SVG."))
 
@@ -81,7 +102,9 @@ class CreationSerializer(serializers.ModelSerializer):
         model = Creation
         fields = [
             "slug", "title", "visitor_name", "wish", "wish_translated", "world", "engine",
-            "created", "featured", "url", "before_url", "after_url", "thumbnail_url", "qr_url",
+            "created", "featured", "url", "before_url", "after_url", "thumbnail_url",
+            "thumbnail_before_url", "frame", "frame_before_url", "frame_after_url",
+            "postcard_url", "qr_url",
         ]
 
     def _link(self, name: str, creation) -> str:
@@ -101,6 +124,23 @@ class CreationSerializer(serializers.ModelSerializer):
 
     def get_thumbnail_url(self, creation) -> str:
         return self._link("gallery:thumb", creation)
+
+    def get_thumbnail_before_url(self, creation) -> str:
+        return self._link("gallery:thumb-before", creation)
+
+    @extend_schema_field(FrameSerializer(allow_null=True))
+    def get_frame(self, creation) -> Optional[dict]:
+        frame = Frame.from_dict(creation.frame)
+        return frame.as_dict() if frame else None
+
+    def get_frame_before_url(self, creation) -> str:
+        return self._link("gallery:frame-before", creation)
+
+    def get_frame_after_url(self, creation) -> str:
+        return self._link("gallery:frame-after", creation)
+
+    def get_postcard_url(self, creation) -> str:
+        return self._link("gallery:postcard", creation)
 
     def get_qr_url(self, creation) -> str:
         return self._link("gallery:qr", creation)

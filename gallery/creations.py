@@ -18,11 +18,13 @@ from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import Signal, receiver
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import Creation
 from inpainting.models import InpaintJob
+from inpainting_core.framing import Frame
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.wishes import normalise
 from museum import moderation
@@ -42,8 +44,9 @@ APPROVED = "approved"
 REJECTED = "rejected"
 FEATURED = "featured"
 UNFEATURED = "unfeatured"
+REOPENED = "reopened"  # a decision undone: pending again
 DELETED = "deleted"
-ACTIONS = (APPROVED, REJECTED, FEATURED, UNFEATURED, DELETED)
+ACTIONS = (APPROVED, REJECTED, FEATURED, UNFEATURED, REOPENED, DELETED)
 
 
 class CreationProblem(ValueError):
@@ -125,6 +128,8 @@ def _new_creation(job: InpaintJob, **visitor_fields) -> Creation:
         prompt_final=job.prompt_final,
         engine=job.engine,
         generation_settings=generation_settings(job),
+        # the worker found it when it stored the result (None: shown whole)
+        frame=job.frame if Frame.from_dict(job.frame) else None,
         status=Status.APPROVED if auto_approve else Status.PENDING,
         moderated_at=timezone.now() if auto_approve else None,
         **visitor_fields,
@@ -186,6 +191,50 @@ def set_featured(creation: Creation, featured: bool, user) -> Creation:
             _("Only approved creations can be featured."), code="not_approved", field="featured"
         )
     return _decide(creation, user, FEATURED if featured else UNFEATURED, featured=featured)
+
+
+# What a decision changes, and what undoing it puts back.
+DECISION_FIELDS = ("status", "featured", "rejection_reason", "moderated_by_id", "moderated_at")
+
+
+def decision_state(creation: Creation) -> dict:
+    """The creation's decision as JSON-able values (to undo a later decision with `restore`)."""
+    return {
+        "status": creation.status,
+        "featured": creation.featured,
+        "rejection_reason": creation.rejection_reason,
+        "moderated_by_id": creation.moderated_by_id,
+        "moderated_at": creation.moderated_at.isoformat() if creation.moderated_at else None,
+    }
+
+
+def restore(creation: Creation, state: dict) -> Creation:
+    """Put back a decision as `decision_state` recorded it (a curator's undo).
+
+    Walls hear of it as of any decision: a creation that was public and is
+    no longer is removed, one that is public again is added or updated.
+    """
+    was_public, was_featured = creation.is_public, creation.featured
+    if state["status"] not in Status.values:
+        raise CreationProblem(_("This decision cannot be undone."), code="bad_state")
+    changes = {
+        "status": state["status"],
+        "featured": bool(state["featured"]) and state["status"] == Status.APPROVED,
+        "rejection_reason": str(state["rejection_reason"] or ""),
+        "moderated_by_id": state["moderated_by_id"],
+        "moderated_at": parse_datetime(state["moderated_at"]) if state["moderated_at"] else None,
+    }
+    for field, value in changes.items():
+        setattr(creation, field, value)
+    creation.save(update_fields=[field.removesuffix("_id") for field in changes])
+    if creation.is_public:
+        if not was_public:
+            _announce(creation, APPROVED)
+        elif creation.featured != was_featured:
+            _announce(creation, FEATURED if creation.featured else UNFEATURED)
+    elif was_public:
+        _announce(creation, REJECTED if creation.status == Status.REJECTED else REOPENED)
+    return creation
 
 
 def _decide(creation: Creation, user, action: str, **changes) -> Creation:

@@ -44,6 +44,9 @@ class Creation(models.Model):
     )
     before_image = models.ImageField(_("before"), upload_to=creation_before_path, max_length=255)
     after_image = models.ImageField(_("after"), upload_to=creation_after_path, max_length=255)
+    # Where the after picture differs from the before picture and what to show of it
+    # first (inpainting_core.framing.Frame.as_dict); the job's, or found from the pictures.
+    frame = models.JSONField(_("frame of the change"), null=True, blank=True, editable=False)
 
     prompt_original = models.TextField(_("wish"))
     prompt_translated = models.TextField(_("translation"), blank=True)

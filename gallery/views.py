@@ -24,23 +24,21 @@ from django.utils.cache import (
     patch_cache_control,
 )
 from django.utils.http import quote_etag
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 from PIL import Image
 
-from gallery import qr
+from gallery import pictures, qr
 from gallery import wall as wall_state
-from gallery.creations import creation_folder
 from gallery.models import Creation
 from inpainting_core import engines
-from museum import thumbnails
+from inpainting_core.imaging import ImageProblem
 from museum.models import World
 
 MODERATE_PERMISSION = "gallery.moderate_creation"
 VIEW_WORLD_PERMISSION = "museum.view_world"
 
 CREATIONS_PER_PAGE = 24
-THUMBNAIL_SIDE = 480
-THUMBNAIL_QUALITY = 82
 PICTURES = {"before": "before_image", "after": "after_image"}
 
 # The wall's pace: seconds per slide, overridable per screen with ?seconds=.
@@ -125,10 +123,16 @@ def gallery_index(request):
 
 @require_safe
 def creation_detail(request, slug):
-    """One creation: what the QR code opens on a visitor's phone."""
+    """One creation: what the QR code opens on a visitor's phone.
+
+    It opens on the frame of the change; `?view=map` shows the whole map with the
+    painted region outlined. Both compare before and after with a slider.
+    """
     creation = visible_creation(request, slug)
     if creation is None:
         return not_public(request)
+    frame = pictures.frame_of(creation)
+    whole_map = frame.is_whole or request.GET.get("view") == "map"
     response = render(
         request,
         "gallery/creation.html",
@@ -136,12 +140,37 @@ def creation_detail(request, slug):
             "creation": creation,
             "qr_svg": qr.creation_qr_svg(request, creation.slug),
             "page_url": qr.creation_page_url(request, creation.slug),
+            "postcard_url": request.build_absolute_uri(
+                reverse("gallery:postcard", args=[creation.slug])
+            ),
+            "postcard_size": pictures.POSTCARD_SIZE,
             "engine_label": engine_label(creation.engine),
+            "frame": frame,
+            "whole_map": whole_map,
+            # the pictures' shape, for the page's layout before they arrive
+            "shown": frame.size if whole_map else (frame.box[2] - frame.box[0],
+                                                   frame.box[3] - frame.box[1]),
+            "outline": map_outline(creation, frame) if whole_map and not frame.is_whole else None,
         },
     )
     if not creation.is_public:  # a curator's preview
         mark_cacheable(response, public=False)
     return response
+
+
+def map_outline(creation: Creation, frame) -> dict:
+    """What the whole map's view draws over the pictures: the frame and the painted outline,
+    in the map's pixels (an SVG with the map's viewBox lies on the pictures)."""
+    try:
+        polygons = pictures.outline(creation)
+    except (OSError, ImageProblem):
+        polygons = []
+    left, top, right, bottom = frame.box
+    return {
+        "width": frame.size[0], "height": frame.size[1],
+        "box": {"x": left, "y": top, "width": right - left, "height": bottom - top},
+        "polygons": [" ".join(f"{x},{y}" for x, y in polygon) for polygon in polygons],
+    }
 
 
 def engine_label(engine: str) -> str:
@@ -199,14 +228,36 @@ def creation_picture(request, slug, which):
 
 
 @require_safe
-def creation_thumbnail(request, slug):
-    """A small JPEG of the after picture for lists, made once and kept beside it."""
+def creation_thumbnail(request, slug, kind="thumb"):
+    """A picture made from the before or after picture (gallery.pictures.KINDS): the framed
+    thumbnails of lists and cards, the frame's and the whole map's pictures of the page.
+    `?download=1` offers it as a file to save."""
     creation = visible_creation(request, slug)
-    if creation is None or not creation.after_image:
+    if creation is None or not creation.after_image or not creation.before_image:
         return picture_not_found()
+    download = request.GET.get("download") == "1"
+    made = pictures.KINDS[kind]
     return send_picture(
-        request, lambda: cached_thumbnail(creation), "image/jpeg",
-        public=creation.is_public, etag=f"{creation.slug}-thumb",
+        request, lambda: pictures.open_picture(creation, kind), made.content_type,
+        public=creation.is_public,
+        # the frame is part of the name: a frame filled in later is a new version
+        etag=f"{creation.slug}-{posixpath.basename(pictures.name_of(creation, kind))}",
+        download_name=f"olpe-{creation.slug}-{kind}.{made.extension}" if download else None,
+    )
+
+
+@require_safe
+def creation_postcard(request, slug):
+    """The share picture (Open Graph preview, and a download): gallery.pictures.Postcard."""
+    creation = visible_creation(request, slug)
+    if creation is None or not creation.after_image or not creation.before_image:
+        return picture_not_found()
+    download = request.GET.get("download") == "1"
+    return send_picture(
+        request, lambda: pictures.open_postcard(creation), "image/jpeg",
+        public=creation.is_public,
+        etag=f"{creation.slug}-{posixpath.basename(pictures.postcard_name(creation))}",
+        download_name=f"olpe-{creation.slug}-postkarte.jpg" if download else None,
     )
 
 
@@ -237,18 +288,6 @@ def send_picture(request, open_file, content_type, *, public: bool, etag: str,
         )
     response["ETag"] = etag
     return mark_cacheable(response, public)
-
-
-def thumbnail_name(creation: Creation) -> str:
-    """Beside the creation's pictures: deleting a creation deletes its whole folder."""
-    return posixpath.join(creation_folder(creation), "thumb.jpg")
-
-
-def cached_thumbnail(creation: Creation):
-    """The open thumbnail file, made from the after picture on first use."""
-    return thumbnails.open_cached(
-        creation.after_image, thumbnail_name(creation), side=THUMBNAIL_SIDE, quality=THUMBNAIL_QUALITY
-    )
 
 
 # --- pictures of Worlds --------------------------------------------------------------------

@@ -49,7 +49,8 @@ REMOVED = "removed"
 
 # What `gallery.creations.creation_changed` announces, and what a wall makes of it.
 SHOWN_ACTIONS = {"approved": ADDED, "featured": UPDATED, "unfeatured": UPDATED}
-REJECTED_ACTION = "rejected"
+# Actions after which a creation is no longer public (a decision undone reopens it).
+WITHDRAWN_ACTIONS = {"rejected", "reopened"}
 DELETED_ACTION = "deleted"
 
 
@@ -105,7 +106,7 @@ def on_creation_changed(sender, creation: Creation, action: str, **kwargs) -> No
     """
     if action in SHOWN_ACTIONS and creation.is_public:
         send_to_walls({"type": SHOWN_ACTIONS[action], "slide": slide(creation)})
-    elif action == REJECTED_ACTION or (action == DELETED_ACTION and creation.is_public):
+    elif action in WITHDRAWN_ACTIONS or (action == DELETED_ACTION and creation.is_public):
         send_to_walls({"type": REMOVED, "slug": creation.slug})
 
 

@@ -5,12 +5,16 @@ Protocol (server to client, JSON):
 * The first message is the job's current state from the database, in the
   same vocabulary as the live events, with `"snapshot": true` and the full
   state under `"job"`: `queued` {position}, `started` {step, total} for a
-  running job, `succeeded` {result_url, preview_url}, `failed` {reason} or
-  `cancelled`.
+  running job, `succeeded` {result_url, preview_url, frame}, `failed` {reason}
+  or `cancelled`.
 * Then the live events, each with its `event_id`: `queued` {position}
   (again when the job is requeued, or, without an event_id, when its place in
   the queue changes), `started` {attempt, engine}, `progress` {step, total},
-  `preview` {step, data_url}, and one terminal event.
+  `preview` {step, data_url}, and one terminal event: `succeeded`
+  {result_url, preview_url, engine, notice, frame}, `failed` {reason} or
+  `cancelled`. `frame` is where the result changed the map and what to show
+  of it first: {box, change, size}, boxes as [left, top, right, bottom] in the
+  map's pixels (inpainting_core/framing.py).
 * After the terminal event the server closes the socket normally (1000).
   Clients should not reconnect after a terminal event; a reconnect would only
   get the terminal snapshot again.
@@ -219,7 +223,8 @@ def snapshot_message(job_id) -> Optional[dict]:
     elif job.status == Status.RUNNING:
         message.update(state["progress"])
     elif job.status == Status.SUCCEEDED:
-        message.update(result_url=state["result_url"], preview_url=state["preview_url"])
+        message.update(result_url=state["result_url"], preview_url=state["preview_url"],
+                       frame=state["frame"])
     elif job.status == Status.FAILED:
         message["reason"] = state["error"]
     return message

@@ -392,6 +392,7 @@ def job_state(job: InpaintJob, *, recover: bool = True) -> dict:
         "finished_at": _iso(job.finished_at),
         "result_url": result_url(job),
         "preview_url": preview_url(job),
+        "frame": job.frame if job.status == Status.SUCCEEDED else None,
     }
 
 

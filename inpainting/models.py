@@ -105,6 +105,9 @@ class InpaintJob(models.Model):
     preview_image = models.ImageField(
         _("preview"), upload_to=preview_path, max_length=255, blank=True
     )
+    # Where the result changed the map and what to show of it first
+    # (inpainting_core.framing.Frame.as_dict), stored with the result.
+    frame = models.JSONField(_("frame of the change"), null=True, blank=True, editable=False)
 
     # Progress and outcome.
     progress_step = models.PositiveIntegerField(default=0)

@@ -372,7 +372,9 @@ class JobRun:
         # says it did differently from the wish are kept with the job.
         # The prompts as sent: refitted when the model changed since submission.
         noted = {"seed": result.seed, "prompt_final": result.prompt.final,
-                 "negative_prompt": result.prompt.negative}
+                 "negative_prompt": result.prompt.negative,
+                 # where the map changed: what the kiosk, gallery and desk show first
+                 "frame": result.frame.as_dict() if result.frame else None}
         if result.notes:
             noted["notice"] = " ".join([self.job.notice, *result.notes]).strip()
         try:
@@ -383,6 +385,7 @@ class JobRun:
                     raise LostJob
                 self.job.status = Status.SUCCEEDED
                 self.job.seed = noted["seed"]
+                self.job.frame = noted["frame"]
                 self.job.notice = noted.get("notice", self.job.notice)
                 self.job.result_image.name = written["result_image"]
                 self.job.preview_image.name = written["preview_image"]
@@ -391,6 +394,7 @@ class JobRun:
                     "preview_url": jobs.preview_url(self.job),
                     "engine": self.job.engine,
                     "notice": self.job.notice,
+                    "frame": self.job.frame,
                 })
         except LostJob:
             self._delete_files(written)

@@ -19,6 +19,7 @@ from PIL import Image
 from inpainting_core import imaging
 from inpainting_core.engines import CLASSIC, get_engine
 from inpainting_core.engines.base import CancelCheck, EngineRequest, ProgressCallback
+from inpainting_core.framing import Frame, find_frame
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.prompts import PreparedPrompt, compose_prompt, prepare_prompt
 
@@ -32,6 +33,7 @@ class GenerationResult:
     crop_box: tuple[int, int, int, int]
     seconds: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # the engine's notes for the visitor
+    frame: Optional[Frame] = None  # where the map changed, and what to show first
 
 
 def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
@@ -141,6 +143,10 @@ def generate(
     composite_started = time.perf_counter()
     result = imaging.composite(image, painted.image, mask, plan, feather=feather)
     timings["composite"] = time.perf_counter() - composite_started
+    frame_started = time.perf_counter()
+    # Nothing outside the engine's box changes, so only it is compared.
+    frame = find_frame(image, result, mask, within=plan.box)
+    timings["frame"] = time.perf_counter() - frame_started
     return GenerationResult(
         image=result,
         prompt=prompt,
@@ -150,4 +156,5 @@ def generate(
         crop_box=plan.box,
         seconds=timings,
         notes=(*prompt.notes, *painted.notes),
+        frame=frame,
     )

@@ -1,8 +1,11 @@
-"""Small JPEG copies of pictures, made on first use and kept beside the picture.
+"""Small copies of pictures, made on first use and kept beside the picture.
 
 Lists in the admin and the public gallery both show many pictures at once;
 decoding full-size PNGs for each request would be slow. A thumbnail lives in
 the same folder as its picture, so deleting a creation's folder removes it.
+A thumbnail may show only a part of its picture (`box`, in the picture's
+pixels): it is cut from the full-resolution picture, then made smaller, never
+larger, so a small part stays sharp.
 """
 
 from __future__ import annotations
@@ -11,27 +14,48 @@ import io
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable, Optional
 
 from django.core.files.base import ContentFile
-from PIL import Image
+from PIL import Image, ImageOps
+
+Box = tuple[int, int, int, int]
 
 
 def open_cached(picture, name: str, *, side: int, quality: int):
     """The open thumbnail `name` of `picture` (a FieldFile), rendered if it is not there yet."""
-    storage = picture.storage
+    return open_made(picture.storage, name, lambda: render(picture, side=side, quality=quality))
+
+
+def open_made(storage, name: str, make: Callable[[], bytes]):
+    """The open file `name` of `storage`, made by `make` and stored first if it is not there."""
     if not storage.exists(name):
-        store_atomically(storage, name, render(picture, side=side, quality=quality))
+        store_atomically(storage, name, make())
     return storage.open(name, "rb")
 
 
-def render(picture, *, side: int, quality: int) -> bytes:
-    box = (side, side)
+def render(picture, *, side: int, quality: int, format: str = "JPEG") -> bytes:
+    """`picture` at most `side` pixels a side, as JPEG or PNG."""
     with picture.open("rb") as source, Image.open(source) as image:
-        image.draft("RGB", box)  # JPEG sources decode at a reduced scale
-        small = image.convert("RGB")
-        small.thumbnail(box, Image.Resampling.LANCZOS)
+        image.draft("RGB", (side, side))  # JPEG sources decode at a reduced scale
+        small = ImageOps.exif_transpose(image).convert("RGB")  # as the worker reads the map
+    return encode(shrunk(small, side), format=format, quality=quality)
+
+
+def shrunk(image: Image.Image, side: int, box: Optional[Box] = None) -> Image.Image:
+    """`image` (or its `box`) at most `side` pixels a side, never enlarged."""
+    if box is not None:
+        image = image.crop(box)
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return image
+
+
+def encode(image: Image.Image, *, format: str = "JPEG", quality: int = 85) -> bytes:
     buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)
+    if format == "PNG":
+        image.save(buffer, "PNG", optimize=False, compress_level=6)
+    else:
+        image.save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)
     return buffer.getvalue()
 
 

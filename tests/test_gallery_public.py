@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from PIL import Image
 
-from gallery import qr, views
+from gallery import pictures, qr, views
 from gallery.models import Creation
 from museum.models import World
 from tooling.demo import make_demo_map
@@ -222,14 +222,14 @@ def test_the_thumbnail_is_made_once_and_removed_with_its_creation(
     creation = new_creation(pictures=(png_bytes(large), png_bytes(large)))
     url = reverse("gallery:thumb", args=[creation.slug])
     first = b"".join(client.get(url).streaming_content)
-    name = views.thumbnail_name(creation)
+    name = pictures.name_of(creation, "thumb")
     assert default_storage.exists(name)
     made_at = default_storage.get_modified_time(name)
     assert b"".join(client.get(url).streaming_content) == first
     assert default_storage.get_modified_time(name) == made_at
     with Image.open(io.BytesIO(first)) as thumbnail:
         assert thumbnail.format == "JPEG"
-        assert max(thumbnail.size) == views.THUMBNAIL_SIDE
+        assert max(thumbnail.size) == pictures.KINDS["thumb"].side
         assert thumbnail.size[0] / thumbnail.size[1] == pytest.approx(1200 / 900, rel=0.01)
     with django_capture_on_commit_callbacks(execute=True):  # files go once the delete commits
         creation.delete()
@@ -353,6 +353,11 @@ def test_the_gallery_api_lists_approved_creations_in_pages(client):
         "before_url": f"http://testserver/c/{slug}/before.png",
         "after_url": f"http://testserver/c/{slug}/after.png",
         "thumbnail_url": f"http://testserver/c/{slug}/thumb.jpg",
+        "thumbnail_before_url": f"http://testserver/c/{slug}/thumb-before.jpg",
+        "frame": None,  # not known for this one: its pictures are shown whole
+        "frame_before_url": f"http://testserver/c/{slug}/frame-before.jpg",
+        "frame_after_url": f"http://testserver/c/{slug}/frame-after.jpg",
+        "postcard_url": f"http://testserver/c/{slug}/postcard.jpg",
         "qr_url": f"http://testserver/c/{slug}/qr.svg",
     }
     assert "rejection_reason" not in entry and "status" not in entry

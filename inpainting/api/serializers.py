@@ -380,6 +380,23 @@ class ProgressSerializer(serializers.Serializer):
     total = serializers.IntegerField()
 
 
+class FrameSerializer(serializers.Serializer):
+    """inpainting_core.framing.Frame.as_dict: boxes are [left, top, right, bottom] in map pixels."""
+
+    box = serializers.ListField(
+        child=serializers.IntegerField(), min_length=4, max_length=4,
+        help_text=_("The part of the map to show first: the change, grown for context, 4:3."),
+    )
+    change = serializers.ListField(
+        child=serializers.IntegerField(), min_length=4, max_length=4,
+        help_text=_("The painted region and the pixels that changed."),
+    )
+    size = serializers.ListField(
+        child=serializers.IntegerField(), min_length=2, max_length=2,
+        help_text=_("The map's width and height in pixels."),
+    )
+
+
 class JobStateSerializer(serializers.Serializer):
     """A snapshot of a job; `websocket_url` streams every change of it."""
 
@@ -408,6 +425,11 @@ class JobStateSerializer(serializers.Serializer):
     url = serializers.CharField()
     result_url = serializers.CharField(allow_null=True, help_text=_("Set once the job succeeded."))
     preview_url = serializers.CharField(allow_null=True)
+    frame = FrameSerializer(
+        allow_null=True,
+        help_text=_("Set once the job succeeded: where the result changed the map, and the "
+                    "part of it to show first."),
+    )
     websocket_url = serializers.CharField()
 
 
