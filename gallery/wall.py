@@ -35,6 +35,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from gallery.models import Creation
+from inpainting_core.framing import Frame
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def slide(creation: Creation) -> dict:
         "name": creation.visitor_name if creation.consent else "",
         "world": creation.world.name if creation.world_id else "",
         "featured": creation.featured,
+        # where the change is: the wall moves from the whole map into it (None: shown whole)
+        "frame": frame.as_dict() if (frame := Frame.from_dict(creation.frame)) else None,
         "created": creation.created_at.isoformat(),
         "before_url": reverse("gallery:before", args=[slug]),
         "after_url": reverse("gallery:after", args=[slug]),

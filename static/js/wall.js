@@ -37,6 +37,9 @@ var layers = Array.prototype.map.call(root.querySelectorAll(".wall-slide"), func
     element: element,
     stage: element.querySelector(".wall-stage"),
     frame: element.querySelector(".wall-frame"),
+    canvas: element.querySelector(".wall-canvas"),
+    overview: element.querySelector(".wall-overview img"),
+    overviewBox: element.querySelector(".wall-overview-box"),
     before: element.querySelector(".wall-before"),
     after: element.querySelector(".wall-after"),
     featured: element.querySelector(".wall-featured"),
@@ -151,6 +154,7 @@ function load(layer, slide) {
   layer.element.classList.remove("is-playing");
   layer.before.src = slide.before_url;
   layer.after.src = slide.after_url;
+  layer.overview.src = slide.before_url;  // the same picture: loaded once
   layer.qr.src = slide.qr_url;
   var timer = 0;
   var timeout = new Promise(function (resolve) {
@@ -168,6 +172,7 @@ function load(layer, slide) {
 
 function present(layer, slide) {
   var previous = layers[state.front];
+  layer.slide = slide;
   fillCaption(layer, slide);
   fitFrame(layer);
   void layer.element.offsetWidth;  // restart the wipe even when the same slide plays again
@@ -198,17 +203,85 @@ function fillCaption(layer, slide) {
 }
 
 function fitFrame(layer) {
-  // The frame takes the picture's shape, so the wipe's edge runs along the picture itself.
+  // The frame takes the shape of what it ends on, so the wipe's edge runs along the
+  // picture itself: the change's frame (slide.frame, in the map's pixels), or the whole map.
   var width = layer.after.naturalWidth || layer.before.naturalWidth;
   var height = layer.after.naturalHeight || layer.before.naturalHeight;
   var box = layer.stage.getBoundingClientRect();
+  var style = layer.frame.style;
   if (!width || !height || !box.width || !box.height) {
-    layer.frame.style.width = layer.frame.style.height = "";
+    style.width = style.height = "";
     return;
   }
-  var scale = Math.min(box.width / width, box.height / height);
-  layer.frame.style.width = Math.floor(width * scale) + "px";
-  layer.frame.style.height = Math.floor(height * scale) + "px";
+  var view = framedView(layer.slide && layer.slide.frame, width, height);
+  var scale = Math.min(box.width / view.width, box.height / view.height);
+  style.width = Math.floor(view.width * scale) + "px";
+  style.height = Math.floor(view.height * scale) + "px";
+  // The whole map laid out at the frame's scale (drawn sharp where the move ends), moved
+  // from showing all of it to showing the frame (wall.css animates through the steps).
+  var canvas = layer.canvas.style;
+  canvas.width = width * scale + "px";
+  canvas.height = height * scale + "px";
+  zoomSteps(view, width, height).forEach(function (step, index) {
+    style.setProperty("--zoom-" + index, "translate(" + (-step.left * scale * step.factor) + "px, "
+      + (-step.top * scale * step.factor) + "px) scale(" + step.factor + ")");
+  });
+  // The wipe runs across the frame only: insets in percent of the whole map.
+  style.setProperty("--wipe-from", (100 - 100 * view.left / width) + "%");
+  style.setProperty("--wipe-to", (100 - 100 * (view.left + view.width) / width) + "%");
+  layer.frame.classList.toggle("is-framed", view.framed);
+  // Where the frame lies on the whole map: a small map in the corner once the move is done.
+  var marker = layer.overviewBox.style;
+  marker.left = 100 * view.left / width + "%";
+  marker.top = 100 * view.top / height + "%";
+  marker.width = 100 * view.width / width + "%";
+  marker.height = 100 * view.height / height + "%";
+  layer.overview.parentNode.style.aspectRatio = width + " / " + height;
+}
+
+/**
+ * The move's keyframes (wall.css: ZOOM_STEPS + 1 of them, run linearly): the window onto the
+ * map shrinks from all of it (in the frame's shape) to the frame by a constant ratio per
+ * moment, eased in and out, so the move feels even from the first metre to the last; the
+ * window's corner travels in step with its size. `factor` is how much larger than the
+ * frame's scale the map is drawn.
+ */
+var ZOOM_STEPS = 8;
+
+function zoomSteps(view, width, height) {
+  var fit = Math.min(view.width / width, view.height / height);
+  var start = { width: view.width / fit, height: view.height / fit };
+  start.left = (width - start.width) / 2;
+  start.top = (height - start.height) / 2;
+  var steps = [];
+  for (var i = 0; i <= ZOOM_STEPS; i++) {
+    var t = i / ZOOM_STEPS;
+    var eased = t * t * (3 - 2 * t);
+    var windowWidth = start.width * Math.pow(view.width / start.width, eased);
+    var travelled = start.width > view.width
+      ? (start.width - windowWidth) / (start.width - view.width) : 1;
+    steps.push({
+      factor: view.width / windowWidth,
+      left: start.left + (view.left - start.left) * travelled,
+      top: start.top + (view.top - start.top) * travelled
+    });
+  }
+  return steps;
+}
+
+/** The part of the map a slide ends on, in the pictures' pixels: the frame, or all of it. */
+function framedView(frame, width, height) {
+  var whole = { left: 0, top: 0, width: width, height: height, framed: false };
+  if (!frame || !frame.box || !frame.size || !frame.size[0] || !frame.size[1]) return whole;
+  var sx = width / frame.size[0];
+  var sy = height / frame.size[1];
+  var box = frame.box;
+  var view = {
+    left: box[0] * sx, top: box[1] * sy,
+    width: (box[2] - box[0]) * sx, height: (box[3] - box[1]) * sy, framed: true
+  };
+  return view.width > 0 && view.height > 0 && (view.width < width || view.height < height)
+    ? view : whole;
 }
 
 function showEmpty() {
@@ -221,6 +294,7 @@ function showEmpty() {
     layer.element.setAttribute("aria-hidden", "true");
     layer.before.removeAttribute("src");  // lets the browser drop the pictures
     layer.after.removeAttribute("src");
+    layer.overview.removeAttribute("src");
     layer.qr.removeAttribute("src");
   });
   emptyState.hidden = false;
@@ -277,8 +351,14 @@ function goFullscreen() {
 
 // --- start ------------------------------------------------------------------------------
 
+// A slide's timeline: it fades in on the whole map, moves slowly into the change's
+// frame, then the wipe from before to after runs across the frame; then it rests.
+var ZOOM_DELAY_S = 0.8;
+var zoomSeconds = config.seconds * 0.3;
 root.style.setProperty("--slide-seconds", config.seconds + "s");
-root.style.setProperty("--wipe-delay", (config.seconds * 0.3).toFixed(2) + "s");
+root.style.setProperty("--zoom-delay", ZOOM_DELAY_S + "s");
+root.style.setProperty("--zoom-duration", zoomSeconds.toFixed(2) + "s");
+root.style.setProperty("--wipe-delay", (ZOOM_DELAY_S + zoomSeconds + 0.2).toFixed(2) + "s");
 root.style.setProperty("--wipe-duration", Math.min(2.5, config.seconds * 0.25).toFixed(2) + "s");
 window.addEventListener("resize", function () { fitFrame(layers[state.front]); });
 document.addEventListener("click", goFullscreen);
