@@ -18,13 +18,15 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path
+from django.views.decorators.http import require_GET, require_POST
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from gallery import creations
-from gallery.models import Creation
+from gallery import creations, desk, pictures
+from gallery.models import Creation, RejectionReason
 from museum.admin import ADMIN_CSS, PicturesMixin
 
 logger = logging.getLogger(__name__)
@@ -49,11 +51,26 @@ class CreationForm(forms.ModelForm):
 
 
 class RejectForm(forms.Form):
+    kept_reason = forms.ModelChoiceField(
+        RejectionReason.objects.filter(active=True), required=False, to_field_name="text",
+        label=_("Reason from the list"), empty_label=_("– none –"),
+    )
     reason = forms.CharField(
         label=_("Reason (for curators only, never shown publicly)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
     )
+
+    def clean(self):
+        """The kept reason and the free text together, as the desk writes them."""
+        data = super().clean()
+        kept = data.get("kept_reason")
+        data["reason"] = joined_reason(kept.text if kept else "", data.get("reason", ""))
+        return data
+
+
+def joined_reason(kept: str, free_text: str) -> str:
+    return " – ".join(part.strip() for part in (kept, free_text) if part and part.strip())
 
 
 # Buttons on a creation's page and what they do.
@@ -73,6 +90,7 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
         "before_thumbnail", "after_thumbnail", "wish", "world", "engine", "status", "featured",
         "created_at",
     )
+    change_list_template = "admin/gallery/creation/change_list.html"
     list_display_links = ("after_thumbnail", "wish")
     list_filter = ("status", "featured", "world", "engine", "created_at")
     date_hierarchy = "created_at"
@@ -113,20 +131,40 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
 
     # --- columns and fields
 
+    # The pictures the list and the page show: the change's frame (gallery/pictures.py).
+    PICTURE_SIZES = {
+        "thumb": {"before": "small-before", "after": "small-after"},
+        "frame": {"before": "frame-before", "after": "frame-after"},
+        "overview": {"before": "whole-before", "after": "overview"},
+        "whole": {"before": "whole-before", "after": "whole-after"},
+    }
+
+    def open_picture(self, creation, which, size):
+        kind = self.PICTURE_SIZES.get(size, {}).get(which)
+        if kind is None:
+            return super().open_picture(creation, which, size)
+        return pictures.open_picture(creation, kind), pictures.KINDS[kind].content_type
+
     @admin.display(description=_("before"))
     def before_thumbnail(self, creation):
-        return self.picture_tag(creation, "before")
+        return self.picture_tag(creation, "before", height=75)
 
     @admin.display(description=_("after"))
     def after_thumbnail(self, creation):
-        return self.picture_tag(creation, "after")
+        return self.picture_tag(creation, "after", height=75)
 
     @admin.display(description=_("wish"), ordering="prompt_original")
     def wish(self, creation):
+        """The visitor's own words first; the title and the translation under them."""
         return format_html(
-            "{}<br><small class=\"quiet\">{}</small>",
-            Truncator(creation.title or creation.prompt_original).chars(80),
-            Truncator(creation.prompt_translated).chars(80),
+            '<span class="olpe-wish">„{}“</span>{}{}',
+            Truncator(creation.prompt_original).chars(120),
+            format_html('<br><strong class="olpe-title">{}</strong>',
+                        Truncator(creation.title).chars(80)) if creation.title else "",
+            format_html('<br><small class="quiet" lang="en">{}</small>',
+                        Truncator(creation.prompt_translated).chars(80))
+            if creation.prompt_translated and creation.prompt_translated != creation.prompt_original
+            else "",
         )
 
     @admin.display(description=_("settings"))
@@ -148,15 +186,51 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         creation = self.get_object(request, unquote(object_id))
         context = dict(extra_context or {})
+        if creation is not None and creation.before_image and creation.after_image:
+            frame = pictures.frame_of(creation)
+            context.update(
+                before_url=self.picture_url(creation, "before", size="frame"),
+                after_url=self.picture_url(creation, "after", size="frame"),
+                whole_before_url=self.picture_url(creation, "before"),
+                whole_after_url=self.picture_url(creation, "after"),
+                overview_url=self.picture_url(creation, "after", size="overview"),
+                frame=frame,
+                frame_percent=frame.percent(),
+            )
         if creation is not None:
             context.update(
-                before_url=self.picture_url(creation, "before") if creation.before_image else "",
-                after_url=self.picture_url(creation, "after") if creation.after_image else "",
                 may_moderate=self.has_moderate_permission(request),
                 creation_status=creation.status,
                 creation_featured=creation.featured,
             )
         return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"may_moderate": self.has_moderate_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
+    # --- the review desk (gallery/desk.py)
+
+    def get_urls(self):
+        def moderating(view, method):
+            def checked(request, *args, **kwargs):
+                if not self.has_moderate_permission(request):
+                    raise PermissionDenied
+                return view(request, self, *args, **kwargs)
+            return self.admin_site.admin_view(method(checked))
+
+        return [
+            path("desk/", moderating(desk.page_view, require_GET), name="gallery_creation_desk"),
+            path("desk/queue/", moderating(desk.queue_view, require_GET),
+                 name="gallery_creation_desk_queue"),
+            path("desk/decide/", moderating(desk.decide_view, require_POST),
+                 name="gallery_creation_desk_decide"),
+            path("desk/undo/", moderating(desk.undo_view, require_POST),
+                 name="gallery_creation_desk_undo"),
+            path("desk/<int:pk>/outline/", moderating(desk.outline_view, require_GET),
+                 name="gallery_creation_desk_outline"),
+            *super().get_urls(),
+        ]
 
     def response_change(self, request, obj):
         button = next((name for name in DECISION_BUTTONS if name in request.POST), None)
@@ -276,3 +350,12 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
             decide(creation)
             changed += before != (creation.status, creation.featured, creation.rejection_reason)
         return changed
+
+
+@admin.register(RejectionReason)
+class RejectionReasonAdmin(admin.ModelAdmin):
+    """The reasons curators give often: offered on the desk and when rejecting in bulk."""
+
+    list_display = ("text", "order", "active")
+    list_editable = ("order", "active")
+    search_fields = ("text",)

@@ -85,3 +85,21 @@ class Creation(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status == self.Status.APPROVED
+
+
+class RejectionReason(models.Model):
+    """A reason curators give often when they reject a creation; offered first on the desk."""
+
+    text = models.CharField(_("reason"), max_length=200, unique=True)
+    order = models.PositiveIntegerField(_("order"), default=0)
+    active = models.BooleanField(
+        _("offered"), default=True, help_text=_("Offered on the review desk.")
+    )
+
+    class Meta:
+        ordering = ["order", "text"]
+        verbose_name = _("reason for rejection")
+        verbose_name_plural = _("reasons for rejection")
+
+    def __str__(self):
+        return self.text

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import UnidentifiedImageError
 
 from inpainting_core.engines import statuses as engine_statuses
+from inpainting_core.imaging import ImageProblem
 from museum import engine_choice, moderation, thumbnails
 from museum.models import BlockedAttempt, BlockedTerm, OpenAIUsage, SiteSettings, World
 from museum.spelling import SYMBOLS, normalise
@@ -36,6 +37,12 @@ THUMBNAIL_SIDE = 160
 THUMBNAIL_QUALITY = 80
 THUMBNAIL_SUFFIX = ".admin-thumb.jpg"
 ADMIN_CSS = {"all": ["admin/gallery/admin.css"]}
+
+
+# The admin is the curators' tool: its header and its pages' titles name the museum.
+admin.site.site_header = _("Stadtmuseum Olpe · Alternative World Histories")
+admin.site.site_title = _("Stadtmuseum Olpe · curators")
+admin.site.index_title = _("Overview")
 
 
 # --- pictures, for staff only ------------------------------------------------------------
@@ -80,15 +87,12 @@ class PicturesMixin:
             raise Http404
         if not self.has_view_permission(request, obj):
             raise PermissionDenied
-        picture = getattr(obj, self.pictures[which])
-        if not picture:
+        if not getattr(obj, self.pictures[which]):
             raise Http404
         try:
-            if request.GET.get("size") == "thumb":
-                response = FileResponse(open_thumbnail(picture), content_type="image/jpeg")
-            else:
-                response = FileResponse(picture.open("rb"), content_type="image/png")
-        except (OSError, UnidentifiedImageError) as error:
+            handle, content_type = self.open_picture(obj, which, request.GET.get("size"))
+            response = FileResponse(handle, content_type=content_type)
+        except (OSError, UnidentifiedImageError, ImageProblem) as error:
             logger.warning(
                 "Picture %s of %s %s unreadable: %s", which, obj._meta.model_name, obj.pk, error
             )
@@ -96,13 +100,22 @@ class PicturesMixin:
         response["Cache-Control"] = "private, max-age=300"
         return response
 
-    def picture_url(self, obj, which: str, *, thumb: bool = False) -> str:
+    def open_picture(self, obj, which: str, size: str | None):
+        """The open picture `which` of `obj` at `size` ("thumb", or None for the picture as
+        stored) and its content type; admins of models with more sizes add theirs."""
+        picture = getattr(obj, self.pictures[which])
+        if size == "thumb":
+            return open_thumbnail(picture), "image/jpeg"
+        return picture.open("rb"), "image/png"
+
+    def picture_url(self, obj, which: str, *, thumb: bool = False, size: str = "") -> str:
         opts = self.model._meta
         url = reverse(
             f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_picture",
             args=[obj.pk, which],
         )
-        return f"{url}?size=thumb" if thumb else url
+        size = "thumb" if thumb else size
+        return f"{url}?size={size}" if size else url
 
     def picture_tag(self, obj, which: str, *, height: int = 64):
         if obj is None or not obj.pk or not getattr(obj, self.pictures[which]):

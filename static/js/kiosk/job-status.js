@@ -10,7 +10,7 @@ const { gettext, ngettext, interpolate } = window;
 
 export class JobStatus {
   /**
-   * @param {object} handlers how a job ends: onSucceeded(job, resultUrl, notice),
+   * @param {object} handlers how a job ends: onSucceeded(job, resultUrl, notice, frame),
    *   onFailed(reason), onCancelled(), onGone(); `job` is {id, url, websocket_url, map}.
    */
   constructor({ onSucceeded, onFailed, onCancelled, onGone }) {
@@ -68,7 +68,7 @@ export class JobStatus {
         break;
       case "succeeded":
         this.ended((job) => this.handlers.onSucceeded(
-          job, message.result_url, message.notice ?? message.job?.notice));
+          job, message.result_url, message.notice ?? message.job?.notice, message.frame));
         break;
       case "failed":
         this.ended(() => this.handlers.onFailed(message.reason));

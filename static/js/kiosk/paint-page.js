@@ -21,6 +21,7 @@ import { GalleryForm } from "./gallery.js";
 import { byId } from "./http.js";
 import { kioskConfig, onReset } from "./idle.js";
 import { JobStatus } from "./job-status.js";
+import { ResultFrame } from "./result-frame.js";
 import { generateHint, WishForm } from "./wish.js";
 
 const { gettext } = window;
@@ -58,7 +59,8 @@ class PaintPage {
       onSubmit: () => this.generate(),
     });
     this.jobs = new JobStatus({
-      onSucceeded: (job, resultUrl, notice) => this.showResult(resultUrl, notice, job.map, job.id),
+      onSucceeded: (job, resultUrl, notice, frame) =>
+        this.showResult(resultUrl, notice, job.map, job.id, frame),
       onFailed: (reason) => this.showProblem(
         reason || gettext("The picture could not be painted."), () => this.generate()),
       onCancelled: () => {
@@ -83,6 +85,7 @@ class PaintPage {
       range: byId("compare-range"),
       control: byId("compare-control"),
     });
+    this.resultFrame = new ResultFrame();
   }
 
   async start() {
@@ -159,21 +162,22 @@ class PaintPage {
     });
   }
 
-  async showResult(resultUrl, notice, before, jobId) {
+  async showResult(resultUrl, notice, before, jobId, frame = null) {
     this.jobs.setMessage(gettext("Almost done …"));
     let map;
     try {
       map = await this.drawing.loadMap({ source: "job", jobId, resultUrl });
     } catch (error) {
       this.showProblem(gettext("Your picture is finished but could not be loaded."),
-        () => this.showResult(resultUrl, notice, before, jobId));
+        () => this.showResult(resultUrl, notice, before, jobId, frame));
       return;
     }
-    this.result = { jobId, map, before, notice: notice || "" };
+    this.result = { jobId, map, before, notice: notice || "", frame };
     const noticeLine = byId("result-notice");
     noticeLine.textContent = notice || "";
     noticeLine.hidden = !notice;
     this.compare.show(before.url, map.url);
+    this.resultFrame.show(frame);
     this.setState("result");
     byId("result-title").focus();
   }
@@ -221,7 +225,10 @@ class PaintPage {
     const painting = state === "painting";
     this.drawing.setEnabled(painting, ["painting", "submitting", "running"].includes(state));
     this.wish.setEnabled(painting);
-    if (!["result", "gallery", "done"].includes(state)) this.compare.hide();
+    if (!["result", "gallery", "done"].includes(state)) {
+      this.compare.hide();
+      this.resultFrame.reset();
+    }
     this.refreshControls();
   }
 
@@ -248,6 +255,7 @@ class PaintPage {
       result: this.result && {
         jobId: this.result.jobId, resultUrl: this.result.map.resultUrl,
         before: mapReference(this.result.before), notice: this.result.notice,
+        frame: this.result.frame,
       },
       paint: this.drawing.hasPaint() ? this.painter.maskDataUrl() : null,
     });
@@ -264,8 +272,8 @@ class PaintPage {
       if (draft.job) this.follow(draft.job, map);
       else if (draft.result) {
         const before = await this.mapFor(draft.result.before);
-        const { resultUrl, notice, jobId } = draft.result;
-        await this.showResult(resultUrl, notice, before, jobId);
+        const { resultUrl, notice, jobId, frame } = draft.result;
+        await this.showResult(resultUrl, notice, before, jobId, frame);
       }
     } catch (error) {
       console.warn("kiosk: the visit could not be restored", error);
