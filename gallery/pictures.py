@@ -242,14 +242,18 @@ class Postcard:
     def _story(self, draw: ImageDraw.ImageDraw, top: int, width: int) -> None:
         creation = self.creation
         museum = gettext("Stadtmuseum Olpe")
+        project = gettext("Alternative World Histories")
         date = formats.date_format(timezone.localtime(creation.created_at), "DATE_FORMAT")
         byline = " · ".join(part for part in (
             creation.visitor_name if creation.consent else "", date) if part)
         right_font, small_font = _font(26, bold=True), _font(20)
-        side = max(draw.textlength(museum, font=right_font), draw.textlength(byline, font=small_font))
+        side = max(draw.textlength(museum, font=right_font),
+                   draw.textlength(project, font=small_font),
+                   draw.textlength(byline, font=small_font))
         right = self.MARGIN + width
         draw.text((right - side, top), museum, font=right_font, fill=self.INK)
-        draw.text((right - side, top + 36), byline, font=small_font, fill=self.MUTED)
+        draw.text((right - side, top + 36), project, font=small_font, fill=self.MUTED)
+        draw.text((right - side, top + 64), byline, font=small_font, fill=self.MUTED)
         text_width = width - side - 30
         wish = f"„{creation.prompt_original}“"
         if creation.title:

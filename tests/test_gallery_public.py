@@ -84,6 +84,10 @@ def picture_urls(slug: str) -> list[str]:
         reverse("gallery:after", args=[slug]),
         reverse("gallery:after", args=[slug]) + "?download=1",
         reverse("gallery:thumb", args=[slug]),
+        *(reverse(f"gallery:{name}", args=[slug]) for name in (
+            "thumb-before", "frame-before", "frame-after", "whole-before", "whole-after",
+            "detail", "postcard")),
+        reverse("gallery:postcard", args=[slug]) + "?download=1",
         reverse("gallery:qr", args=[slug]),
     ]
 
