@@ -227,15 +227,16 @@ def outline(
 ) -> list[list[tuple[int, int]]]:
     """The outline of what was painted inside `box`, as polygons of map pixels.
 
-    The mask's painted region where the mask is known; else the pixels that
-    changed, closed over small gaps (an engine may leave some painted pixels
-    as they were).
+    The mask's painted region where the mask is known and shows paint there;
+    else the pixels that changed, closed over small gaps (an engine may leave
+    some painted pixels as they were).
     """
     left, top, right, bottom = box
+    painted = None
     if mask is not None:
         mask = imaging.fit_mask(mask, _size(after))
         painted = np.ascontiguousarray(mask[top:bottom, left:right] >= imaging.PAINTED)
-    else:
+    if painted is None or not painted.any():  # no mask, or one with nothing painted here
         difference = cv2.absdiff(np.ascontiguousarray(_pixels(before, box)),
                                  np.ascontiguousarray(_pixels(after, box)))
         if difference.ndim == 3:

@@ -161,8 +161,9 @@ def test_the_page_of_a_creation_compares_before_and_after(curator_client, galler
     assert response.status_code == 200
     page = response.content.decode()
     assert 'class="olpe-compare"' in page and 'type="range"' in page
-    assert f'src="/admin/gallery/creation/{lake.pk}/picture/before/"' in page
-    assert f'src="/admin/gallery/creation/{lake.pk}/picture/after/"' in page
+    # the change's frame first (gallery/pictures.py), the whole pictures a link away
+    assert f'src="/admin/gallery/creation/{lake.pk}/picture/before/?size=frame"' in page
+    assert f'src="/admin/gallery/creation/{lake.pk}/picture/after/?size=frame"' in page
     assert 'name="_approve"' in page and 'name="_reject"' in page and 'name="_feature"' not in page
 
 

@@ -495,6 +495,11 @@ def test_the_curators_group_has_just_what_curators_need():
         "gallery.view_creation",
         "gallery.change_creation",
         "gallery.moderate_creation",
+        # gallery's 0009: the reasons for rejection curators keep
+        "gallery.add_rejectionreason",
+        "gallery.change_rejectionreason",
+        "gallery.delete_rejectionreason",
+        "gallery.view_rejectionreason",
         "museum.add_world",
         "museum.change_world",
         "museum.view_world",

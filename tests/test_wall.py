@@ -77,6 +77,7 @@ async def test_a_wall_follows_every_curator_decision(curator):
         "name": "Mira",
         "world": "Olpe 1830",
         "featured": False,
+        "frame": None,  # not known for this creation: the wall shows it whole
         "created": added["slide"]["created"],
         "before_url": f"/c/{waiting.slug}/before.png",
         "after_url": f"/c/{waiting.slug}/after.png",
