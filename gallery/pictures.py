@@ -104,25 +104,41 @@ def name_of(creation: Creation, kind_name: str, frame: Optional[Frame] = None) -
     return posixpath.join(creation_folder(creation), filename)
 
 
+# Made together, from one decoding of their picture, when the first of them is asked for:
+# what the gallery's cards, the admin's list and the curators' desk show of a creation.
+TOGETHER = ("thumb", "thumb-before", "small-before", "small-after", "frame-before",
+            "frame-after", "overview")
+
+
 def open_picture(creation: Creation, kind_name: str):
-    """The open picture of kind `kind_name`, made first if it is not kept yet."""
+    """The open picture of kind `kind_name`, made first if it is not kept yet (and with it
+    the other pictures of TOGETHER that come from the same picture)."""
     kind = KINDS[kind_name]
     picture = getattr(creation, f"{kind.which}_image")
-    frame = frame_of(creation) if kind.framed else None
-    return thumbnails.open_made(
-        picture.storage, name_of(creation, kind_name, frame),
-        lambda: _render(picture, kind, frame),
-    )
+    frame = frame_of(creation)
+    storage = picture.storage
+    name = name_of(creation, kind_name, frame)
+    if not storage.exists(name):
+        siblings = [other for other in TOGETHER if other != kind_name
+                    and KINDS[other].which == kind.which]
+        wanted = [kind_name, *(other for other in siblings
+                               if not storage.exists(name_of(creation, other, frame)))]
+        with picture.open("rb") as handle, Image.open(handle) as image:
+            image = ImageOps.exif_transpose(image).convert("RGB")  # as the worker read the map
+        for making in wanted:
+            thumbnails.store_atomically(
+                storage, name_of(creation, making, frame), _render(image, KINDS[making], frame)
+            )
+    return storage.open(name, "rb")
 
 
-def _render(picture, kind: Kind, frame: Optional[Frame]) -> bytes:
-    if frame is None or frame.is_whole:
-        return thumbnails.render(picture, side=kind.side, quality=kind.quality, format=kind.format)
-    with picture.open("rb") as handle, Image.open(handle) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")  # as the worker read the map
-    box = frame.fitted(image.size).box  # a map kept at another scale than the result
+def _render(image: Image.Image, kind: Kind, frame: Frame) -> bytes:
+    box = None
+    if kind.framed and not frame.is_whole:
+        box = frame.fitted(image.size).box  # a map kept at another scale than the result
     return thumbnails.encode(
-        thumbnails.shrunk(image, kind.side, box), format=kind.format, quality=kind.quality
+        thumbnails.shrunk(image, kind.side, box),
+        format=kind.format, quality=kind.quality,
     )
 
 
@@ -144,12 +160,18 @@ def outline(creation: Creation) -> list[list[tuple[int, int]]]:
 
 
 def _traced_outline(creation: Creation, frame: Frame) -> list:
+    """The mask's outline while the job keeps its mask (no picture is decoded for it), else
+    the outline of the pixels that changed."""
+    mask = _mask(creation)
+    if mask is not None:
+        polygons = framing.outline_of_mask(mask, frame.box, frame.size)
+        if polygons is not None:
+            return polygons
     after = _decoded(creation.after_image)
     before = _decoded(creation.before_image)
     if before.size != after.size:
         before = before.resize(after.size, Image.Resampling.BILINEAR)
-    frame = frame.fitted(after.size)
-    return framing.outline(before, after, _mask(creation), frame.box)
+    return framing.outline_of_change(before, after, frame.fitted(after.size).box)
 
 
 def _decoded(picture) -> Image.Image:

@@ -219,32 +219,35 @@ OUTLINE_TOLERANCE = 1 / 400
 MAX_OUTLINES = 40
 
 
-def outline(
-    before: Image.Image | np.ndarray,
-    after: Image.Image | np.ndarray,
-    mask: Optional[np.ndarray],
-    box: Box,
-) -> list[list[tuple[int, int]]]:
-    """The outline of what was painted inside `box`, as polygons of map pixels.
-
-    The mask's painted region where the mask is known and shows paint there;
-    else the pixels that changed, closed over small gaps (an engine may leave
-    some painted pixels as they were).
-    """
+def outline_of_mask(mask: np.ndarray, box: Box, size: tuple[int, int]
+                    ) -> Optional[list[list[tuple[int, int]]]]:
+    """The outline of the mask's painted region inside `box` (the mask scaled to the map's
+    `size`), as polygons of map pixels; None where the mask shows no paint there."""
+    mask = imaging.fit_mask(mask, size)
     left, top, right, bottom = box
-    painted = None
-    if mask is not None:
-        mask = imaging.fit_mask(mask, _size(after))
-        painted = np.ascontiguousarray(mask[top:bottom, left:right] >= imaging.PAINTED)
-    if painted is None or not painted.any():  # no mask, or one with nothing painted here
-        difference = cv2.absdiff(np.ascontiguousarray(_pixels(before, box)),
-                                 np.ascontiguousarray(_pixels(after, box)))
-        if difference.ndim == 3:
-            difference = difference.max(axis=2)
-        painted = difference > CHANGED_LEVEL
-        gap = max(3, round(max(right - left, bottom - top) / 150)) | 1
-        painted = cv2.morphologyEx(painted.view(np.uint8), cv2.MORPH_CLOSE,
-                                   cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (gap, gap)))
+    painted = np.ascontiguousarray(mask[top:bottom, left:right] >= imaging.PAINTED)
+    return _polygons(painted, box) if painted.any() else None
+
+
+def outline_of_change(
+    before: Image.Image | np.ndarray, after: Image.Image | np.ndarray, box: Box
+) -> list[list[tuple[int, int]]]:
+    """The outline of the pixels that changed inside `box`, closed over small gaps (an
+    engine may leave some painted pixels as they were): for results whose mask is gone."""
+    left, top, right, bottom = box
+    difference = cv2.absdiff(np.ascontiguousarray(_pixels(before, box)),
+                             np.ascontiguousarray(_pixels(after, box)))
+    if difference.ndim == 3:
+        difference = difference.max(axis=2)
+    gap = max(3, round(max(right - left, bottom - top) / 150)) | 1
+    painted = cv2.morphologyEx(np.ascontiguousarray(difference > CHANGED_LEVEL).view(np.uint8),
+                               cv2.MORPH_CLOSE,
+                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (gap, gap)))
+    return _polygons(painted, box)
+
+
+def _polygons(painted: np.ndarray, box: Box) -> list[list[tuple[int, int]]]:
+    left, top, right, bottom = box
     contours, _hierarchy = cv2.findContours(
         np.ascontiguousarray(painted).view(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE
     )

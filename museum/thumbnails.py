@@ -43,11 +43,14 @@ def render(picture, *, side: int, quality: int, format: str = "JPEG") -> bytes:
 
 
 def shrunk(image: Image.Image, side: int, box: Optional[Box] = None) -> Image.Image:
-    """`image` (or its `box`) at most `side` pixels a side, never enlarged."""
-    if box is not None:
-        image = image.crop(box)
-    image.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return image
+    """A new picture of `image` (or of its `box`), at most `side` pixels a side, never
+    enlarged; `image` itself is left as it is."""
+    part = image.crop(box) if box is not None else image
+    scale = side / max(part.size)
+    if scale >= 1:
+        return part if box is not None else part.copy()
+    size = (max(1, round(part.width * scale)), max(1, round(part.height * scale)))
+    return part.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def encode(image: Image.Image, *, format: str = "JPEG", quality: int = 85) -> bytes:

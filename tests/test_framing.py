@@ -123,8 +123,9 @@ def test_the_outline_follows_the_mask_or_else_the_changed_pixels():
     mask = np.zeros((2048, 2048), np.float32)
     mask[1000:1160, 900:1100] = 1.0
     frame = find_frame(before, after, mask)
-    for source in (mask, None):
-        polygons = framing.outline(before, after, source, frame.box)
+    assert framing.outline_of_mask(np.zeros_like(mask), frame.box, frame.size) is None
+    for polygons in (framing.outline_of_mask(mask, frame.box, frame.size),
+                     framing.outline_of_change(before, after, frame.box)):
         assert len(polygons) == 1
         xs, ys = zip(*polygons[0])
         assert (min(xs), min(ys)) == pytest.approx((900, 1000), abs=2)

@@ -764,6 +764,54 @@ def test_a_visitor_zooms_selects_a_field_and_sees_the_result_first(live, browser
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def test_a_small_change_is_shown_framed_with_the_whole_map_beside_it(live, kiosk):
+    """A dab on a few percent of the map: the result opens on the worker's frame of the
+    change, the slider works on it, and „Ganze Karte“ shows the whole map."""
+    page = kiosk
+    page.goto("/kiosk/worlds/felder/")
+    page.wait_for_function(
+        "([w, h]) => { const c = document.getElementById('paint-layer');"
+        " return c && c.width === w && c.height === h; }", arg=list(FIELDS_SIZE))
+    start, end = map_point(page, 560, 150), map_point(page, 600, 165)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=4)
+    page.mouse.up()
+    page.locator("#wish").fill(WISH)
+    page.locator("#generate").click()
+    page.locator("#result-panel").wait_for(state="visible", timeout=JOB_SECONDS)
+
+    compare = page.locator("#compare")
+    whole_map = page.locator("#compare-whole-map")
+    assert "is-framed" in compare.get_attribute("class")
+    assert whole_map.is_visible() and whole_map.get_attribute("aria-pressed") == "false"
+    button = whole_map.bounding_box()
+    assert button["width"] >= 44 and button["height"] >= 44
+    stage, after = compare.bounding_box(), page.locator("#compare-after").bounding_box()
+    assert after["width"] >= 1.5 * stage["width"], "the pictures are laid out larger"
+    assert after["x"] < stage["x"] and after["y"] <= stage["y"]
+    # the dab's middle is on screen, inside the stage
+    frame_x = (575 / FIELDS_SIZE[0]) * after["width"] + after["x"]
+    assert stage["x"] < frame_x < stage["x"] + stage["width"]
+    page.wait_for_function("() => document.getElementById('compare-range').value === '100'")
+    shoot(page, "30-small-change-framed")
+    page.locator("#compare-range").fill("30")
+    clip = page.locator("#compare-after").evaluate("image => getComputedStyle(image).clipPath")
+    assert clip.startswith("inset(") and clip != "inset(0px 70% 0px 0px)"  # follows the frame
+
+    whole_map.click()
+    assert "is-framed" not in compare.get_attribute("class")
+    assert whole_map.get_attribute("aria-pressed") == "true"
+    after = page.locator("#compare-after").bounding_box()
+    assert abs(after["width"] - stage["width"]) < 2
+    shoot(page, "31-small-change-whole-map")
+    whole_map.click()
+    assert "is-framed" in compare.get_attribute("class")
+
+    page.locator("#keep-painting").click()
+    assert "is-framed" not in compare.get_attribute("class") and whole_map.is_hidden()
+
+
 def test_with_reduced_motion_the_result_stays_still(live, kiosk):
     """prefers-reduced-motion: the whole result, and no nudge."""
     page = kiosk

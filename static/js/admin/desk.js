@@ -212,9 +212,7 @@ class Desk {
   }
 
   render(entry, prepared) {
-    this.root.dataset.state = "review";
-    byId("desk-review").hidden = false;
-    byId("desk-empty").hidden = true;
+    this.setEmpty(false);
     swapImage("desk-before", prepared.before);
     swapImage("desk-after", prepared.after);
     swapImage("desk-overview", prepared.overview);
@@ -243,11 +241,18 @@ class Desk {
   }
 
   showEmpty() {
-    this.root.dataset.state = "empty";
+    this.setEmpty(true);
     this.root.dataset.shown = "";
-    byId("desk-review").hidden = true;
-    byId("desk-empty").hidden = false;
     this.updateCount();
+  }
+
+  setEmpty(empty) {
+    this.root.dataset.state = empty ? "empty" : "review";
+    byId("desk-review").hidden = empty;
+    byId("desk-empty").hidden = !empty;
+    for (const action of ["approve", "reject", "feature", "skip"]) {
+      this.root.querySelector(`[data-action=${action}]`).disabled = empty;
+    }
   }
 
   async refill(showWhenFound) {
