@@ -18,13 +18,13 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, HttpResponseNotFound
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.cache import (
     add_never_cache_headers,
     get_conditional_response,
     patch_cache_control,
 )
 from django.utils.http import quote_etag
-from django.urls import reverse
 from django.views.decorators.http import require_safe
 from PIL import Image
 

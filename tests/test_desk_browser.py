@@ -240,7 +240,8 @@ def test_a_curator_reviews_twenty_creations_by_keyboard_alone(server, page):
     page.goto("/admin/gallery/creation/desk/")
     page.wait_for_function("() => document.getElementById('desk').dataset.shown")
     order = [row[0] for row in rows(
-        database, "SELECT id FROM gallery_creation WHERE status = 'pending' ORDER BY created_at, id")]
+        database,
+        "SELECT id FROM gallery_creation WHERE status = 'pending' ORDER BY created_at, id")]
     assert shown(page) == order[0], "the longest waiting first"
     assert page.locator("#desk-wish").inner_text().startswith("„")
     assert page.locator("#desk-before").evaluate("image => image.naturalWidth") > 0

@@ -106,14 +106,18 @@ def test_a_large_frame_is_made_smaller_and_the_whole_map_has_its_own_pictures(cl
 
 def test_the_detail_and_the_postcard_are_offered_as_downloads(client, framed):
     creation, frame = framed
-    response, body = served(client, reverse("gallery:detail", args=[creation.slug]) + "?download=1")
+    detail_url = reverse("gallery:detail", args=[creation.slug]) + "?download=1"
+    response, body = served(client, detail_url)
     assert response["Content-Type"] == "image/png"
-    assert response["Content-Disposition"] == f'attachment; filename="olpe-{creation.slug}-detail.png"'
+    expected = f'attachment; filename="olpe-{creation.slug}-detail.png"'
+    assert response["Content-Disposition"] == expected
     with Image.open(io.BytesIO(body)) as detail:
         assert detail.size == (frame.box[2] - frame.box[0], frame.box[3] - frame.box[1])
 
-    response, body = served(client, reverse("gallery:postcard", args=[creation.slug]) + "?download=1")
-    assert response["Content-Type"] == "image/jpeg" and "attachment" in response["Content-Disposition"]
+    postcard_url = reverse("gallery:postcard", args=[creation.slug]) + "?download=1"
+    response, body = served(client, postcard_url)
+    assert response["Content-Type"] == "image/jpeg"
+    assert "attachment" in response["Content-Disposition"]
     assert "public" in response["Cache-Control"]
     with Image.open(io.BytesIO(body)) as postcard:
         assert postcard.size == pictures.POSTCARD_SIZE
@@ -141,19 +145,21 @@ def test_the_page_opens_on_the_frame_and_offers_the_whole_map_outlined(client, f
     creation, frame = framed
     url = reverse("gallery:creation", args=[creation.slug])
     html = client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
-    assert f"/c/{creation.slug}/frame-before.jpg" in html and f"/c/{creation.slug}/frame-after.jpg" in html
+    for picture in ("frame-before.jpg", "frame-after.jpg"):
+        assert f"/c/{creation.slug}/{picture}" in html
     assert 'aria-current="page">Veränderung' in html and "Ganze Karte" in html
     for download in ("after.png?download=1", "detail.png?download=1", "postcard.jpg?download=1"):
         assert f"/c/{creation.slug}/{download}" in html
     # what a shared link shows: the postcard, at its address
-    assert f'<meta property="og:image" content="http://testserver/c/{creation.slug}/postcard.jpg">' in html
+    postcard = f"http://testserver/c/{creation.slug}/postcard.jpg"
+    assert f'<meta property="og:image" content="{postcard}">' in html
     assert 'name="twitter:card" content="summary_large_image"' in html
 
     whole = client.get(url + "?view=map", HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert f"/c/{creation.slug}/map-after.jpg" in whole
     assert 'aria-current="page">Ganze Karte' in whole
     left, top, right, bottom = frame.box
-    assert f'viewBox="0 0 1600 1200"' in whole
+    assert 'viewBox="0 0 1600 1200"' in whole
     assert f'x="{left}" y="{top}"' in whole and f'width="{right - left}"' in whole
     assert 'class="outline-painted" points="' in whole  # the painted region, outlined
 
@@ -203,10 +209,13 @@ def test_the_migrations_fill_the_frames_of_earlier_jobs_and_creations():
         names[name] = default_storage.save(f"old/{name}.png", ContentFile(png_bytes(picture)))
     mask = np.zeros((600, 800), np.uint8)
     mask[500:580, 650:800] = 255  # painted wider than what changed
-    names["mask"] = default_storage.save("old/mask.png", ContentFile(png_bytes(Image.fromarray(mask))))
+    names["mask"] = default_storage.save(
+        "old/mask.png", ContentFile(png_bytes(Image.fromarray(mask)))
+    )
 
     executor = MigrationExecutor(connection)
-    targets = [("gallery", "0007_shared_facts_to_museum"), ("inpainting", "0005_job_map_by_reference")]
+    targets = [("gallery", "0007_shared_facts_to_museum"),
+               ("inpainting", "0005_job_map_by_reference")]
     try:
         executor.migrate(targets)
         old = executor.loader.project_state(targets).apps

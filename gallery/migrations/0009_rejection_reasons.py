@@ -54,8 +54,9 @@ class Migration(migrations.Migration):
                                            verbose_name="ID")),
                 ("text", models.CharField(max_length=200, unique=True, verbose_name="reason")),
                 ("order", models.PositiveIntegerField(default=0, verbose_name="order")),
-                ("active", models.BooleanField(default=True, help_text="Offered on the review desk.",
-                                               verbose_name="offered")),
+                ("active", models.BooleanField(
+                    default=True, help_text="Offered on the review desk.", verbose_name="offered"
+                )),
             ],
             options={
                 "verbose_name": "reason for rejection",
