@@ -98,9 +98,9 @@ class CreationAdmin(PicturesMixin, admin.ModelAdmin):
     list_select_related = ("world",)
     list_per_page = 48
     actions = ["approve_selected", "reject_selected", "feature_selected", "unfeature_selected"]
-    fieldsets = (
-        (None, {"fields": ("title", "visitor_name", "consent", "world")}),
+    fieldsets = (  # the visitor's own words first
         (_("Wish"), {"fields": ("prompt_original", "prompt_translated", "prompt_final")}),
+        (None, {"fields": ("title", "visitor_name", "consent", "world")}),
         (_("Generation"), {"fields": ("engine", "settings_summary", "job", "created_at")}),
         (_("Decision"), {"fields": (
             "status", "featured", "moderated_by", "moderated_at", "rejection_reason",

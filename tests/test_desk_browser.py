@@ -245,6 +245,11 @@ def test_a_curator_reviews_twenty_creations_by_keyboard_alone(server, page):
     assert shown(page) == order[0], "the longest waiting first"
     assert page.locator("#desk-wish").inner_text().startswith("„")
     assert page.locator("#desk-before").evaluate("image => image.naturalWidth") > 0
+    # The single-key shortcuts can be turned off (WCAG 2.1.4): then A decides nothing.
+    page.locator("#desk-keys").uncheck()
+    page.keyboard.press("a")
+    assert page.locator("#desk-status").inner_text() == "" and shown(page) == order[0]
+    page.locator("#desk-keys").check()
 
     decided, skipped, shots = {}, [], set()
     step = 0

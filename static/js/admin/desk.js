@@ -3,6 +3,7 @@
 // Keys (also buttons): A approve, R reject (a reason from the curators' list by its
 // number, a note, Enter), F approve and feature, S skip (it comes back at the end),
 // U undo the last decision (for a few seconds), O the painted outline on or off.
+// The single-key shortcuts can be turned off (WCAG 2.1.4); the choice is remembered.
 //
 // The next creation appears at once: the desk holds a few creations ahead, oldest
 // first, and loads and decodes their pictures and outlines before they are due
@@ -20,6 +21,7 @@ const PREFETCH = Number(new URLSearchParams(location.search).get("prefetch") ?? 
 const HOLD_AHEAD = 6; // creations asked for ahead of the one shown
 const KEYS = { a: "approve", r: "reject", f: "feature", s: "skip", u: "undo", o: "outline" };
 const SVG = "http://www.w3.org/2000/svg";
+const KEYS_OFF = "olpe.desk.keys-off"; // the curator turned the single-key shortcuts off
 
 const byId = (id) => document.getElementById(id);
 
@@ -44,6 +46,11 @@ class Desk {
       button.addEventListener("click", (event) => this.act(button.dataset.action, event.timeStamp));
     }
     document.addEventListener("keydown", (event) => this.key(event));
+    this.keys = byId("desk-keys");
+    this.keys.checked = localStorage.getItem(KEYS_OFF) !== "1";
+    this.keys.addEventListener("change", () => {
+      localStorage.setItem(KEYS_OFF, this.keys.checked ? "0" : "1");
+    });
     byId("desk-reload").addEventListener("click", () => this.refill(true));
     this.dialog = new ReasonDialog(config.reasons);
     this.showNext(performance.now());
@@ -52,6 +59,7 @@ class Desk {
   // --- input ---------------------------------------------------------------------
 
   key(event) {
+    if (!this.keys.checked) return; // turned off: a screen reader's own keys stay free
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
     if (this.dialog.isOpen() || typingIn(event.target)) return;
     const action = KEYS[event.key.toLowerCase()];
