@@ -81,7 +81,11 @@ def frame_of(creation: Creation) -> Frame:
     frame = Frame.from_dict(creation.frame)
     if frame is not None:
         return frame
-    return Frame.whole(picture_size(creation.after_image))
+    try:
+        return Frame.whole(picture_size(creation.after_image))
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        logger.warning("Creation %s: its after picture cannot be read: %s", creation.pk, error)
+        return Frame.whole((1, 1))  # nothing to frame; its pictures answer 404
 
 
 def picture_size(picture) -> tuple[int, int]:

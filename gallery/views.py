@@ -11,6 +11,7 @@ so slugs cannot be probed.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from django.utils.cache import (
 )
 from django.utils.http import quote_etag
 from django.views.decorators.http import require_safe
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from gallery import pictures, qr
 from gallery import wall as wall_state
@@ -34,6 +35,8 @@ from gallery.models import Creation
 from inpainting_core import engines
 from inpainting_core.imaging import ImageProblem
 from museum.models import World
+
+logger = logging.getLogger(__name__)
 
 MODERATE_PERMISSION = "gallery.moderate_creation"
 VIEW_WORLD_PERMISSION = "museum.view_world"
@@ -237,11 +240,10 @@ def creation_thumbnail(request, slug, kind="thumb"):
         return picture_not_found()
     download = request.GET.get("download") == "1"
     made = pictures.KINDS[kind]
-    return send_picture(
-        request, lambda: pictures.open_picture(creation, kind), made.content_type,
-        public=creation.is_public,
+    return send_made_picture(
+        request, creation, lambda: pictures.open_picture(creation, kind), made.content_type,
         # the frame is part of the name: a frame filled in later is a new version
-        etag=f"{creation.slug}-{posixpath.basename(pictures.name_of(creation, kind))}",
+        etag=lambda: f"{creation.slug}-{posixpath.basename(pictures.name_of(creation, kind))}",
         download_name=f"olpe-{creation.slug}-{kind}.{made.extension}" if download else None,
     )
 
@@ -253,12 +255,21 @@ def creation_postcard(request, slug):
     if creation is None or not creation.after_image or not creation.before_image:
         return picture_not_found()
     download = request.GET.get("download") == "1"
-    return send_picture(
-        request, lambda: pictures.open_postcard(creation), "image/jpeg",
-        public=creation.is_public,
-        etag=f"{creation.slug}-{posixpath.basename(pictures.postcard_name(creation))}",
+    return send_made_picture(
+        request, creation, lambda: pictures.open_postcard(creation), "image/jpeg",
+        etag=lambda: f"{creation.slug}-{posixpath.basename(pictures.postcard_name(creation))}",
         download_name=f"olpe-{creation.slug}-postkarte.jpg" if download else None,
     )
+
+
+def send_made_picture(request, creation, open_file, content_type, *, etag, download_name):
+    """A picture made from the creation's pictures; a 404 (never a 500) when they are gone."""
+    try:
+        return send_picture(request, open_file, content_type, public=creation.is_public,
+                            etag=etag(), download_name=download_name)
+    except (OSError, ImageProblem, UnidentifiedImageError, Image.DecompressionBombError) as error:
+        logger.warning("No picture made from creation %s: %s", creation.slug, error)
+        return picture_not_found()
 
 
 @require_safe

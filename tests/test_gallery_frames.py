@@ -138,6 +138,17 @@ def test_a_new_title_makes_a_new_postcard(client, framed):
     assert pictures.postcard_name(creation).rsplit("/", 1)[1] in response["ETag"]
 
 
+def test_pictures_whose_sources_are_gone_answer_404_and_the_page_still_opens(client, framed):
+    creation, _frame = framed
+    default_storage.delete(creation.after_image.name)
+    for name in ("thumb", "frame-after", "detail", "postcard"):
+        assert client.get(reverse(f"gallery:{name}", args=[creation.slug])).status_code == 404
+    creation.frame = None
+    creation.save(update_fields=["frame"])
+    assert client.get(reverse("gallery:creation", args=[creation.slug])).status_code == 200
+    assert client.get(reverse("gallery:thumb", args=[creation.slug])).status_code == 404
+
+
 # --- the page ---------------------------------------------------------------------------
 
 
