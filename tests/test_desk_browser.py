@@ -219,6 +219,9 @@ def test_under_reduced_motion_the_wall_shows_the_frame_without_moving(server, br
         assert moving == 0
         canvas = wall.locator(".wall-slide.is-visible .wall-canvas")
         assert canvas.evaluate("element => getComputedStyle(element).transform") != "none"
+        wall.wait_for_function(  # the slide's fade (a fade, not a move) is over
+            "() => getComputedStyle(document.querySelector('.wall-slide.is-visible')).opacity"
+            " === '1'")
         wall.screenshot(path=str(ARTIFACTS / "13-wall-reduced-motion.png"))
     finally:
         context.close()
