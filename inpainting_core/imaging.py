@@ -219,7 +219,7 @@ def _checked_header(source, max_pixels: int | None, field: str, min_side: int):
         max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
     data = _read_source(source, _max_file_bytes(max_pixels), field)
     image = _open_header(data, field, max_pixels)
-    _check_pixel_count(image.size, max_pixels, field)
+    check_pixel_count(image.size, max_pixels, field)
     check_min_size(image.size, min_side, field)
     _check_nothing_after_picture(data, image, field)
     return data, image
@@ -337,7 +337,7 @@ def _open_header(data: bytes, field: str, max_pixels: int) -> Image.Image:
         ) from error
 
 
-def _check_pixel_count(size: tuple[int, int], max_pixels: int, field: str) -> None:
+def check_pixel_count(size: tuple[int, int], max_pixels: int, field: str) -> None:
     if size[0] * size[1] > max_pixels:
         raise _too_large(size, field, max_pixels)
 
