@@ -129,8 +129,31 @@ def save_png(source, target, *, compression: int = 1) -> tuple[int, int]:
     return image.width, image.height
 
 
-def inspect_map(path, *, max_pixels: int, min_side: int = 0) -> MapInfo:
-    """Check a map too big for Pillow: format, size and every row, without holding it.
+def _open(source, **options) -> pyvips.Image:
+    """A picture from a path or from its bytes."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return pyvips.Image.new_from_buffer(bytes(source), "", **options)
+    return pyvips.Image.new_from_file(os.fspath(source), **options)
+
+
+# How the formats of MAP_LOADERS begin (TIFF: little- and big-endian, classic and BigTIFF).
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"II+\x00",
+               b"MM\x00+")
+
+
+def _signature(source) -> bool:
+    """Whether the file begins as a PNG, JPEG, WebP or TIFF does."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        head = bytes(source[:12])
+    else:
+        with open(source, "rb") as handle:
+            head = handle.read(12)
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def inspect_map(source, *, max_pixels: int, min_side: int = 0) -> MapInfo:
+    """Check a map too big for Pillow (a path or its bytes): format, size and every row,
+    without holding it.
 
     The header gives the format and size (refused above `max_pixels` or with a
     side under `min_side` before anything is decoded); then libvips decodes
@@ -138,8 +161,10 @@ def inspect_map(path, *, max_pixels: int, min_side: int = 0) -> MapInfo:
     found. Raises imaging.ImageProblem with the reason.
     """
     try:
-        loader = pyvips.Image.new_from_file(os.fspath(path)).get("vips-loader")
+        loader = _open(source).get("vips-loader").removesuffix("_buffer").removesuffix("_source")
     except pyvips.Error as error:
+        if _signature(source):  # it begins as a picture does: a damaged one
+            raise _unreadable() from error
         raise ImageProblem(
             _("This file is not a PNG, JPEG, WebP or TIFF picture."), code="not_image", field="image"
         ) from error
@@ -148,7 +173,7 @@ def inspect_map(path, *, max_pixels: int, min_side: int = 0) -> MapInfo:
             _("This file is not a PNG, JPEG, WebP or TIFF picture."), code="not_image", field="image"
         )
     try:
-        header = pyvips.Image.new_from_file(os.fspath(path), access="sequential", fail_on="error")
+        header = _open(source, access="sequential", fail_on="error")
         width, height = header.width, header.height
         if _turned(header):
             width, height = height, width

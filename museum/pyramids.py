@@ -48,7 +48,8 @@ def is_huge(size: tuple[int, int]) -> bool:
 
 
 def needs_pyramid(size: tuple[int, int]) -> bool:
-    return size[0] * size[1] > settings.OLPE_PYRAMID_MIN_PIXELS
+    """Pictures above OLPE_PYRAMID_MIN_PIXELS, and every map painted by region."""
+    return size[0] * size[1] > settings.OLPE_PYRAMID_MIN_PIXELS or is_huge(size)
 
 
 def has_pyramid(picture_name: str, storage=None) -> bool:
