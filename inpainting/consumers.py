@@ -5,7 +5,8 @@ Protocol (server to client, JSON):
 * The first message is the job's current state from the database, in the
   same vocabulary as the live events, with `"snapshot": true` and the full
   state under `"job"`: `queued` {position}, `started` {step, total} for a
-  running job, `succeeded` {result_url, preview_url}, `failed` {reason} or
+  running job, `succeeded` {result_url, preview_url, result_box, before_url}
+  (the last two for a result on a huge map: the window it repainted), `failed` {reason} or
   `cancelled`.
 * Then the live events, each with its `event_id`: `queued` {position}
   (again when the job is requeued, or, without an event_id, when its place in
@@ -219,7 +220,8 @@ def snapshot_message(job_id) -> Optional[dict]:
     elif job.status == Status.RUNNING:
         message.update(state["progress"])
     elif job.status == Status.SUCCEEDED:
-        message.update(result_url=state["result_url"], preview_url=state["preview_url"])
+        message.update(result_url=state["result_url"], preview_url=state["preview_url"],
+                       result_box=state["result_box"], before_url=state["before_url"])
     elif job.status == Status.FAILED:
         message["reason"] = state["error"]
     return message

@@ -228,6 +228,8 @@ class BaseJobField(serializers.Field):
         return str(value.pk)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{1,7},\d{1,7},\d{1,7},\d{1,7}$",
+                      "example": "4096,2048,1200,900"})
 class MaskBoxField(serializers.Field):
     """x,y,width,height: four whole numbers, as "x,y,w,h" or a JSON list (checked against
     the map by the service)."""

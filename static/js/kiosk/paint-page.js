@@ -21,7 +21,7 @@ import { GalleryForm } from "./gallery.js";
 import { byId } from "./http.js";
 import { kioskConfig, onReset } from "./idle.js";
 import { JobStatus } from "./job-status.js";
-import { generateHint, WishForm } from "./wish.js";
+import { generateHint, maskFor, WishForm } from "./wish.js";
 
 const { gettext } = window;
 const config = kioskConfig();
@@ -44,8 +44,7 @@ class PaintPage {
     this.result = null; // {jobId, map, before, notice}
     this.retryAction = null;
     this.drawing = new Drawing({
-      worldImageUrl: config.world.imageUrl,
-      worldRegionsUrl: config.world.regionsUrl,
+      world: config.world,
       jobRegionsUrl: config.urls.jobRegions,
       isPainting: () => this.state === "painting",
       onChange: () => this.refreshControls(),
@@ -58,7 +57,8 @@ class PaintPage {
       onSubmit: () => this.generate(),
     });
     this.jobs = new JobStatus({
-      onSucceeded: (job, resultUrl, notice) => this.showResult(resultUrl, notice, job.map, job.id),
+      onSucceeded: (job, resultUrl, notice, region) => this.showResult(
+        resultUrl, notice, job.map, job.id, region),
       onFailed: (reason) => this.showProblem(
         reason || gettext("The picture could not be painted."), () => this.generate()),
       onCancelled: () => {
@@ -128,7 +128,7 @@ class PaintPage {
     const map = this.painter.currentMap();
     let answer;
     try {
-      answer = await this.wish.send(map, await this.painter.maskBlob());
+      answer = await this.wish.send(map, await maskFor(this.painter, map));
     } catch (error) {
       this.showProblem(
         gettext("The kiosk cannot reach the server right now."), () => this.generate());
@@ -159,21 +159,27 @@ class PaintPage {
     });
   }
 
-  async showResult(resultUrl, notice, before, jobId) {
+  /** The result of a wish; `region` ({box, beforeUrl}) for a wish on a huge map, whose
+   * result is the window it repainted: the comparison shows that window. */
+  async showResult(resultUrl, notice, before, jobId, region = null) {
     this.jobs.setMessage(gettext("Almost done …"));
     let map;
     try {
-      map = await this.drawing.loadMap({ source: "job", jobId, resultUrl });
+      map = await this.drawing.loadMap({
+        source: "job", jobId, resultUrl, box: region?.box, beforeUrl: region?.beforeUrl,
+        base: before,
+      });
     } catch (error) {
       this.showProblem(gettext("Your picture is finished but could not be loaded."),
-        () => this.showResult(resultUrl, notice, before, jobId));
+        () => this.showResult(resultUrl, notice, before, jobId, region));
       return;
     }
-    this.result = { jobId, map, before, notice: notice || "" };
+    this.result = { jobId, map, before, notice: notice || "", region };
     const noticeLine = byId("result-notice");
     noticeLine.textContent = notice || "";
     noticeLine.hidden = !notice;
-    this.compare.show(before.url, map.url);
+    if (map.box) this.compare.show(map.beforeUrl, map.windowUrl);
+    else this.compare.show(before.url, map.url);
     this.setState("result");
     byId("result-title").focus();
   }
@@ -248,6 +254,7 @@ class PaintPage {
       result: this.result && {
         jobId: this.result.jobId, resultUrl: this.result.map.resultUrl,
         before: mapReference(this.result.before), notice: this.result.notice,
+        region: this.result.region,
       },
       paint: this.drawing.hasPaint() ? this.painter.maskDataUrl() : null,
     });
@@ -264,8 +271,8 @@ class PaintPage {
       if (draft.job) this.follow(draft.job, map);
       else if (draft.result) {
         const before = await this.mapFor(draft.result.before);
-        const { resultUrl, notice, jobId } = draft.result;
-        await this.showResult(resultUrl, notice, before, jobId);
+        const { resultUrl, notice, jobId, region } = draft.result;
+        await this.showResult(resultUrl, notice, before, jobId, region);
       }
     } catch (error) {
       console.warn("kiosk: the visit could not be restored", error);
