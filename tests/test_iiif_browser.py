@@ -264,6 +264,9 @@ def test_the_kiosk_paints_a_big_world_from_its_tiles_and_wishes_by_region(live, 
     assert first["painted_world_id"] and not first["input_image"], "the map went by reference"
     result_box = json.loads(first["result_box"])
     assert result_box[0] <= box[0] and result_box[2] >= box[2], (result_box, box)
+    page.wait_for_function(
+        "() => ['compare-before', 'compare-after'].every((id) => {"
+        " const i = document.getElementById(id); return i.complete && i.naturalWidth > 0; })")
     sizes = page.evaluate(
         "() => ['compare-before', 'compare-after'].map((id) => {"
         " const i = document.getElementById(id); return [i.naturalWidth, i.naturalHeight]; })")
