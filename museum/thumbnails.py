@@ -12,8 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image
+
+from inpainting_core import pyramids as core_pyramids
+from museum import pyramids
 
 
 def open_cached(picture, name: str, *, side: int, quality: int):
@@ -27,8 +31,13 @@ def open_cached(picture, name: str, *, side: int, quality: int):
 def render(picture, *, side: int, quality: int) -> bytes:
     box = (side, side)
     with picture.open("rb") as source, Image.open(source) as image:
-        image.draft("RGB", box)  # JPEG sources decode at a reduced scale
-        small = image.convert("RGB")
+        if image.width * image.height > settings.OLPE_MAX_IMAGE_PIXELS:
+            # A huge map (a 16384² scan) is shrunk by libvips in a stream, never held whole.
+            small = Image.fromarray(core_pyramids.thumbnail(
+                pyramids.local_path(picture.name, picture.storage), side))
+        else:
+            image.draft("RGB", box)  # JPEG sources decode at a reduced scale
+            small = image.convert("RGB")
         small.thumbnail(box, Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     small.save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)

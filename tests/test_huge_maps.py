@@ -290,3 +290,20 @@ def test_a_huge_png_world_is_checked_in_a_stream_and_cut_into_regions(tmp_path, 
     world.refresh_from_db()
     assert world.segmentation_is_current(), "regions from a shrunk copy read in a stream"
     assert pyramids.has_pyramid(world.image.name)
+
+
+def test_a_huge_maps_admin_thumbnail_is_shrunk_in_a_stream(huge, settings, monkeypatch):
+    from museum import thumbnails
+
+    world = huge["world"]
+    settings.OLPE_MAX_IMAGE_PIXELS = 400 * 300  # the World is bigger than an upload
+    streamed = []
+    original = core_pyramids.thumbnail
+    monkeypatch.setattr(core_pyramids, "thumbnail",
+                        lambda *args: streamed.append(args) or original(*args))
+    data = thumbnails.render(world.image, side=240, quality=80)
+    assert len(streamed) == 1, "libvips shrinks it, Pillow never decodes it whole"
+    small = Image.open(io.BytesIO(data))
+    assert small.format == "JPEG" and max(small.size) == 240
+    expected = np.asarray(demo_map().resize(small.size, Image.Resampling.BOX), np.int16)
+    assert np.abs(np.asarray(small, np.int16) - expected).mean() < 12
