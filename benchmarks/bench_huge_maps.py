@@ -35,12 +35,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_web  # noqa: E402  (its django.setup(), platform and HTTP helpers)
-import psutil  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+import bench_web
+import psutil
+from playwright.sync_api import sync_playwright
 
-from tooling.big_maps import big_map  # noqa: E402
-from tooling.launcher import Platform  # noqa: E402
+from tooling.big_maps import big_map
+from tooling.launcher import Platform
 
 SIZES = (4096, 16384)
 CHROMIUM = "/usr/bin/chromium"

@@ -68,7 +68,7 @@ class ImageRequest:
     def content_type(self) -> str:
         return FORMATS[self.format]
 
-    def canonical(self, picture_size: tuple[int, int], limits: "Limits") -> str:
+    def canonical(self, picture_size: tuple[int, int], limits: Limits) -> str:
         """The request in the specification's canonical form (section 4.8)."""
         x, y, w, h = self.region
         region = "full" if self.region == (0, 0, *picture_size) else f"{x},{y},{w},{h}"

@@ -25,7 +25,8 @@ from rest_framework.test import APIClient
 from gallery.creations import create_creation
 from inpainting import huge_maps, tasks
 from inpainting.models import InpaintJob
-from inpainting_core import imaging, pyramids as core_pyramids
+from inpainting_core import imaging
+from inpainting_core import pyramids as core_pyramids
 from inpainting_core.map_cache import map_cache
 from museum import pyramids
 from museum import tasks as museum_tasks

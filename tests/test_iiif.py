@@ -17,7 +17,9 @@ import json
 import numpy as np
 import pytest
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from iiif_prezi3 import Collection, Manifest
 from PIL import Image
 

@@ -20,10 +20,10 @@ import pytest
 from django.conf import settings
 from PIL import Image
 
-from tooling.big_maps import big_map
 from tests.live import live_platform
 from tests.test_csp_browser import LISTEN
 from tests.test_kiosk_browser import CHROMIUM, CHROMIUM_ARGS, JOB_SECONDS, KIOSK, WISH
+from tooling.big_maps import big_map
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
