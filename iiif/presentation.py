@@ -129,6 +129,18 @@ def painted_canvas(manifest_id: str, size: tuple[int, int], body, label: dict) -
     )
 
 
+def homepage(request, path: str, label) -> Homepage:
+    """A page of the site about the resource (German and English)."""
+    return Homepage(id=absolute_url(request, path), type="Text", format="text/html",
+                    language=list(LANGUAGES), label=in_languages(label))
+
+
+def rest_json(request, path: str, label) -> LinkedResource:
+    """The resource in the museum's REST API (`seeAlso`)."""
+    return LinkedResource(id=absolute_url(request, path), type="Dataset",
+                          format="application/json", label=in_languages(label))
+
+
 def collection_ref(request) -> dict:
     return {"id": absolute_url(request, reverse("iiif:collection")), "type": "Collection",
             "label": collection_label()}
@@ -188,16 +200,10 @@ def creation_manifest(request, slug: str) -> dict | None:
         requiredStatement=museum_statement(), rights=settings.OLPE_IIIF_RIGHTS,
         navDate=creation.created_at.isoformat(), provider=[provider(request)],
         thumbnail=[thumbnail(request, after_path, after_size)],
-        homepage=[Homepage(
-            id=absolute_url(request, reverse("gallery:creation", args=[slug])), type="Text",
-            format="text/html", language=list(LANGUAGES),
-            label=in_languages(lambda: _("The creation's page in the gallery")),
-        )],
-        seeAlso=[LinkedResource(
-            id=absolute_url(request, reverse("gallery:api:creation-detail", args=[slug])),
-            type="Dataset", format="application/json",
-            label=in_languages(lambda: _("The creation in the museum's REST API")),
-        )],
+        homepage=[homepage(request, reverse("gallery:creation", args=[slug]),
+                           lambda: _("The creation's page in the gallery"))],
+        seeAlso=[rest_json(request, reverse("gallery:api:creation-detail", args=[slug]),
+                           lambda: _("The creation in the museum's REST API"))],
         partOf=[collection_ref(request)],
         items=[painted_canvas(
             manifest_id, after_size,
@@ -238,16 +244,10 @@ def world_manifest(request, slug: str) -> dict | None:
         id=manifest_id, type="Manifest", label=as_is(world.name), summary=summary,
         metadata=metadata, requiredStatement=museum_statement(), rights=settings.OLPE_IIIF_RIGHTS,
         provider=[provider(request)], thumbnail=[thumbnail(request, image_path, size)],
-        homepage=[Homepage(
-            id=absolute_url(request, reverse("gallery:index") + f"?world={world.slug}"),
-            type="Text", format="text/html", language=list(LANGUAGES),
-            label=in_languages(lambda: _("Creations on this map in the gallery")),
-        )],
-        seeAlso=[LinkedResource(
-            id=absolute_url(request, reverse("gallery:api:world-detail", args=[slug])),
-            type="Dataset", format="application/json",
-            label=in_languages(lambda: _("The map in the museum's REST API")),
-        )],
+        homepage=[homepage(request, reverse("gallery:index") + f"?world={world.slug}",
+                           lambda: _("Creations on this map in the gallery"))],
+        seeAlso=[rest_json(request, reverse("gallery:api:world-detail", args=[slug]),
+                           lambda: _("The map in the museum's REST API"))],
         partOf=[collection_ref(request)],
         items=[painted_canvas(manifest_id, size, image_body(request, image_path, size),
                               as_is(world.name))],

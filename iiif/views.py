@@ -11,6 +11,7 @@ picture's pyramid is still being made (with Retry-After).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -121,17 +122,29 @@ def image_base(request, kind, slug, which=""):
     return with_cors(HttpResponseRedirect(base + "/info.json", status=303))
 
 
-@require_http_methods(SAFE_METHODS)
-def image_info(request, kind, slug, which=""):
-    if request.method == "OPTIONS":
-        return preflight()
-    picture, base = image_service_of(kind, slug, which)
-    if picture is None:
-        return not_found()
-    try:
-        source = picture.source
-    except FileNotFoundError:
-        return not_found()
+def image_service(view):
+    """An Image API view of a published picture: `view(request, picture, base, source, …)`
+    with its pyramid (or file) open; a preflight, or 404 for what is not published."""
+
+    @require_http_methods(SAFE_METHODS)
+    @functools.wraps(view)
+    def answer(request, kind, slug, which="", **parameters):
+        if request.method == "OPTIONS":
+            return preflight()
+        picture, base = image_service_of(kind, slug, which)
+        if picture is None:
+            return not_found()
+        try:
+            source = picture.source
+        except FileNotFoundError:
+            return not_found()
+        return view(request, picture, base, source, **parameters)
+
+    return answer
+
+
+@image_service
+def image_info(request, picture, base, source):
     document = image_api.info(
         absolute_url(request, base), (source.width, source.height), source.levels, limits(),
         rights=settings.OLPE_IIIF_RIGHTS,
@@ -151,17 +164,8 @@ def image_info(request, kind, slug, which=""):
     return response
 
 
-@require_http_methods(SAFE_METHODS)
-def image(request, kind, slug, region, size, rotation, quality, format, which=""):
-    if request.method == "OPTIONS":
-        return preflight()
-    picture, base = image_service_of(kind, slug, which)
-    if picture is None:
-        return not_found()
-    try:
-        source = picture.source
-    except FileNotFoundError:
-        return not_found()
+@image_service
+def image(request, picture, base, source, region, size, rotation, quality, format):
     try:
         wanted = image_api.parse(region, size, rotation, quality, format,
                                  (source.width, source.height), limits())

@@ -31,6 +31,7 @@ from inpainting_core.map_cache import map_cache
 from museum import pyramids
 from museum import tasks as museum_tasks
 from museum.models import World
+from tests.test_big_maps import encoded
 from tooling.demo import make_demo_map
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,12 +40,6 @@ Status = InpaintJob.Status
 SIZE = (1280, 960)
 WISH = "Was wäre, wenn hier ein See wäre?"
 JOBS_URL = "/api/v1/jobs/"
-
-
-def encoded(image: Image.Image, format: str = "PNG", **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **options)
-    return buffer.getvalue()
 
 
 def region_mask(box, painted) -> bytes:

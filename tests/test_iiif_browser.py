@@ -22,7 +22,12 @@ from PIL import Image
 
 from tests.live import live_platform
 from tests.test_csp_browser import LISTEN
-from tests.test_kiosk_browser import CHROMIUM, CHROMIUM_ARGS, JOB_SECONDS, KIOSK, WISH
+from tests.test_kiosk_browser import (  # noqa: F401  (fixture: the browser)
+    JOB_SECONDS,
+    KIOSK,
+    WISH,
+    browser,
+)
 from tooling.big_maps import big_map
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -83,21 +88,10 @@ def live(tmp_path_factory):
         yield platform
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test does)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(live, browser):
+def page(live, browser):  # noqa: F811  (the imported fixture)
     """A page whose policy violations, console errors and uncaught exceptions are kept."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": KIOSK[0], "height": KIOSK[1]},
                                   has_touch=True, locale="de-DE",
                                   base_url=live.platform.url("").rstrip("/"))
