@@ -14,6 +14,7 @@ import posixpath
 from typing import Optional
 
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete
 from django.dispatch import Signal, receiver
@@ -23,8 +24,10 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from gallery.models import Creation
+from inpainting import huge_maps
 from inpainting.models import InpaintJob
 from inpainting_core.framing import Frame
+from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.wishes import normalise
 from museum import moderation
@@ -148,14 +151,21 @@ def generation_settings(job: InpaintJob) -> dict:
 
 
 def _copy_pictures(job: InpaintJob, creation: Creation) -> None:
+    """The creation's own before and after pictures. A wish on a huge map keeps the region
+    it repainted (its result) and the same region of the map before it."""
     try:
+        if job.result_box:
+            creation.before_image.save("before.png", ContentFile(huge_maps.before_png(job)),
+                                       save=False)
         for source, target, name in (
-            (job.source_picture, creation.before_image, "before.png"),
+            (None if job.result_box else job.source_picture, creation.before_image, "before.png"),
             (job.result_image, creation.after_image, "after.png"),
         ):
+            if source is None:
+                continue
             with source.open("rb") as picture:
                 target.save(name, File(picture), save=False)
-    except OSError as error:
+    except (OSError, EngineError) as error:
         _delete_files(creation)
         logger.warning("Pictures of job %s could not be copied: %s", job.pk, error)
         raise CreationProblem(

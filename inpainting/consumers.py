@@ -5,8 +5,9 @@ Protocol (server to client, JSON):
 * The first message is the job's current state from the database, in the
   same vocabulary as the live events, with `"snapshot": true` and the full
   state under `"job"`: `queued` {position}, `started` {step, total} for a
-  running job, `succeeded` {result_url, preview_url, frame}, `failed` {reason}
-  or `cancelled`.
+  running job, `succeeded` {result_url, preview_url, frame, result_box, before_url}
+  (the last two for a result on a huge map: the window it repainted), `failed` {reason} or
+  `cancelled`.
 * Then the live events, each with its `event_id`: `queued` {position}
   (again when the job is requeued, or, without an event_id, when its place in
   the queue changes), `started` {attempt, engine}, `progress` {step, total},
@@ -224,7 +225,8 @@ def snapshot_message(job_id) -> Optional[dict]:
         message.update(state["progress"])
     elif job.status == Status.SUCCEEDED:
         message.update(result_url=state["result_url"], preview_url=state["preview_url"],
-                       frame=state["frame"])
+                       frame=state["frame"], result_box=state["result_box"],
+                       before_url=state["before_url"])
     elif job.status == Status.FAILED:
         message["reason"] = state["error"]
     return message

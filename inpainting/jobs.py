@@ -33,13 +33,15 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 from PIL import Image
 
-from inpainting import events
+from inpainting import events, huge_maps
 from inpainting.models import InpaintJob
 from inpainting_core import engines
 from inpainting_core.engines import ENGINE_NAMES, get_engine
+from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationProblem, GenerationSettings
 from inpainting_core.imaging import (
     PictureInfo,
+    check_mask_box,
     inspect_picture,
     min_image_side,
     shown_size,
@@ -119,6 +121,7 @@ def submit_job(
     world=None,
     base_job: Optional[InpaintJob] = None,
     engine_is_a_wish: bool = False,
+    mask_box=None,
 ) -> InpaintJob:
     """Check a wish, store it with its pictures, and queue it once stored.
 
@@ -126,6 +129,11 @@ def submit_job(
     came; the worker decodes it), or, without one, a reference that stores no
     copy: `base_job`'s result (a succeeded job) or `world`'s map. With an
     upload, `world` only says which World the map came from.
+
+    `mask_box` (x, y, width, height of the map) says the mask covers only that
+    region of the map: a wish on a big map sends what it painted at the map's
+    resolution. On a huge map (`huge_maps`), one wish may change at most as many
+    pixels as a visitor's upload may have.
 
     `settings` says how to paint it (None: every default); its `engine` is the
     requested one. The curators' site settings choose the engine: a requested
@@ -156,8 +164,11 @@ def submit_job(
     if world is not None and not world.editable:
         raise JobProblem(_("This map can only be viewed, not painted."), field="world")
     upload, map_size = _map_of_wish(image, world, base_job)
+    if mask_box is not None:
+        mask_box = check_mask_box(mask_box, map_size)
     # Checked at its own size and stored so; the worker scales it to the map.
-    mask_array = load_mask(mask, map_size, fit=False)
+    mask_array = load_mask(mask, map_size, fit=False, box=mask_box)
+    huge_maps.check_painted_area(mask_array, mask_box, map_size)
     # An empty or overlong wish is refused before the blocklist spends time reading it.
     clean_wish(wish)
     # Outside any transaction: the record of a blocked attempt must survive the refusal.
@@ -175,6 +186,7 @@ def submit_job(
         world=world,
         painted_world=world if upload is None and base_job is None else None,
         base_job=base_job if upload is None else None,
+        mask_box=list(mask_box) if mask_box is not None else None,
         prompt_original=prompt.original,
         prompt_translated=prompt.translated,
         prompt_final=prompt.final,
@@ -213,6 +225,11 @@ def _map_of_wish(image, world, base_job) -> tuple[Optional[PictureInfo], tuple[i
             raise JobProblem(
                 _("Only a finished picture can be painted on again."), field="base_job"
             )
+        if base_job.result_box is not None:  # a region of a huge map: the map's size
+            try:
+                return None, huge_maps.result_size(base_job)
+            except EngineError as error:
+                raise JobProblem(_("This map is no longer available."), field="base_job") from error
         return None, _stored_size(base_job.result_image, "base_job")
     if world is None:
         raise JobProblem(_("Send a map, or name a World to paint on."), field="image")
@@ -391,6 +408,8 @@ def job_state(job: InpaintJob, *, recover: bool = True) -> dict:
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
         "result_url": result_url(job),
+        "result_box": result_box(job),
+        "before_url": before_url(job),
         "preview_url": preview_url(job),
         "frame": job.frame if job.status == Status.SUCCEEDED else None,
     }
@@ -400,6 +419,16 @@ def result_url(job: InpaintJob) -> Optional[str]:
     if job.status != Status.SUCCEEDED or not job.result_image:
         return None
     return _api_url("job-result", job.pk)
+
+
+def result_box(job: InpaintJob) -> Optional[list[int]]:
+    """Where a result on a huge map lies on it ([x, y, width, height]); None: the whole map."""
+    return list(job.result_box) if result_url(job) and job.result_box else None
+
+
+def before_url(job: InpaintJob) -> Optional[str]:
+    """The map under a region result as it was before the wish (huge maps only)."""
+    return _api_url("job-before", job.pk) if result_box(job) else None
 
 
 def preview_url(job: InpaintJob) -> Optional[str]:

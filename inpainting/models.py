@@ -99,9 +99,15 @@ class InpaintJob(models.Model):
         help_text=_("The job paints on this earlier job's result, which it does not copy."),
     )
     mask_image = models.ImageField(_("mask"), upload_to=mask_path, max_length=255)
+    # Where the mask lies on the map, [x, y, width, height] in the map's pixels: a wish on
+    # a big map sends only the region it painted. Null: the mask covers the whole map.
+    mask_box = models.JSONField(_("place of the mask"), null=True, blank=True)
     result_image = models.ImageField(
         _("result"), upload_to=result_path, max_length=255, blank=True
     )
+    # A map painted by region (a huge World, inpainting/huge_maps.py): the result is only
+    # this region of the repainted map, [x, y, width, height]. Null: the whole map.
+    result_box = models.JSONField(_("place of the result"), null=True, blank=True)
     preview_image = models.ImageField(
         _("preview"), upload_to=preview_path, max_length=255, blank=True
     )

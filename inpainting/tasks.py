@@ -31,7 +31,8 @@ from django.utils.translation import ngettext_lazy
 from django_q.exceptions import TimeoutException
 from PIL import Image
 
-from inpainting import events, jobs
+from inpainting import events, huge_maps, jobs
+from inpainting.huge_maps import MAP_GONE
 from inpainting.models import InpaintJob
 from inpainting_core import engines
 from inpainting_core.engines import get_engine
@@ -55,7 +56,6 @@ LIVE_PREVIEW_SIZE = 256
 RESULT_PREVIEW_SIZE = 512
 
 TOO_LONG = _("The generation took too long.")
-MAP_GONE = _("The map of this wish is no longer available.")
 UNEXPECTED_FAILURE = _("Something went wrong while painting. Please try again.")
 
 
@@ -196,6 +196,7 @@ class JobRun:
         self.lost = False
         self._last_progress = self._last_preview = self._last_cancel_check = float("-inf")
         self._world = self._world_key = None  # the World's decoded map and its key in the map cache
+        self._region = None  # a wish on a huge map: the window it paints (huge_maps.RegionWish)
 
     def execute(self) -> str:
         self.heartbeat.start()
@@ -224,8 +225,7 @@ class JobRun:
     # --- generation ---
 
     def _generate(self) -> GenerationResult:
-        image = self._map()
-        mask = load_mask(_read(self.job.mask_image), image.size)
+        image, mask = self._map_and_mask()
         engine = self._usable_engine()
         try:
             return self._generate_with(engine, image, mask)
@@ -249,6 +249,19 @@ class JobRun:
         logger.info("Job %s painted by %s in %s", job.pk, engine,
                     {phase: round(seconds, 2) for phase, seconds in result.seconds.items()})
         return result
+
+    def _map_and_mask(self):
+        """The map to paint and its mask at the map's size; for a huge map (painted by
+        region) only the window around the painted region, from the map's pyramid."""
+        job = self.job
+        mask = _read(job.mask_image)
+        if not job.input_image:  # a World's map or an earlier result: maybe a huge one
+            size = huge_maps.map_size(job)
+            if huge_maps.is_huge(size):
+                self._region = huge_maps.region_wish(job, mask, size)
+                return self._region.image, self._region.mask
+        image = self._map()
+        return image, load_mask(mask, image.size, box=tuple(job.mask_box) if job.mask_box else None)
 
     def _map(self) -> Image.Image:
         """The decoded map: a World's from this process's cache (decoded once), an upload
@@ -374,7 +387,8 @@ class JobRun:
         noted = {"seed": result.seed, "prompt_final": result.prompt.final,
                  "negative_prompt": result.prompt.negative,
                  # where the map changed: what the kiosk, gallery and desk show first
-                 "frame": result.frame.as_dict() if result.frame else None}
+                 "frame": result.frame.as_dict() if result.frame else None,
+                 "result_box": self._region.result_box if self._region else None}
         if result.notes:
             noted["notice"] = " ".join([self.job.notice, *result.notes]).strip()
         try:
@@ -389,8 +403,11 @@ class JobRun:
                 self.job.notice = noted.get("notice", self.job.notice)
                 self.job.result_image.name = written["result_image"]
                 self.job.preview_image.name = written["preview_image"]
+                self.job.result_box = noted["result_box"]
                 events.publish(self.job, events.SUCCEEDED, {
                     "result_url": jobs.result_url(self.job),
+                    "result_box": jobs.result_box(self.job),
+                    "before_url": jobs.before_url(self.job),
                     "preview_url": jobs.preview_url(self.job),
                     "engine": self.job.engine,
                     "notice": self.job.notice,

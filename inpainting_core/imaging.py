@@ -42,6 +42,15 @@ try:
 except ImportError:  # Pillow built without LittleCMS: colours are taken as sRGB.
     ImageCms = None
 
+# Pillow refuses to open a picture of more than twice Image.MAX_IMAGE_PIXELS (about 179
+# million pixels) as a decompression bomb. Every picture is checked here against the
+# platform's own limits before it is decoded (OLPE_MAX_IMAGE_PIXELS for a visitor's map,
+# OLPE_MAX_WORLD_PIXELS for a World's: a 16384² scan is 268 million), so Pillow's guard
+# stands at the largest of them and only reads headers of maps it must never decode.
+Image.MAX_IMAGE_PIXELS = max(
+    Image.MAX_IMAGE_PIXELS or 0, settings.OLPE_MAX_WORLD_PIXELS, settings.OLPE_MAX_IMAGE_PIXELS
+)
+
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
 # A mask value at or above this counts as painted (bounding box, feather core).
 PAINTED = 0.5
@@ -219,7 +228,7 @@ def _checked_header(source, max_pixels: int | None, field: str, min_side: int):
         max_pixels = settings.OLPE_MAX_IMAGE_PIXELS
     data = _read_source(source, _max_file_bytes(max_pixels), field)
     image = _open_header(data, field, max_pixels)
-    _check_pixel_count(image.size, max_pixels, field)
+    check_pixel_count(image.size, max_pixels, field)
     check_min_size(image.size, min_side, field)
     _check_nothing_after_picture(data, image, field)
     return data, image
@@ -337,7 +346,7 @@ def _open_header(data: bytes, field: str, max_pixels: int) -> Image.Image:
         ) from error
 
 
-def _check_pixel_count(size: tuple[int, int], max_pixels: int, field: str) -> None:
+def check_pixel_count(size: tuple[int, int], max_pixels: int, field: str) -> None:
     if size[0] * size[1] > max_pixels:
         raise _too_large(size, field, max_pixels)
 
@@ -628,6 +637,69 @@ def check_mask_fits(mask: np.ndarray, size: tuple[int, int], tolerance: float = 
             code="size_mismatch",
             field="mask",
         )
+
+
+def check_mask_box(box, map_size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A mask's place on the map, (x, y, width, height) in the map's pixels, checked to lie
+    inside the map; refused (ImageProblem on "mask_box") otherwise."""
+    try:
+        x, y, width, height = (int(value) for value in box)
+    except (TypeError, ValueError) as error:
+        raise _bad_box(map_size) from error
+    if x < 0 or y < 0 or width < 1 or height < 1 or x + width > map_size[0] or (
+            y + height > map_size[1]):
+        raise _bad_box(map_size)
+    return x, y, width, height
+
+
+def _bad_box(map_size) -> ImageProblem:
+    return ImageProblem(
+        _lazy_interpolate(
+            _("The mask's place must be x,y,width,height inside the map of "
+              "%(width)s × %(height)s pixels."),
+            {"width": map_size[0], "height": map_size[1]},
+        ),
+        code="bad_box", field="mask_box",
+    )
+
+
+def painted_box(mask: np.ndarray, mask_box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The painted region's bounding box (x0, y0, x1, y1) in the map's pixels, for a mask
+    (at its own resolution) that covers `mask_box` (x, y, width, height) of the map."""
+    x0, y0, x1, y1 = mask_bbox(mask)
+    bx, by, bw, bh = mask_box
+    sx, sy = bw / mask.shape[1], bh / mask.shape[0]
+    return (bx + math.floor(x0 * sx), by + math.floor(y0 * sy),
+            bx + min(bw, math.ceil(x1 * sx)), by + min(bh, math.ceil(y1 * sy)))
+
+
+def mask_over(mask: np.ndarray, mask_box: tuple[int, int, int, int],
+              window: tuple[int, int, int, int]) -> np.ndarray:
+    """The mask's values over `window` (x0, y0, x1, y1 of the map) at the map's resolution.
+
+    The mask (floats, at its own resolution) covers `mask_box` (x, y, width,
+    height) of the map; outside it nothing is painted. Only the part of the
+    mask inside the window is scaled, so a wish on a huge map never makes a
+    map-sized mask.
+    """
+    wx0, wy0, wx1, wy1 = window
+    values = np.zeros((wy1 - wy0, wx1 - wx0), np.float32)
+    bx, by, bw, bh = mask_box
+    ix0, iy0, ix1, iy1 = max(wx0, bx), max(wy0, by), min(wx1, bx + bw), min(wy1, by + bh)
+    if ix0 >= ix1 or iy0 >= iy1:
+        return values
+    sx, sy = mask.shape[1] / bw, mask.shape[0] / bh  # mask pixels per map pixel
+    if sx <= 1 and sy <= 1:  # scaled up: each map pixel interpolates the mask at its centre
+        shift = np.float32([[sx, 0, (ix0 - bx + 0.5) * sx - 0.5], [0, sy, (iy0 - by + 0.5) * sy - 0.5]])
+        part = cv2.warpAffine(mask, shift, (ix1 - ix0, iy1 - iy0),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+    else:  # scaled down: area averaging keeps thin strokes
+        crop = mask[math.floor((iy0 - by) * sy): math.ceil((iy1 - by) * sy),
+                    math.floor((ix0 - bx) * sx): math.ceil((ix1 - bx) * sx)]
+        part = cv2.resize(crop, (ix1 - ix0, iy1 - iy0), interpolation=cv2.INTER_AREA)
+    values[iy0 - wy0: iy1 - wy0, ix0 - wx0: ix1 - wx0] = np.clip(part, 0, 1)
+    return values
 
 
 def _resize_values(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:

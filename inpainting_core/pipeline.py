@@ -51,7 +51,7 @@ def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
 
 
 def load_mask(mask_source, image_size: tuple[int, int], *, max_pixels: int | None = None,
-              fit: bool = True) -> np.ndarray:
+              fit: bool = True, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """Decode, normalise and check a mask for a map of `image_size` (width, height).
 
     For a map known only from its header (an upload stored as it came, a
@@ -59,15 +59,26 @@ def load_mask(mask_source, image_size: tuple[int, int], *, max_pixels: int | Non
     `load_inputs`; with `fit` the mask is scaled to the map's size, without it
     (the web tier, which only checks and stores it) it keeps its own. The mask
     may have as many pixels as the map.
+
+    With `box` (x, y, width, height of the map, checked by the caller), the
+    mask covers only that region of the map (a wish on a huge map sends only
+    what it painted, at the map's resolution): its aspect is the box's, and
+    `fit` places it on an otherwise unpainted map-sized mask.
     """
-    limit = max(settings.OLPE_MAX_IMAGE_PIXELS, image_size[0] * image_size[1])
+    covered = (box[2], box[3]) if box is not None else image_size
+    limit = max(settings.OLPE_MAX_IMAGE_PIXELS, covered[0] * covered[1])
     if max_pixels is not None:
         limit = max(limit, max_pixels)
     mask = imaging.normalise_mask(
         imaging.open_mask(mask_source, max_pixels=limit, min_side=imaging.min_image_side())
     )
-    mask = imaging.fit_mask(mask, image_size) if fit else mask
-    if not fit:
+    if box is not None:
+        imaging.check_mask_fits(mask, covered)
+        if fit:
+            mask = imaging.mask_over(mask, box, (0, 0, *image_size))
+    elif fit:
+        mask = imaging.fit_mask(mask, image_size)
+    else:
         imaging.check_mask_fits(mask, image_size)
     imaging.mask_bbox(mask)  # an empty mask is an error before any engine runs
     return mask

@@ -35,6 +35,7 @@ from inpainting_core.wishes import max_wish_chars
 from kiosk import options, regions
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
+from museum import pyramids
 from museum.models import SiteSettings, World
 from museum.tasks import request_world_segmentation
 
@@ -93,13 +94,35 @@ def paint(request, slug):
             world={
                 "id": world.pk,
                 "slug": world.slug,
-                "imageUrl": reverse("gallery:world-image", args=[world.slug]),
                 "regionsUrl": reverse("kiosk:world-regions", args=[world.slug]),
+                **world_pictures(world),
             },
             fidelity={level.key: level.guidance for level in fidelity},
         ),
     }
     return render(request, "kiosk/paint.html", context)
+
+
+# A World's map with more pixels than a visitor's upload may have is shown from its tile
+# pyramid (static/js/kiosk/tiles.js): an overview this big, and the tiles the view needs.
+OVERVIEW_SIDE = 2048
+
+
+def is_tiled(size) -> bool:
+    return size is not None and (
+        size[0] * size[1] > settings.OLPE_MAX_IMAGE_PIXELS or pyramids.is_huge(size))
+
+
+def world_pictures(world: World) -> dict:
+    """How the paint page shows a World's map: the whole picture, or for a big map an
+    overview and its IIIF image service (`tiles`), with the map's size either way."""
+    size = world_size(world)
+    if not is_tiled(size):
+        return {"imageUrl": reverse("gallery:world-image", args=[world.slug]), "tiles": None,
+                "width": size and size[0], "height": size and size[1]}
+    service = reverse("iiif:world-image", args=[world.slug])
+    return {"imageUrl": f"{service}/full/!{OVERVIEW_SIDE},{OVERVIEW_SIDE}/0/default.jpg",
+            "tiles": service, "width": size[0], "height": size[1]}
 
 
 def world_size(world: World) -> tuple[int, int] | None:

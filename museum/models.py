@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from inpainting_core import engines
-from inpainting_core.imaging import ImageProblem, min_image_side, open_image
+from inpainting_core.imaging import ImageProblem, inspect_picture, min_image_side, open_image
+from inpainting_core.pyramids import inspect_map
+from museum.pyramids import is_huge
 
 
 def world_image_path(world, filename):
@@ -32,9 +34,18 @@ def validate_paintable_map(file) -> None:
     """A World's map passes the checks a visitor's map passes: a PNG, JPEG or WebP
     picture within the pixel limit for Worlds (OLPE_MAX_WORLD_PIXELS: Worlds are
     painted on by reference, never uploaded with a wish), with every side at least
-    OLPE_MIN_IMAGE_SIDE, so that no wish on it can fail for its size."""
+    OLPE_MIN_IMAGE_SIDE, so that no wish on it can fail for its size.
+
+    A map painted by region (more than OLPE_HUGE_MAP_PIXELS) is checked from its
+    header and then decoded by libvips in a stream of rows, never held whole.
+    """
+    limits = {"min_side": min_image_side(), "max_pixels": settings.OLPE_MAX_WORLD_PIXELS}
     try:
-        open_image(file, min_side=min_image_side(), max_pixels=settings.OLPE_MAX_WORLD_PIXELS)
+        picture = inspect_picture(file, **limits)
+        if is_huge(picture.size):
+            inspect_map(picture.data, **limits)
+        else:
+            open_image(picture.data, **limits)
     except ImageProblem as problem:
         raise ValidationError(problem.message, code=problem.code) from problem
 

@@ -16,10 +16,14 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps
 
 Box = tuple[int, int, int, int]
+
+from inpainting_core import pyramids as core_pyramids
+from museum import pyramids
 
 
 def open_cached(picture, name: str, *, side: int, quality: int):
@@ -37,8 +41,13 @@ def open_made(storage, name: str, make: Callable[[], bytes]):
 def render(picture, *, side: int, quality: int, format: str = "JPEG") -> bytes:
     """`picture` at most `side` pixels a side, as JPEG or PNG."""
     with picture.open("rb") as source, Image.open(source) as image:
-        image.draft("RGB", (side, side))  # JPEG sources decode at a reduced scale
-        small = ImageOps.exif_transpose(image).convert("RGB")  # as the worker reads the map
+        if image.width * image.height > settings.OLPE_MAX_IMAGE_PIXELS:
+            # A huge map (a 16384² scan) is shrunk by libvips in a stream, never held whole.
+            small = Image.fromarray(core_pyramids.thumbnail(
+                pyramids.local_path(picture.name, picture.storage), side))
+        else:
+            image.draft("RGB", (side, side))  # JPEG sources decode at a reduced scale
+            small = ImageOps.exif_transpose(image).convert("RGB")  # as the worker reads the map
     return encode(shrunk(small, side), format=format, quality=quality)
 
 

@@ -11,13 +11,14 @@ only, never for the whole site.
   every other page.
 """
 
-from csp.constants import UNSAFE_INLINE
-from csp.decorators import csp_update
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-# Styles: inline ones too. Everything else: the site's policy.
-API_DOCS_POLICY = {"style-src": [UNSAFE_INLINE]}
+# Styles: inline ones too. Everything else: the site's policy. The list is replaced, not
+# extended: browsers ignore 'unsafe-inline' beside a hash (the site's OpenSeadragon one).
+API_DOCS_POLICY = {"style-src": [SELF, UNSAFE_INLINE]}
 
-api_docs = csp_update(API_DOCS_POLICY)(
+api_docs = csp_replace(API_DOCS_POLICY)(
     SpectacularSwaggerSplitView.as_view(url_name="inpainting:api:schema")
 )

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "training",
     "kiosk",
     "tooling",  # runplatform, olpe_client, build_tiny_model, seed_demo
+    "iiif",  # the IIIF Image and Presentation APIs of Worlds and creations
 ]
 
 MIDDLEWARE = [
@@ -232,8 +233,12 @@ OLPE_MAX_WISH_CHARS = env.int("OLPE_MAX_WISH_CHARS", default=300)
 
 OLPE_MAX_IMAGE_PIXELS = env.int("OLPE_MAX_IMAGE_PIXELS", default=4096 * 4096)
 # Worlds' maps (added by curators, painted on by reference, never uploaded with a
-# wish) may be larger than a visitor's upload.
-OLPE_MAX_WORLD_PIXELS = env.int("OLPE_MAX_WORLD_PIXELS", default=8192 * 8192)
+# wish) may be larger than a visitor's upload: scanned maps at archive resolution.
+OLPE_MAX_WORLD_PIXELS = env.int("OLPE_MAX_WORLD_PIXELS", default=16384 * 16384)
+# Maps with more pixels than this are painted by region: a worker reads only the part
+# of the map a wish needs (from the map's lossless tile pyramid), and the result is that
+# part with its place on the map (inpainting/huge_maps.py). A 16384² map is 805 MB of pixels.
+OLPE_HUGE_MAP_PIXELS = env.int("OLPE_HUGE_MAP_PIXELS", default=8192 * 8192)
 # Decoded maps a worker process keeps (inpainting_core/map_cache.py), in bytes of
 # pixels: an 8192² World takes 192 MiB, a 4096² one 48 MiB.
 OLPE_MAP_CACHE_BYTES = env.int("OLPE_MAP_CACHE_BYTES", default=512 * 1024 * 1024)
@@ -260,6 +265,23 @@ OLPE_WALL_SYNC_SECONDS = env.int("OLPE_WALL_SYNC_SECONDS", default=60)
 OLPE_WALL_RELOAD_HOURS = env.int("OLPE_WALL_RELOAD_HOURS", default=12)
 # Other processes see a curator's blocklist edits within this many seconds.
 OLPE_BLOCKLIST_REFRESH_SECONDS = env.int("OLPE_BLOCKLIST_REFRESH_SECONDS", default=60)
+
+# --- IIIF and tile pyramids (iiif/, inpainting_core/pyramids.py) -----------------
+# Pictures with more pixels than this get a tile pyramid, made on a worker when a World
+# is saved or a creation approved; smaller ones are served from their own file.
+OLPE_PYRAMID_MIN_PIXELS = env.int("OLPE_PYRAMID_MIN_PIXELS", default=1024 * 1024)
+# Local copies of pyramids and pictures for libvips, when the media storage is not a
+# local directory (S3); each process fetches what it reads. May be emptied at any time.
+OLPE_PYRAMID_CACHE_DIR = Path(
+    env.str("OLPE_PYRAMID_CACHE_DIR", default=str(DATA_DIR / "pyramid-cache"))
+)
+# The largest side the IIIF Image API renders in one answer (maxWidth and maxHeight).
+OLPE_IIIF_MAX_SIDE = env.int("OLPE_IIIF_MAX_SIDE", default=4096)
+# The rights statement of the published pictures in IIIF (a Creative Commons licence
+# or a RightsStatements.org statement URI).
+OLPE_IIIF_RIGHTS = env.str("OLPE_IIIF_RIGHTS", default="http://rightsstatements.org/vocab/InC/1.0/")
+# Manifests of the gallery's collection per page of the IIIF collection.
+OLPE_IIIF_COLLECTION_PAGE = env.int("OLPE_IIIF_COLLECTION_PAGE", default=100)
 
 # --- Jobs: django-q2 cluster ---------------------------------------------------
 # A job runs at most OLPE_JOB_TIMEOUT seconds; the ORM broker redelivers an
@@ -386,7 +408,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # openai's HTTP library logs every request at INFO.
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "urllib3")},
+    # libvips (pyvips) logs every operation's steps at INFO.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "urllib3", "pyvips")},
 }
 
 # --- Caches ----------------------------------------------------------------------
@@ -490,11 +513,15 @@ MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
     "csp.middleware.CSPMiddleware",
 )
+# OpenSeadragon (static/vendor/openseadragon/, the deep zoom of creations and the IIIF
+# viewer) adds one fixed <style> block to a page it shows; its hash allows exactly that
+# block, nothing else (tests/test_csp.py checks it against the vendored file).
+OPENSEADRAGON_STYLE = "'sha256-9xTiqzfwFaL2SGb1rmr8gysEwVVjIvqWAgmZgqFqpEE='"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF],
+        "style-src": [SELF, OPENSEADRAGON_STYLE],
         "img-src": [SELF, "data:", "blob:"],
         "font-src": [SELF],
         "connect-src": [SELF],

@@ -11,6 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("kiosk/", include("kiosk.urls")),
+    path("iiif/", include("iiif.urls")),
     # The API's Swagger UI with its own Content-Security-Policy allowance (olpe_site/csp_views.py);
     # it answers before the same address in inpainting/api/urls.py.
     path("api/v1/docs/", csp_views.api_docs, name="api-docs"),

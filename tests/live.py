@@ -398,11 +398,14 @@ def platform_env(profile: Profile, data_dir: Path) -> dict[str, str]:
 
 @contextmanager
 def live_platform(profile_name: str, data_dir: Path, *, workers: int = 2,
-                  tokens: int = 0) -> Iterator[LivePlatform]:
-    """Migrate, start daphne and the cluster, yield, stop everything and remove the data."""
+                  tokens: int = 0, env: dict[str, str] | None = None) -> Iterator[LivePlatform]:
+    """Migrate, start daphne and the cluster, yield, stop everything and remove the data.
+
+    `env` adds environment variables (settings) for every process of the platform.
+    """
     write_settings_module(data_dir)
     with PROFILES[profile_name](data_dir) as profile:
-        env = {**platform_env(profile, data_dir), "OLPE_WORKERS": str(workers)}
+        env = {**platform_env(profile, data_dir), "OLPE_WORKERS": str(workers), **(env or {})}
         platform = Platform(ports=[free_port()], env=env, log_dir=data_dir / "logs",
                             grace_seconds=10)
         live = LivePlatform(profile, data_dir, platform, env)

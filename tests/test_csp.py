@@ -11,6 +11,8 @@ is tests/test_csp_browser.py.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,7 +32,8 @@ HEADER = "Content-Security-Policy"
 SITE_POLICY = {
     "default-src": {"'self'"},
     "script-src": {"'self'"},
-    "style-src": {"'self'"},
+    # and the one <style> block OpenSeadragon adds (deep zoom), by its hash
+    "style-src": {"'self'", settings.OPENSEADRAGON_STYLE},
     "img-src": {"'self'", "data:", "blob:"},
     "font-src": {"'self'"},
     "connect-src": {"'self'"},
@@ -186,6 +189,7 @@ def test_the_api_docs_allow_inline_styles_on_their_page_only(client):
     response = client.get("/api/v1/docs/")
     assert response.status_code == 200
     policy = directives(response[HEADER])
+    # The site's hash would make browsers ignore 'unsafe-inline': the page replaces the list.
     assert policy == {**SITE_POLICY, "style-src": {"'self'", "'unsafe-inline'"}}
     html = response.content.decode()
     scripts = re.findall(r'<script src="([^"]+)"', html)
@@ -223,3 +227,17 @@ def test_nginx_sends_the_same_policy_with_the_static_files_it_serves(client):
         assert "add_header Content-Security-Policy" not in (NGINX / name).read_text(
             encoding="utf-8"
         )
+
+
+# --- OpenSeadragon ---------------------------------------------------------------------------
+
+
+def test_the_policy_allows_exactly_the_style_block_of_the_vendored_openseadragon():
+    """OpenSeadragon adds one fixed <style> element; the policy names its hash, so an update
+    of the vendored file that changes the block fails here, not in a visitor's browser."""
+    script = (Path(settings.BASE_DIR) / "static/vendor/openseadragon/openseadragon.min.js").read_text(
+        encoding="utf-8")
+    blocks = re.findall(r'createElement\("style"\);.*?\.textContent="([^"]*)"', script)
+    assert len(blocks) == 1, "OpenSeadragon adds one style block"
+    digest = base64.b64encode(hashlib.sha256(blocks[0].encode()).digest()).decode()
+    assert settings.OPENSEADRAGON_STYLE == f"'sha256-{digest}'"

@@ -152,7 +152,8 @@ def test_only_visible_worlds_are_offered_with_kind_and_date(client, lake, old_ma
     assert f'data-world="{old_map.slug}"' in html
     assert f'data-world="{hidden_world.slug}"' not in html
     assert "Work in progress" not in html
-    assert reverse("gallery:world-image", args=[lake.slug]) in html
+    # A small copy from the map's IIIF image service, never the whole map.
+    assert reverse("iiif:world-image", args=[lake.slug]) + "/full/!1024,1024/0/default.jpg" in html
     assert "The town today." in html
     assert "1830" in html  # the historic map's date beside its kind
 
@@ -175,10 +176,22 @@ def test_an_editable_world_opens_with_the_painting_tools(client, lake):
         "id": lake.pk, "slug": lake.slug,
         "imageUrl": reverse("gallery:world-image", args=[lake.slug]),
         "regionsUrl": reverse("kiosk:world-regions", args=[lake.slug]),
+        "tiles": None, "width": 160, "height": 120,
     }
     assert config["urls"]["jobs"] == reverse("inpainting:api:job-list")
     # The map's size lays the page out before the picture has loaded.
     assert 'data-map-ratio="160 / 120"' in html  # set as --map-ratio by map-ratio.js
+
+
+def test_a_big_world_opens_from_its_tiles(client, lake, settings):
+    """A map with more pixels than a visitor's upload is never fetched whole: an overview
+    and the tiles of its IIIF image service (static/js/kiosk/tiles.js)."""
+    settings.OLPE_MAX_IMAGE_PIXELS = 100 * 100
+    config = kiosk_config(client.get(reverse("kiosk:paint", args=[lake.slug])))
+    service = reverse("iiif:world-image", args=[lake.slug])
+    assert config["world"]["tiles"] == service
+    assert config["world"]["imageUrl"] == service + "/full/!2048,2048/0/default.jpg"
+    assert (config["world"]["width"], config["world"]["height"]) == (160, 120)
 
 
 def test_a_non_editable_world_opens_for_viewing_only(client, old_map):

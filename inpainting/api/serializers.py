@@ -228,6 +228,34 @@ class BaseJobField(serializers.Field):
         return str(value.pk)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{1,7},\d{1,7},\d{1,7},\d{1,7}$",
+                      "example": "4096,2048,1200,900"})
+class MaskBoxField(serializers.Field):
+    """x,y,width,height: four whole numbers, as "x,y,w,h" or a JSON list (checked against
+    the map by the service)."""
+
+    default_error_messages = {
+        "invalid": _("Give the mask's place as four whole numbers: x,y,width,height."),
+    }
+
+    def to_internal_value(self, data):
+        parts = data.split(",") if isinstance(data, str) else data
+        if not isinstance(parts, (list, tuple)) or len(parts) != 4:
+            self.fail("invalid")
+        values = []
+        for part in parts:
+            if isinstance(part, bool) or not isinstance(part, (int, str)):
+                self.fail("invalid")
+            text = str(part).strip()
+            if not text.isascii() or not text.isdigit() or len(text) > 7:
+                self.fail("invalid")
+            values.append(int(text))
+        return tuple(values)
+
+    def to_representation(self, value):
+        return list(value)
+
+
 def _range_field(field_class, value_range, help_text, **kwargs):
     low, high = value_range
     return field_class(
@@ -279,6 +307,16 @@ class GenerationParametersSerializer(serializers.Serializer):
         required=False, allow_null=True,
         help_text=_(
             "An earlier job of yours whose result to paint on, instead of `image`."
+        ),
+    )
+
+    mask_box = MaskBoxField(
+        required=False, allow_null=True,
+        help_text=_(
+            "Where the mask lies on the map, as x,y,width,height in the map's pixels (a "
+            "string, or a list of four integers in JSON): send only the region you painted, "
+            "at the map's resolution. Left out, the mask covers the whole map (at any "
+            "resolution of the map's aspect)."
         ),
     )
 
@@ -424,6 +462,17 @@ class JobStateSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     url = serializers.CharField()
     result_url = serializers.CharField(allow_null=True, help_text=_("Set once the job succeeded."))
+    result_box = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True,
+        help_text=_(
+            "On a huge map, the result is only the region the wish repainted: its place on "
+            "the map, [x, y, width, height]. Null: the result is the whole map."
+        ),
+    )
+    before_url = serializers.CharField(
+        allow_null=True,
+        help_text=_("With `result_box`: the same region of the map before the wish (PNG)."),
+    )
     preview_url = serializers.CharField(allow_null=True)
     frame = FrameSerializer(
         allow_null=True,

@@ -24,12 +24,13 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from inpainting import jobs
+from inpainting import huge_maps, jobs
 from inpainting.api import serializers as api
 from inpainting.api.parsers import DepthLimitedJSONParser
 from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, OwnerThrottle, UserThrottle
 from inpainting.models import InpaintJob
 from inpainting_core import engines
+from inpainting_core.engines.base import EngineError
 from inpainting_core.imaging import ImageProblem
 from inpainting_core.styles import style_choices
 from inpainting_core.wishes import PromptProblem
@@ -247,6 +248,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
                 image=values.get("image"),
                 base_job=base_job,
                 mask=values["mask"],
+                mask_box=values.get("mask_box"),
                 wish=values["prompt"],
                 settings=serializer.generation_settings(),
                 world=values.get("world"),
@@ -390,6 +392,37 @@ class JobResultView(JobPictureView):
             return job.result_image
         reason = self.NOT_READY.get(job.status, _("The job has no result."))
         raise NotFoundWithStatus(reason, job.status)
+
+
+class JobBeforeView(JobResultView):
+    """The map under a result on a huge map, as it was before the wish."""
+
+    @extend_schema(
+        summary="The map under a result on a huge map, before the wish (PNG)",
+        description=(
+            "A wish on a huge map (more than OLPE_HUGE_MAP_PIXELS) has as its result only "
+            "the region it repainted, placed on the map by `result_box`; this is the same "
+            "region of the map as it was before. Other jobs have none (404)."
+        ),
+        parameters=[JOB_ID],
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            404: detail_response("No such job, no result (yet) or a result of the whole map."),
+        },
+    )
+    def get(self, request, pk):
+        job = self.get_job()
+        self.available_picture(job)  # the result's own reasons while there is none
+        if not job.result_box:
+            raise NotFoundWithStatus(_("This result is the whole map; it has no before region."),
+                                     job.status)
+        try:
+            data = huge_maps.before_png(job)
+        except EngineError as error:
+            raise NotFoundWithStatus(error.message, job.status) from error
+        response = HttpResponse(data, content_type="image/png")
+        response["Cache-Control"] = self.cache_control
+        return response
 
 
 class JobPreviewView(JobPictureView):

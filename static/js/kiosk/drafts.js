@@ -26,10 +26,15 @@ export function takeDraft(worldSlug) {
   return draft && draft.world === worldSlug ? draft : null;
 }
 
-/** A map as a draft keeps it: where to fetch it again. */
+/** A map as a draft keeps it: where to fetch it again (a window of a huge map: with its
+ * place and the map it lies on). */
 export function mapReference(map) {
   if (!map || map.source === "world") return { source: "world" };
-  return { source: "job", jobId: map.jobId, resultUrl: map.resultUrl };
+  const reference = { source: "job", jobId: map.jobId, resultUrl: map.resultUrl };
+  if (map.box) {
+    Object.assign(reference, { box: map.box, beforeUrl: map.beforeUrl, base: mapReference(map.base) });
+  }
+  return reference;
 }
 
 /** The painting a draft kept, as a picture to paint back. */

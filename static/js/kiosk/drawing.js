@@ -3,27 +3,37 @@
 // resultUrl?, blob, url, width, height, regions}: the World's picture or a
 // result, held as a blob so that it can be sent as the next map; `regions`
 // (regions.js) arrive a little later, for the select tool.
+//
+// A big World (config.world.tiles) is not fetched whole: `url` is a small
+// overview, and the tile layer (tiles.js) shows the map sharp from its tile
+// pyramid at every zoom. A result on a huge map is only the window the wish
+// repainted (`box`, its place on the map): its map is the one it was painted
+// on (`base`) with the window laid over it, and after it every earlier one
+// (`patches`).
 
 import { byId, fetchPicture } from "./http.js";
 import { Painter } from "./painter.js";
 import { loadRegions } from "./regions.js";
+import { TileLayer } from "./tiles.js";
 import { MapView } from "./view.js";
 
 const { gettext } = window;
 
 export class Drawing {
   /**
-   * @param {{worldImageUrl: string, worldRegionsUrl: string, jobRegionsUrl: string,
+   * @param {{world: object, jobRegionsUrl: string,
    *   isPainting: Function, onChange: Function, onHint: Function}} options
+   *   `world` is the page's config.world ({imageUrl, regionsUrl, width, height, tiles});
    *   isPainting() whether the tools may be used now; onChange() after every stroke,
    *   undo, redo or clear; onHint(text) for a word to the visitor.
    */
-  constructor({ worldImageUrl, worldRegionsUrl, jobRegionsUrl, isPainting, onChange, onHint }) {
+  constructor({ world, jobRegionsUrl, isPainting, onChange, onHint }) {
     this.screen = byId("paint-screen");
     this.mapImage = byId("map-image");
     this.layer = byId("paint-layer");
-    this.worldImageUrl = worldImageUrl;
-    this.worldRegionsUrl = worldRegionsUrl;
+    this.world = world;
+    this.worldImageUrl = world.imageUrl;
+    this.worldRegionsUrl = world.regionsUrl;
     this.jobRegionsUrl = jobRegionsUrl;
     this.isPainting = isPainting;
     this.onHint = onHint;
@@ -32,11 +42,15 @@ export class Drawing {
       onMapChange: (map) => this.showMap(map),
       onNoRegions: () => onHint(gettext("This map cannot be selected by regions yet. Please use the brush.")),
     });
+    this.tiles = new TileLayer({ content: byId("stage-content"), stage: byId("stage"), before: this.layer });
     this.view = new MapView({
       stage: byId("stage"),
       content: byId("stage-content"),
       onGesture: () => this.painter.cancelStroke(),
-      onChange: (view) => this.refreshZoom(view),
+      onChange: (view) => {
+        this.refreshZoom(view);
+        this.tiles.update(view);
+      },
     });
     this.objectUrls = new Set();
     this.visit = 0; // regions still arriving for a wiped visit are dropped
@@ -95,8 +109,17 @@ export class Drawing {
 
   // --- maps ---------------------------------------------------------------------
 
-  /** Fetch a map as a blob (it is sent with the next wish) and measure it. */
+  /** Fetch a map as a blob (it is sent with the next wish) and measure it. A big World is
+   * shown from its tiles instead; a result on a huge map is fetched as its window. */
   async loadMap(reference) {
+    if (reference.source === "world" && this.world.tiles) {
+      return {
+        ...reference, blob: null, url: this.worldImageUrl, width: this.world.width,
+        height: this.world.height, tiles: this.world.tiles, patches: [], regions: null,
+        regionsAsked: false,
+      };
+    }
+    if (reference.box) return this.loadRegionResult(reference);
     const address = reference.source === "world" ? this.worldImageUrl : reference.resultUrl;
     const blob = await fetchPicture(address);
     const url = this.objectUrl(blob);
@@ -110,6 +133,21 @@ export class Drawing {
     return map;
   }
 
+  /** A result on a huge map: its window laid over the map it was painted on (`base`, a map
+   * or a draft's reference to one). */
+  async loadRegionResult(reference) {
+    const base = reference.base.width ? reference.base : await this.loadMap(reference.base);
+    const blob = await fetchPicture(reference.resultUrl);
+    const windowUrl = this.objectUrl(blob);
+    return {
+      source: "job", jobId: reference.jobId, resultUrl: reference.resultUrl, box: reference.box,
+      beforeUrl: reference.beforeUrl, base, blob: null, windowUrl, url: base.url,
+      width: base.width, height: base.height, tiles: base.tiles,
+      patches: [...(base.patches || []), { url: windowUrl, box: reference.box }],
+      regions: null, regionsAsked: false,
+    };
+  }
+
   /**
    * The map's regions for the select tool, fetched in the background once the map
    * is painted on (a result only if the visitor keeps painting on it: its regions
@@ -118,7 +156,9 @@ export class Drawing {
   async fetchRegions(map) {
     if (map.regionsAsked) return;
     map.regionsAsked = true;
-    const address = map.source === "world"
+    // A huge map's results are windows: the World's regions serve them (its label picture
+    // covers the whole map, and a window's own would not).
+    const address = map.source === "world" || map.box
       ? this.worldRegionsUrl : this.jobRegionsUrl.replace(/[0-9a-f-]{36}/, map.jobId);
     const visit = this.visit;
     try {
@@ -143,6 +183,7 @@ export class Drawing {
   showMap(map) {
     if (!map) return;
     this.mapImage.src = map.url;
+    this.tiles.show(map);
     this.screen.style.setProperty("--map-ratio", `${map.width} / ${map.height}`);
     this.view.setMapSize(map.width);
     this.markRegions(map);
@@ -154,6 +195,7 @@ export class Drawing {
     this.visit += 1;
     this.view.reset();
     this.painter.wipe();
+    this.tiles.show(null);
     this.mapImage.removeAttribute("src");
     for (const url of this.objectUrls) URL.revokeObjectURL(url);
     this.objectUrls.clear();

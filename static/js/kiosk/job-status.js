@@ -10,8 +10,10 @@ const { gettext, ngettext, interpolate } = window;
 
 export class JobStatus {
   /**
-   * @param {object} handlers how a job ends: onSucceeded(job, resultUrl, notice, frame),
-   *   onFailed(reason), onCancelled(), onGone(); `job` is {id, url, websocket_url, map}.
+   * @param {object} handlers how a job ends: onSucceeded(job, resultUrl, notice, frame, region),
+   *   onFailed(reason), onCancelled(), onGone(); `job` is {id, url, websocket_url, map};
+   *   `frame` is where the map changed; `region` is {box, beforeUrl} for a result on a huge
+   *   map (only its window), else null.
    */
   constructor({ onSucceeded, onFailed, onCancelled, onGone }) {
     this.handlers = { onSucceeded, onFailed, onCancelled, onGone };
@@ -66,10 +68,14 @@ export class JobStatus {
       case "preview":
         this.showPreview(message.data_url);
         break;
-      case "succeeded":
+      case "succeeded": {
+        const box = message.result_box ?? message.job?.result_box;
+        const region = box ? { box, beforeUrl: message.before_url ?? message.job?.before_url } : null;
         this.ended((job) => this.handlers.onSucceeded(
-          job, message.result_url, message.notice ?? message.job?.notice, message.frame));
+          job, message.result_url, message.notice ?? message.job?.notice,
+          message.frame ?? message.job?.frame, region));
         break;
+      }
       case "failed":
         this.ended(() => this.handlers.onFailed(message.reason));
         break;

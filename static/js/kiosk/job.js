@@ -148,7 +148,10 @@ export function messageFromState(state) {
     case "running":
       return { type: "progress", step: state.progress.step, total: state.progress.total };
     case "succeeded":
-      return { type: "succeeded", result_url: state.result_url, notice: state.notice, frame: state.frame };
+      return {
+        type: "succeeded", result_url: state.result_url, notice: state.notice, frame: state.frame,
+        result_box: state.result_box, before_url: state.before_url,
+      };
     case "failed":
       return { type: "failed", reason: state.error };
     case "cancelled":

@@ -22,7 +22,7 @@ import { byId } from "./http.js";
 import { kioskConfig, onReset } from "./idle.js";
 import { JobStatus } from "./job-status.js";
 import { ResultFrame } from "./result-frame.js";
-import { generateHint, WishForm } from "./wish.js";
+import { generateHint, maskFor, WishForm } from "./wish.js";
 
 const { gettext } = window;
 const config = kioskConfig();
@@ -45,8 +45,7 @@ class PaintPage {
     this.result = null; // {jobId, map, before, notice}
     this.retryAction = null;
     this.drawing = new Drawing({
-      worldImageUrl: config.world.imageUrl,
-      worldRegionsUrl: config.world.regionsUrl,
+      world: config.world,
       jobRegionsUrl: config.urls.jobRegions,
       isPainting: () => this.state === "painting",
       onChange: () => this.refreshControls(),
@@ -59,8 +58,8 @@ class PaintPage {
       onSubmit: () => this.generate(),
     });
     this.jobs = new JobStatus({
-      onSucceeded: (job, resultUrl, notice, frame) =>
-        this.showResult(resultUrl, notice, job.map, job.id, frame),
+      onSucceeded: (job, resultUrl, notice, frame, region) => this.showResult(
+        resultUrl, notice, job.map, job.id, frame, region),
       onFailed: (reason) => this.showProblem(
         reason || gettext("The picture could not be painted."), () => this.generate()),
       onCancelled: () => {
@@ -131,7 +130,7 @@ class PaintPage {
     const map = this.painter.currentMap();
     let answer;
     try {
-      answer = await this.wish.send(map, await this.painter.maskBlob());
+      answer = await this.wish.send(map, await maskFor(this.painter, map));
     } catch (error) {
       this.showProblem(
         gettext("The kiosk cannot reach the server right now."), () => this.generate());
@@ -162,22 +161,33 @@ class PaintPage {
     });
   }
 
-  async showResult(resultUrl, notice, before, jobId, frame = null) {
+  /** The result of a wish; `frame` is where the map changed; `region` ({box, beforeUrl})
+   * for a wish on a huge map, whose result is the window it repainted: the comparison
+   * shows that window. */
+  async showResult(resultUrl, notice, before, jobId, frame = null, region = null) {
     this.jobs.setMessage(gettext("Almost done …"));
     let map;
     try {
-      map = await this.drawing.loadMap({ source: "job", jobId, resultUrl });
+      map = await this.drawing.loadMap({
+        source: "job", jobId, resultUrl, box: region?.box, beforeUrl: region?.beforeUrl,
+        base: before,
+      });
     } catch (error) {
       this.showProblem(gettext("Your picture is finished but could not be loaded."),
-        () => this.showResult(resultUrl, notice, before, jobId, frame));
+        () => this.showResult(resultUrl, notice, before, jobId, frame, region));
       return;
     }
-    this.result = { jobId, map, before, notice: notice || "", frame };
+    this.result = { jobId, map, before, notice: notice || "", frame, region };
     const noticeLine = byId("result-notice");
     noticeLine.textContent = notice || "";
     noticeLine.hidden = !notice;
-    this.compare.show(before.url, map.url);
-    this.resultFrame.show(frame);
+    if (map.box) {
+      this.compare.show(map.beforeUrl, map.windowUrl);
+      this.resultFrame.show(null);  // the window is already the change's place
+    } else {
+      this.compare.show(before.url, map.url);
+      this.resultFrame.show(frame);
+    }
     this.setState("result");
     byId("result-title").focus();
   }
@@ -256,6 +266,7 @@ class PaintPage {
         jobId: this.result.jobId, resultUrl: this.result.map.resultUrl,
         before: mapReference(this.result.before), notice: this.result.notice,
         frame: this.result.frame,
+        region: this.result.region,
       },
       paint: this.drawing.hasPaint() ? this.painter.maskDataUrl() : null,
     });
@@ -272,8 +283,8 @@ class PaintPage {
       if (draft.job) this.follow(draft.job, map);
       else if (draft.result) {
         const before = await this.mapFor(draft.result.before);
-        const { resultUrl, notice, jobId, frame } = draft.result;
-        await this.showResult(resultUrl, notice, before, jobId, frame);
+        const { resultUrl, notice, jobId, frame, region } = draft.result;
+        await this.showResult(resultUrl, notice, before, jobId, frame, region);
       }
     } catch (error) {
       console.warn("kiosk: the visit could not be restored", error);

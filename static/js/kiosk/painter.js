@@ -1,9 +1,14 @@
 // The drawing layer over the map: where the visitor marks the place to repaint.
 //
-// The layer is a canvas with exactly the map's pixel size, scaled to the screen
-// by CSS. Strokes are recorded in map coordinates, so the mask that leaves the
-// kiosk has the map's full resolution however small the screen shows it. Paint
-// is opaque colour on transparency; the server reads the alpha channel.
+// The layer is a canvas with the map's pixel size, scaled to the screen by CSS.
+// Strokes are recorded in map coordinates, so the mask that leaves the kiosk
+// has the map's full resolution however small the screen shows it. Paint is
+// opaque colour on transparency; the server reads the alpha channel.
+//
+// A map larger than MAX_LAYER_PIXELS (a scanned map of 16384² would need a
+// gigabyte of canvas) is drawn on a layer of fewer pixels, `scale` of the
+// map's; the strokes stay in map coordinates, and the mask sent is the painted
+// region drawn again from them at the map's own resolution (`maskRegion`).
 //
 // The select tool paints whole regions: a tap adds the region under the finger
 // (the map's regions, regions.js), a tap on a selected region takes it away.
@@ -23,6 +28,12 @@ const MIN_POINT_DISTANCE_CSS = 1.5;
 const PROBE_SIZE = 192;
 // A select tap may wander this far (screen pixels) and still be a tap.
 const TAP_DISTANCE_CSS = 12;
+// The drawing layer has at most this many pixels (32 MB of canvas); bigger maps draw scaled.
+const MAX_LAYER_PIXELS = 8 * 1024 * 1024;
+// A painted region is sent at the map's resolution up to this side, scaled down beyond it.
+const REGION_MAX_SIDE = 4096;
+// ... and at least this side (the server's smallest mask), with the map around it.
+const REGION_MIN_SIDE = 128;
 
 export const TOOLS = Object.freeze({
   BRUSH: "brush", SHAPE: "shape", ERASER: "eraser", SELECT: "select",
@@ -52,6 +63,9 @@ export class Painter {
     this.stroke = null;
     this.hasPaint = false;
     this.shownMap = null;
+    this.mapWidth = 1;
+    this.mapHeight = 1;
+    this.scale = 1; // layer pixels per map pixel
     this.probe = document.createElement("canvas");
     this.listen();
   }
@@ -128,14 +142,56 @@ export class Painter {
     };
   }
 
-  /** The mask: the paint at the map's resolution, PNG with alpha. */
+  /** The mask: the paint at the layer's resolution, PNG with alpha. */
   maskBlob() {
-    return new Promise((resolve, reject) => {
-      this.canvas.toBlob(
-        (blob) => (blob ? resolve(blob) : reject(new Error("mask export failed"))),
-        "image/png",
-      );
-    });
+    return canvasBlob(this.canvas);
+  }
+
+  /**
+   * The painted region of the map as a mask at the map's resolution (at most
+   * REGION_MAX_SIDE a side), drawn again from the strokes: {blob, box}, `box`
+   * its place on the map as [x, y, width, height]. Null when nothing is painted.
+   */
+  async maskRegion() {
+    const bounds = this.paintedBounds();
+    if (!bounds) return null;
+    const box = regionAround(bounds, this.mapWidth, this.mapHeight);
+    const [x, y, width, height] = box;
+    const factor = Math.min(1, REGION_MAX_SIDE / Math.max(width, height));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(width * factor));
+    canvas.height = Math.max(1, Math.round(height * factor));
+    const context = canvas.getContext("2d");
+    context.setTransform(factor, 0, 0, factor, -x * factor, -y * factor);
+    this.draw(context);
+    return { blob: await canvasBlob(canvas), box };
+  }
+
+  /** What the paint since the last "clear" or new map covers: [x0, y0, x1, y1] of the map. */
+  paintedBounds() {
+    let bounds = null;
+    const grow = (x0, y0, x1, y1) => {
+      bounds = bounds
+        ? [Math.min(bounds[0], x0), Math.min(bounds[1], y0), Math.max(bounds[2], x1),
+          Math.max(bounds[3], y1)]
+        : [x0, y0, x1, y1];
+    };
+    for (const operation of this.sinceStart()) {
+      if (operation.kind === "stroke" && operation.tool !== TOOLS.ERASER) {
+        const half = operation.width / 2;
+        const points = operation.points;
+        for (let index = 0; index < points.length; index += 2) {
+          grow(points[index] - half, points[index + 1] - half, points[index] + half,
+            points[index + 1] + half);
+        }
+      } else if (operation.kind === "region" && !operation.remove) {
+        const [u0, v0, u1, v1] = operation.regions.bounds(operation.label);
+        grow(u0 * this.mapWidth, v0 * this.mapHeight, u1 * this.mapWidth, v1 * this.mapHeight);
+      } else if (operation.kind === "picture") {
+        grow(0, 0, this.mapWidth, this.mapHeight);
+      }
+    }
+    return this.hasPaint ? bounds : null;
   }
 
   maskDataUrl() {
@@ -161,7 +217,7 @@ export class Painter {
       this.onNoRegions();
       return;
     }
-    const label = regions.labelAt(x / this.canvas.width, y / this.canvas.height);
+    const label = regions.labelAt(x / this.mapWidth, y / this.mapHeight);
     const remove = this.selectedRegions().has(label);
     this.push({ kind: "region", label, remove, regions });
   }
@@ -182,9 +238,10 @@ export class Painter {
     this.undone = [];
     this.baseMap = null;
     this.shownMap = null;
-    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.clearLayer();
     this.canvas.width = 1;
     this.canvas.height = 1;
+    this.mapWidth = this.mapHeight = this.scale = 1;
     this.hasPaint = false;
   }
 
@@ -213,22 +270,44 @@ export class Painter {
       if (map) this.resize(map.width, map.height);
       this.onMapChange(map);
     }
-    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    for (const operation of this.sinceStart()) {
-      if (operation.kind === "stroke") drawStroke(this.context, operation);
-      else if (operation.kind === "region") drawRegion(this.context, operation);
-      else if (operation.kind === "picture") {
-        this.context.drawImage(operation.picture, 0, 0, this.canvas.width, this.canvas.height);
-      }
-    }
+    this.clearLayer();
+    this.draw(this.context);
     this.changed();
   }
 
-  resize(width, height) {
-    if (this.canvas.width !== width || this.canvas.height !== height) {
-      this.canvas.width = width;
-      this.canvas.height = height;
+  /** Draw the paint since the last "clear" or new map, in map coordinates (the context's
+   * transform scales them to its canvas). */
+  draw(context) {
+    for (const operation of this.sinceStart()) {
+      if (operation.kind === "stroke") drawStroke(context, operation);
+      else if (operation.kind === "region") {
+        drawRegion(context, operation, this.mapWidth, this.mapHeight);
+      } else if (operation.kind === "picture") {
+        context.drawImage(operation.picture, 0, 0, this.mapWidth, this.mapHeight);
+      }
     }
+  }
+
+  clearLayer() {
+    this.context.save();
+    this.context.setTransform(1, 0, 0, 1, 0, 0);
+    this.context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.context.restore();
+  }
+
+  /** A layer for a map of width × height, at most MAX_LAYER_PIXELS: `scale` of the map. */
+  resize(width, height) {
+    this.mapWidth = width;
+    this.mapHeight = height;
+    this.scale = Math.min(1, Math.sqrt(MAX_LAYER_PIXELS / (width * height)));
+    const layerWidth = Math.max(1, Math.round(width * this.scale));
+    const layerHeight = Math.max(1, Math.round(height * this.scale));
+    if (this.canvas.width !== layerWidth || this.canvas.height !== layerHeight) {
+      this.canvas.width = layerWidth;
+      this.canvas.height = layerHeight;
+    }
+    // Strokes are in map coordinates (resizing a canvas resets its transform).
+    this.context.setTransform(layerWidth / width, 0, 0, layerHeight / height, 0, 0);
   }
 
   changed() {
@@ -271,13 +350,13 @@ export class Painter {
   /** Map pixels per screen pixel, as the layer is shown right now. */
   mapPixelsPerCss() {
     const box = this.canvas.getBoundingClientRect();
-    return box.width > 0 ? this.canvas.width / box.width : 1;
+    return box.width > 0 ? this.mapWidth / box.width : 1;
   }
 
   toMap(event, box) {
     return [
-      ((event.clientX - box.left) * this.canvas.width) / box.width,
-      ((event.clientY - box.top) * this.canvas.height) / box.height,
+      ((event.clientX - box.left) * this.mapWidth) / box.width,
+      ((event.clientY - box.top) * this.mapHeight) / box.height,
     ];
   }
 
@@ -292,7 +371,7 @@ export class Painter {
     }
     this.canvas.setPointerCapture(event.pointerId);
     const box = this.canvas.getBoundingClientRect();
-    const scale = this.canvas.width / box.width;
+    const scale = this.mapWidth / box.width; // map pixels per screen pixel
     const [x, y] = this.toMap(event, box);
     const outline = this.tool === TOOLS.SHAPE;
     this.stroke = {
@@ -391,9 +470,8 @@ function drawStroke(context, operation) {
 }
 
 /** A selected region, scaled from the label picture's size onto the map's. */
-function drawRegion(context, operation) {
+function drawRegion(context, operation, width, height) {
   const mask = operation.regions.mask(operation.label);
-  const { width, height } = context.canvas;
   context.save();
   context.imageSmoothingEnabled = true;
   context.imageSmoothingQuality = "high";
@@ -422,4 +500,30 @@ function style(context, operation) {
   context.lineWidth = operation.width;
   context.lineCap = "round";
   context.lineJoin = "round";
+}
+
+function canvasBlob(canvas) {
+  return new Promise((resolve, reject) => {
+    canvas.toBlob(
+      (blob) => (blob ? resolve(blob) : reject(new Error("mask export failed"))),
+      "image/png",
+    );
+  });
+}
+
+/** The painted bounds grown to whole pixels, by a pixel, to at least REGION_MIN_SIDE a side,
+ * inside the map: [x, y, width, height]. */
+function regionAround([x0, y0, x1, y1], mapWidth, mapHeight) {
+  const span = (start, stop, limit) => {
+    let low = Math.max(0, Math.floor(start) - 1);
+    let high = Math.min(limit, Math.ceil(stop) + 1);
+    const missing = Math.max(0, Math.min(limit, REGION_MIN_SIDE) - (high - low));
+    low = Math.max(0, low - Math.ceil(missing / 2));
+    high = Math.min(limit, low + Math.max(high - low, Math.min(limit, REGION_MIN_SIDE)));
+    low = Math.max(0, high - Math.max(high - low, Math.min(limit, REGION_MIN_SIDE)));
+    return [low, high];
+  };
+  const [left, right] = span(x0, x1, mapWidth);
+  const [top, bottom] = span(y0, y1, mapHeight);
+  return [left, top, right - left, bottom - top];
 }

@@ -32,6 +32,26 @@ export class Regions {
     return this.labels[y * this.width + x];
   }
 
+  /** Where a region lies: [u0, v0, u1, v1] as shares (0..1) of the map's width and height. */
+  bounds(label) {
+    let box = this.boxes?.get(label);
+    if (box) return box;
+    let [x0, y0, x1, y1] = [this.width, this.height, 0, 0];
+    for (let index = 0; index < this.labels.length; index += 1) {
+      if (this.labels[index] !== label) continue;
+      const x = index % this.width;
+      const y = (index - x) / this.width;
+      if (x < x0) x0 = x;
+      if (x >= x1) x1 = x + 1;
+      if (y < y0) y0 = y;
+      if (y >= y1) y1 = y + 1;
+    }
+    box = [x0 / this.width, y0 / this.height, x1 / this.width, y1 / this.height];
+    this.boxes = this.boxes || new Map();
+    this.boxes.set(label, box);
+    return box;
+  }
+
   /** The region's pixels in the painter's colour on transparency, at the label picture's size. */
   mask(label) {
     let canvas = this.masks.get(label);

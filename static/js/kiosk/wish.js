@@ -62,7 +62,7 @@ export class WishForm {
    * World's map is named by its World, a result by its job (`base_job`, whose World
    * the new job keeps); only a map of unknown origin is uploaded.
    */
-  fields(map, mask) {
+  fields(map, mask, box = null) {
     const fields = new FormData();
     if (map.source === "job" && map.jobId) {
       fields.append("base_job", map.jobId);
@@ -73,6 +73,7 @@ export class WishForm {
       fields.append("world", String(this.config.world.id));
     }
     fields.append("mask", mask, "mask.png");
+    if (box) fields.append("mask_box", box.join(","));
     fields.append("prompt", this.wish.value.trim());
     fields.append("style", byId("style").value);
     const fidelity = this.form.querySelector("input[name=fidelity]:checked")?.value;
@@ -85,14 +86,15 @@ export class WishForm {
   }
 
   /**
-   * Send the wish. Resolves to {job} when the server took it, {wishError} when it
-   * refused the words, or {problem} for every other refusal; rejects when the
-   * server cannot be reached.
+   * Send the wish with its mask ({blob, box}: `box` the mask's place on the map, or
+   * null for a mask of the whole map). Resolves to {job} when the server took it,
+   * {wishError} when it refused the words, or {problem} for every other refusal;
+   * rejects when the server cannot be reached.
    */
   async send(map, mask) {
     const response = await fetch(this.config.urls.jobs, {
       method: "POST",
-      body: this.fields(map, await scaledMask(mask, map)),
+      body: this.fields(map, mask.blob, mask.box),
       headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
       credentials: "same-origin",
     });
@@ -125,34 +127,17 @@ export class WishForm {
   }
 }
 
-// A mask larger than this is sent scaled down (the server scales it back to the map):
-// a brush on the kiosk's screen is never finer, and a map-sized mask of a large World
-// would cost the server seconds to decode.
-const MASK_MAX_SIDE = 2048;
-// Never below this: a short side the server could not scale back exactly enough.
-const MASK_MIN_SIDE = 256;
+// A map with a longer side than this gets the painted region only, at the map's own
+// resolution, with its place (`mask_box`): a map-sized mask of a large World would cost
+// the kiosk and the server seconds, and a scaled one would lose the brush's detail.
+const WHOLE_MASK_MAX_SIDE = 2048;
 
-/** The mask, scaled down to at most MASK_MAX_SIDE a side where the map is larger. */
-async function scaledMask(mask, map) {
-  const scale = MASK_MAX_SIDE / Math.max(map.width || 0, map.height || 0);
-  if (!(scale < 1) || !window.createImageBitmap) return mask;
-  const width = Math.round(map.width * scale);
-  const height = Math.round(map.height * scale);
-  if (Math.min(width, height) < MASK_MIN_SIDE) return mask;
-  try {
-    const bitmap = await createImageBitmap(mask, {
-      resizeWidth: width, resizeHeight: height, resizeQuality: "high",
-    });
-    const canvas = document.createElement("canvas");
-    canvas.width = width;
-    canvas.height = height;
-    canvas.getContext("2d").drawImage(bitmap, 0, 0);
-    bitmap.close();
-    const scaled = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-    return scaled || mask;
-  } catch (error) {
-    return mask; // the full-size mask is as good, only slower for the server
+/** The mask to send for `map`: the whole layer of a small map, the painted region of a big one. */
+export async function maskFor(painter, map) {
+  if (Math.max(map.width || 0, map.height || 0) <= WHOLE_MASK_MAX_SIDE) {
+    return { blob: await painter.maskBlob(), box: null };
   }
+  return painter.maskRegion();
 }
 
 /** Why the server refused the wish, next to the wish when it is about the words. */
