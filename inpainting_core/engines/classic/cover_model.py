@@ -52,7 +52,7 @@ WORKING_METRES_PER_PIXEL = 1.0
 # Resolutions the reader is fitted at (metres per pixel; a map's own where it is coarser).
 TRAINING_METRES_PER_PIXEL = (1.0, 1.5, 2.5)
 # At most this many pixels are classified per picture; the rest take their neighbour's class.
-MAX_CLASSIFIED_PIXELS = 60_000
+MAX_CLASSIFIED_PIXELS = 25_000
 TREES, MAX_DEPTH, MIN_LEAF = 32, 14, 3
 
 
@@ -77,9 +77,13 @@ FEATURE_NAMES = (
 )
 
 
-def features(rgb: np.ndarray, metres_per_pixel: float) -> np.ndarray:
+def features(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndarray:
     """Per-pixel features (H x W x F float32) of an RGB picture at `metres_per_pixel`:
-    FEATURE_NAMES, each standardised over the picture (its mean 0, its spread 1)."""
+    FEATURE_NAMES, each standardised over the picture (its mean 0, its spread 1).
+
+    With `step` > 1 only every step-th pixel of every step-th row (from step // 2)
+    is described: the windows still see every pixel, but the stack is small.
+    """
     picture = np.asarray(rgb, np.float32) / 255.0
     lab = cv2.cvtColor(picture, cv2.COLOR_RGB2Lab)
     lightness = lab[..., 0]
@@ -106,13 +110,14 @@ def features(rgb: np.ndarray, metres_per_pixel: float) -> np.ndarray:
     rows = np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (jxx + jyy + 1e-2)
     shade = lightness / (cv2.dilate(window(lightness, 2.0), np.ones((3, 3), np.uint8),
                                     iterations=max(1, int(round(4.0 / metres_per_pixel)))) + 1.0)
-    measured = np.stack([
+    grid = (slice(step // 2, None, step), slice(step // 2, None, step))
+    measured = np.stack([values[grid] for values in (
         lightness / 50, lab[..., 1] / 20, lab[..., 2] / 20, excess_green * 5, blueness * 5, saturation * 3, edges,
         spread(3.0), window(edges, 3.0), spread(8.0), window(edges, 8.0), spread(20.0), window(edges, 20.0),
         window(lightness, 8.0) / 50, window(excess_green, 8.0) * 5, window(blueness, 8.0) * 5,
         window(lightness, 30.0) / 50, window(excess_green, 30.0) * 5, window(blueness, 30.0) * 5,
         shade, rows,
-    ], axis=2).astype(np.float32)
+    )], axis=2).astype(np.float32)
     flat = measured.reshape(-1, measured.shape[2])
     return (measured - flat.mean(axis=0)) / (flat.std(axis=0) + 1e-3)
 
@@ -138,12 +143,13 @@ class Forest:
 
     def probabilities(self, rows: np.ndarray) -> np.ndarray:
         """Mean class shares of the trees' leaves for each row of features (R x C)."""
-        count = len(rows)
-        nodes = np.repeat(self.roots[:, None], count, axis=1)  # (T, R)
-        index = np.arange(count)[None, :]
+        count, width = rows.shape
+        flat = np.ascontiguousarray(rows, np.float32).ravel()
+        starts = (np.arange(count, dtype=np.int64) * width)[None, :]
+        nodes = np.repeat(self.roots[:, None], count, axis=1)  # (T, R): every row in every tree
         for _ in range(self.depth):
-            go_left = rows[index, self.feature[nodes]] <= self.threshold[nodes]
-            nodes = np.where(go_left, self.left[nodes], self.right[nodes])
+            go_left = flat.take(starts + self.feature.take(nodes)) <= self.threshold.take(nodes)
+            nodes = np.where(go_left, self.left.take(nodes), self.right.take(nodes))
         return self.value[nodes].mean(axis=0)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
@@ -211,10 +217,9 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
     if model is None:
         return None
     working, working_mpp = working_picture(rgb, metres_per_pixel)
-    values = features(working, working_mpp)
-    height, width = values.shape[:2]
+    height, width = working.shape[:2]
     step = max(1, int(np.ceil(np.sqrt(height * width / MAX_CLASSIFIED_PIXELS))))
-    grid = values[step // 2 :: step, step // 2 :: step]
+    grid = features(working, working_mpp, step)
     classes = model.predict(grid.reshape(-1, grid.shape[2])).reshape(grid.shape[:2]).astype(np.uint8)
     return cv2.resize(classes, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
 
@@ -255,13 +260,16 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
     return np.array(rows, np.float32), np.array(labels, np.int64), np.array(names), np.array(judged)
 
 
-def leave_one_map_out(samples, labels, maps, judged) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def leave_one_map_out(samples, labels, maps, judged, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted and true class, and map, of every judged point, each read by a reader fitted
-    without any point of its map."""
+    without any point of its map (and with `extra`, (samples, labels) never judged)."""
     predicted, truth, where = [], [], []
     for name in dict.fromkeys(maps):
         held = maps == name
-        model = fit(samples[~held], labels[~held])
+        train_x, train_y = samples[~held], labels[~held]
+        if extra is not None:
+            train_x, train_y = np.vstack([train_x, extra[0]]), np.concatenate([train_y, extra[1]])
+        model = fit(train_x, train_y)
         predicted.append(model.predict(samples[held & judged]))
         truth.append(labels[held & judged])
         where.append(maps[held & judged])

@@ -90,10 +90,12 @@ class ClassicEngine(Engine):
             return EngineResult(request.image.convert("RGB"), seed)
 
         report.start()
-        survey = survey_map(crop, alpha > 0, request.context, request.crop_box)
         notes: list[str] = []
+        scale_notes: list[str] = []
+        mpp = crop_metres_per_pixel(request, crop, scale_notes)
+        survey = survey_map(crop, alpha > 0, request.context, request.crop_box, mpp)
         subject, covers = read_wish(request, survey, notes)
-        mpp = crop_metres_per_pixel(request, crop, notes)
+        notes += scale_notes
         drawn = request.map_kind == HISTORIC or style.is_drawn(survey.small)
         report.done(None)
 
