@@ -142,7 +142,7 @@ def scale_report(keys, factors) -> list:
                 continue
             ratio = estimate.metres_per_pixel / known
             print(f"{case.file:28s} {factor:4g} {known:6.2f} {estimate.metres_per_pixel:8.2f} {ratio:6.2f} "
-                  f"{estimate.confidence:10.2f} {seconds:5.2f}  {estimate.source}")
+                  f"{estimate.confidence:>10s} {seconds:5.2f}  {estimate.source} ({estimate.count}), within {estimate.within:g}x")
             rows.append((case.key, factor, known, estimate))
     return rows
 

@@ -40,7 +40,7 @@ from inpainting_core.engines.classic.quilting import (
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey, survey_map
 from inpainting_core.engines.classic.scale import (
     REFERENCE_METRES_PER_PIXEL,
-    estimate_metres_per_pixel,
+    estimate_scale,
     paint_at_scale,
     zoom_for,
 )
@@ -159,16 +159,19 @@ def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list)
     mpp = request.metres_per_pixel
     if mpp is None or mpp <= 0:
         picture = _scale_window(request.context, request.crop_box) if request.context is not None else crop
-        mpp = estimate_metres_per_pixel(picture)
-        if request.context is None and mpp is not None:
-            mpp *= zoom  # the estimate was made on the crop itself
-        if mpp is None:
+        estimate = estimate_scale(picture)
+        if estimate is None:
             mpp = REFERENCE_METRES_PER_PIXEL
             notes.append(_("The map's scale is unknown; the offline painter assumed %(mpp)s m per pixel.")
                          % {"mpp": _number(mpp)})
         else:
-            notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel.")
-                         % {"mpp": _number(mpp)})
+            mpp = estimate.metres_per_pixel
+            if request.context is None:
+                mpp *= zoom  # the estimate was made on the crop itself
+            notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel "
+                           "(%(confidence)s confidence: likely within a factor of %(within)s).")
+                         % {"mpp": _number(mpp), "confidence": _CONFIDENCE[estimate.confidence],
+                            "within": _number(estimate.within)})
     return float(mpp) / zoom
 
 
@@ -185,6 +188,9 @@ def _scale_window(context: Image.Image, crop_box) -> np.ndarray:
     x0 = int(np.clip((left + right - side_x) // 2, 0, width - side_x))
     y0 = int(np.clip((top + bottom - side_y) // 2, 0, height - side_y))
     return np.asarray(context.crop((x0, y0, x0 + side_x, y0 + side_y)).convert("RGB"))
+
+
+_CONFIDENCE = {"low": _("low"), "medium": _("medium")}
 
 
 def _number(value: float) -> str:
