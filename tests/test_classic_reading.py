@@ -127,4 +127,4 @@ def test_the_engine_says_how_sure_its_scale_estimate_is(maps):
     image = Image.fromarray(maps["olpe-aerial.png"][0])
     result = engine.inpaint(request_on(engine, image, blob(image.size, (600, 560), 60), "Ein See"))
     note = next(str(n) for n in result.notes if "roofs" in str(n))
-    assert "confidence" in note and "factor of" in note
+    assert "confidence: medium" in note and "factor of 1.9" in note

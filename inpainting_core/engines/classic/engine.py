@@ -10,6 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from PIL import Image
 
 from inpainting_core import glossary, landcover
@@ -169,7 +170,7 @@ def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list)
             if request.context is None:
                 mpp *= zoom  # the estimate was made on the crop itself
             notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel "
-                           "(%(confidence)s confidence: likely within a factor of %(within)s).")
+                           "(confidence: %(confidence)s; likely within a factor of %(within)s).")
                          % {"mpp": _number(mpp), "confidence": _CONFIDENCE[estimate.confidence],
                             "within": _number(estimate.within)})
     return float(mpp) / zoom
@@ -190,7 +191,7 @@ def _scale_window(context: Image.Image, crop_box) -> np.ndarray:
     return np.asarray(context.crop((x0, y0, x0 + side_x, y0 + side_y)).convert("RGB"))
 
 
-_CONFIDENCE = {"low": _("low"), "medium": _("medium")}
+_CONFIDENCE = {"low": pgettext_lazy("scale estimate", "low"), "medium": pgettext_lazy("scale estimate", "medium")}
 
 
 def _number(value: float) -> str:
