@@ -33,7 +33,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.picture_quality import MAPS, MAPS_DIR  # noqa: E402  (the maps and their known scales)
+from benchmarks.picture_quality import MAPS, MAPS_DIR, load_maps  # noqa: E402  (the maps, their known scales)
 from inpainting_core.engines.classic import cover_model  # noqa: E402
 from inpainting_core.engines.classic.reading import SURVEY_LONG_SIDE  # noqa: E402
 from inpainting_core.engines.classic.scale import estimate_scale  # noqa: E402
@@ -121,29 +121,18 @@ def cover_report(maps: dict, refit: bool) -> dict:
 def scale_report(keys, factors) -> list:
     rows = []
     print()
-    print(f"{'map':28s} {'x':>4s} {'known':>6s} {'estimate':>8s} {'ratio':>6s} {'confidence':>10s} "
-          f"{'s':>5s}  from")
-    for case in MAPS:
-        path = MAPS_DIR / case.file
-        if (keys and case.key not in keys) or not path.exists():
+    print(f"{'map':12s} {'known':>6s} {'estimate':>8s} {'ratio':>6s} {'confidence':>10s} {'s':>5s}  from")
+    for name, case, image, known in load_maps(keys, factors):
+        started = time.perf_counter()
+        estimate = estimate_scale(np.asarray(image))
+        seconds = time.perf_counter() - started
+        rows.append((case.key, known, estimate))
+        if estimate is None:
+            print(f"{name:12s} {known:6.2f} {'none':>8s} {'':6s} {'':10s} {seconds:5.2f}")
             continue
-        image = Image.open(path).convert("RGB")
-        for factor in factors:
-            scaled = image if factor == 1 else image.resize(
-                (round(image.width * factor), round(image.height * factor)),
-                Image.Resampling.LANCZOS if factor > 1 else Image.Resampling.BOX)
-            known = case.metres_per_pixel / factor
-            started = time.perf_counter()
-            estimate = estimate_scale(np.asarray(scaled))
-            seconds = time.perf_counter() - started
-            if estimate is None:
-                print(f"{case.file:28s} {factor:4g} {known:6.2f} {'none':>8s} {'':6s} {'':10s} {seconds:5.2f}")
-                rows.append((case.key, factor, known, None))
-                continue
-            ratio = estimate.metres_per_pixel / known
-            print(f"{case.file:28s} {factor:4g} {known:6.2f} {estimate.metres_per_pixel:8.2f} {ratio:6.2f} "
-                  f"{estimate.confidence:>10s} {seconds:5.2f}  {estimate.source} ({estimate.count}), within {estimate.within:g}x")
-            rows.append((case.key, factor, known, estimate))
+        print(f"{name:12s} {known:6.2f} {estimate.metres_per_pixel:8.2f} {estimate.metres_per_pixel / known:6.2f} "
+              f"{estimate.confidence:>10s} {seconds:5.2f}  {estimate.source} ({estimate.count}), "
+              f"within {estimate.within:g}x")
     return rows
 
 
