@@ -13,6 +13,7 @@ from inpainting_core import imaging, landcover
 from inpainting_core.engines.base import Cancelled, EngineRequest
 from inpainting_core.engines.classic import ClassicEngine, painters, reading
 from inpainting_core.engines.classic import engine as classic_engine
+from inpainting_core.engines.classic.scale import REFERENCE_METRES_PER_PIXEL
 from tooling.demo import LABELS, make_demo_map
 
 INDEX = {name: index for index, name in enumerate(LABELS)}
@@ -293,8 +294,8 @@ def test_a_mask_touching_the_crops_edges_is_blended(engine, demo):
     mask[120:, 150:] = 255  # and its bottom and right edges
     request = EngineRequest(
         image=crop, mask=Image.fromarray(mask), prompt="lake", land_covers=(landcover.WATER,),
-        seed=2, context=image, crop_box=(0, 0, 200, 160),
-    )
+        seed=2, context=image, crop_box=(0, 0, 200, 160), metres_per_pixel=REFERENCE_METRES_PER_PIXEL,
+    )  # the demo World's own scale (seed_demo): the roof estimate is calibrated on real maps
     result = np.asarray(engine.inpaint(request).image)
     assert np.array_equal(result[mask == 0], np.asarray(crop)[mask == 0])
     painted = result[mask == 255].astype(np.float32)

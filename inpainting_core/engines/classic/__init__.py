@@ -14,6 +14,10 @@ How a wish is read and painted:
   first, at most three used). Further covers appear as soft blobs inside the
   main one ("a lake with forest" gets wooded islands). A wish that names no
   land cover heals the region with the cover that surrounds it.
+* The map around the region is read for its land cover (`reading.survey_map`):
+  with the map's scale known or estimated, by the reader learnt from labelled
+  points of real maps (`cover_model`: features in metres, standardised per
+  map; its accuracy per class in docs/performance.md), else by colour rules.
 * Painted covers are colour-matched to the map in Lab (the cover's own colours
   where the map shows a little of it, else the map's light).
 * Texture comes from windows of the map (`request.context`, near
@@ -28,7 +32,8 @@ How a wish is read and painted:
   bridge, railway, harbour, park, vineyard, wind farm) or a season (snow).
   A wish the engine cannot paint is said in the result's notes.
 * Sizes follow the map's scale (`scale`): the World's metres per pixel, or an
-  estimate from its roofs, stated in the notes. Painters paint at the demo
+  estimate from its roofs, stated in the notes with how sure it is (within a
+  factor measured on the shared town maps). Painters paint at the demo
   map's scale and are resized; structures are drawn in metres.
 * Natural covers take a rounded, slightly irregular outline inside the stroke
   with a bank or an edge (`shapes.natural_outline`); built things are turned

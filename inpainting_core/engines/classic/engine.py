@@ -10,6 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from PIL import Image
 
 from inpainting_core import glossary, landcover
@@ -40,7 +41,7 @@ from inpainting_core.engines.classic.quilting import (
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey, survey_map
 from inpainting_core.engines.classic.scale import (
     REFERENCE_METRES_PER_PIXEL,
-    estimate_metres_per_pixel,
+    estimate_scale,
     paint_at_scale,
     zoom_for,
 )
@@ -90,10 +91,12 @@ class ClassicEngine(Engine):
             return EngineResult(request.image.convert("RGB"), seed)
 
         report.start()
-        survey = survey_map(crop, alpha > 0, request.context, request.crop_box)
         notes: list[str] = []
+        scale_notes: list[str] = []
+        mpp = crop_metres_per_pixel(request, crop, scale_notes)
+        survey = survey_map(crop, alpha > 0, request.context, request.crop_box, mpp)
         subject, covers = read_wish(request, survey, notes)
-        mpp = crop_metres_per_pixel(request, crop, notes)
+        notes += scale_notes
         drawn = request.map_kind == HISTORIC or style.is_drawn(survey.small)
         report.done(None)
 
@@ -157,16 +160,19 @@ def crop_metres_per_pixel(request: EngineRequest, crop: np.ndarray, notes: list)
     mpp = request.metres_per_pixel
     if mpp is None or mpp <= 0:
         picture = _scale_window(request.context, request.crop_box) if request.context is not None else crop
-        mpp = estimate_metres_per_pixel(picture)
-        if request.context is None and mpp is not None:
-            mpp *= zoom  # the estimate was made on the crop itself
-        if mpp is None:
+        estimate = estimate_scale(picture)
+        if estimate is None:
             mpp = REFERENCE_METRES_PER_PIXEL
             notes.append(_("The map's scale is unknown; the offline painter assumed %(mpp)s m per pixel.")
                          % {"mpp": _number(mpp)})
         else:
-            notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel.")
-                         % {"mpp": _number(mpp)})
+            mpp = estimate.metres_per_pixel
+            if request.context is None:
+                mpp *= zoom  # the estimate was made on the crop itself
+            notes.append(_("The map's scale was estimated from its roofs: about %(mpp)s m per pixel "
+                           "(confidence: %(confidence)s; likely within a factor of %(within)s).")
+                         % {"mpp": _number(mpp), "confidence": _CONFIDENCE[estimate.confidence],
+                            "within": _number(estimate.within)})
     return float(mpp) / zoom
 
 
@@ -183,6 +189,9 @@ def _scale_window(context: Image.Image, crop_box) -> np.ndarray:
     x0 = int(np.clip((left + right - side_x) // 2, 0, width - side_x))
     y0 = int(np.clip((top + bottom - side_y) // 2, 0, height - side_y))
     return np.asarray(context.crop((x0, y0, x0 + side_x, y0 + side_y)).convert("RGB"))
+
+
+_CONFIDENCE = {"low": pgettext_lazy("scale estimate", "low"), "medium": pgettext_lazy("scale estimate", "medium")}
 
 
 def _number(value: float) -> str:

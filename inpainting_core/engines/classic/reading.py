@@ -1,7 +1,12 @@
 """Reading the map for the classic engine: which land cover each pixel shows.
 
 `survey_map` cuts the map around the painted region at the crop's scale and
-classifies it; the `Survey` it returns is what gathering texture works from.
+reads its land cover; the `Survey` it returns is what gathering texture works
+from. With the map's scale known (or estimated) it reads with the reader learnt
+from labelled points of real maps (`cover_model`, its accuracy measured map by
+map in benchmarks/land_cover.py); without one, or without a stored reader, with
+the colour rules of `classify_land_cover`, which tests also use to judge
+painted pictures of the synthetic demo map.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ import numpy as np
 from PIL import Image
 
 from inpainting_core import landcover
+from inpainting_core.engines.classic import cover_model, measures
 
 COVER_INDEX = {name: index for index, name in enumerate(landcover.ALL)}
+# A pixel the reader reads as none of the covers a wish can name (bare ground, a
+# building's shadow, the map's lettering): no texture is gathered from it.
+UNREAD = 255
 SURVEY_LONG_SIDE = 768  # classification runs at this size: fast, and texture rules stay stable
 
 
@@ -182,14 +191,20 @@ class Survey:
     labels: np.ndarray
     blocked: np.ndarray
     factor: float
+    # metres per pixel of `small`, where the scale was given to the survey
+    metres_per_pixel: Optional[float] = None
+    # which reader read `labels`: "learnt" (cover_model) or "colour rules"
+    reader: str = "colour rules"
 
     def surroundings(self) -> Optional[str]:
         """The land cover that most of the ring around the painted region shows."""
         ring = cv2.dilate(self.blocked.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
         ring &= ~self.blocked
-        if not ring.any():
+        read = self.labels[ring]
+        read = read[read != UNREAD]
+        if not read.size:
             return None
-        counts = np.bincount(self.labels[ring], minlength=len(landcover.ALL))
+        counts = np.bincount(read, minlength=len(landcover.ALL))
         return landcover.ALL[int(counts.argmax())]
 
 
@@ -203,12 +218,14 @@ def survey_map(
     region: np.ndarray,
     context: Optional[Image.Image],
     crop_box: Optional[tuple[int, int, int, int]],
+    metres_per_pixel: Optional[float] = None,
 ) -> Survey:
-    """Cut the map around the crop at the crop's scale and classify it.
+    """Cut the map around the crop at the crop's scale and read its land cover.
 
     The crop may have been scaled down for the engine; texture taken from the
     map is scaled alike, so crowns and furrows keep their size. Very large maps
-    are surveyed only around the region.
+    are surveyed only around the region. `metres_per_pixel` is the crop's
+    scale; given, the learnt reader reads the survey (`read_land_cover`).
     """
     if context is None or crop_box is None:
         source, origin = crop, (0, 0)
@@ -221,7 +238,38 @@ def survey_map(
     small = cv2.resize(source, survey_size, interpolation=cv2.INTER_AREA)
     blocked = cv2.resize(blocked_source * 255, survey_size, interpolation=cv2.INTER_AREA) > 0
     blocked = cv2.dilate(blocked.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    return Survey(source=source, small=small, labels=classify_land_cover(small), blocked=blocked, factor=factor)
+    survey_mpp = None if metres_per_pixel is None else metres_per_pixel / factor
+    labels, reader = read_land_cover(small, survey_mpp)
+    return Survey(source=source, small=small, labels=labels, blocked=blocked, factor=factor,
+                  metres_per_pixel=survey_mpp, reader=reader)
+
+
+# The engine's cover for each of the reader's classes; "other" is no cover to gather.
+_COVER_OF_CLASS = np.array(
+    [COVER_INDEX[cover_model.COVER_OF_CLASS[name]] if name != "other" else UNREAD
+     for name in cover_model.CLASSES], np.uint8)
+# A neighbourhood (TOWN_WINDOW_M wide) whose pixels are roofs to this share or more is a town:
+# its streets, yards and gardens count as buildings, so houses are quilted as a town, not as one roof.
+TOWN_WINDOW_M, TOWN_ROOF_SHARE = 40.0, 0.25
+
+
+def read_land_cover(small: np.ndarray, metres_per_pixel: Optional[float]) -> tuple[np.ndarray, str]:
+    """Cover index per pixel of the survey (UNREAD where none), and which reader read it."""
+    classes = None if metres_per_pixel is None else cover_model.read(small, metres_per_pixel)
+    if classes is None:
+        return classify_land_cover(small), "colour rules"
+    labels = _COVER_OF_CLASS[classes]
+    # Water only where a body of open water is (>= 12 m wide somewhere): a dark shadow read
+    # as water is no lake to take colour or texture from.
+    water = labels == COVER_INDEX[landcover.WATER]
+    if water.any():
+        labels[water & ~measures.open_water_bodies(small, metres_per_pixel)] = UNREAD
+    roofs = (labels == COVER_INDEX[landcover.BUILDINGS]).astype(np.float32)
+    side = max(3, int(round(TOWN_WINDOW_M / metres_per_pixel)))
+    town = cv2.blur(roofs, (side, side)) >= TOWN_ROOF_SHARE
+    between = np.isin(labels, [COVER_INDEX[landcover.ROAD], COVER_INDEX[landcover.MEADOW], UNREAD])
+    labels[town & between] = COVER_INDEX[landcover.BUILDINGS]
+    return labels, "learnt"
 
 
 def _source_window(context: Image.Image, crop_box, crop_width: int):
