@@ -345,8 +345,6 @@ def test_the_worker_passes_the_worlds_scale_and_an_unknown_one_is_stated_in_the_
 
 
 @pytest.mark.skipif(not OLPE.exists(), reason="../shared/maps/olpe-aerial.png is not present here")
-@pytest.mark.xfail(reason="issue 25, open: the PatchMatch heal of a town is smoother than the town around it",
-                   strict=False)
 def test_an_unpaintable_wish_on_a_town_photo_is_healed_with_the_town_around_it(engine):
     """The town's fine mix of roofs, streets and gardens is quilted from the ring around the
     region, not replaced by one land cover the colour rules guess for it."""
@@ -388,8 +386,6 @@ def test_periodicity_tells_a_tiling_from_a_natural_texture():
     assert measures.periodicity(rng.normal(128, 20, (128, 128, 3))) < 0.2
 
 
-@pytest.mark.xfail(reason="issue 25, open: the PatchMatch fill continues the stripes but ~30 grey levels "
-                          "off the truth (its votes blur)", strict=False)
 def test_healing_continues_stripes_through_the_hole():
     yy, xx = np.mgrid[0:160, 0:160]
     stripes = np.repeat((128 + 60 * np.sign(np.sin((xx + 0.5 * yy) / 5.0)))[..., None], 3, axis=2).astype(np.float32)
@@ -397,7 +393,7 @@ def test_healing_continues_stripes_through_the_hole():
     cv2.circle(hole.view(np.uint8), (80, 80), 40, 1, -1)
     healed = healing.heal(stripes, hole, np.random.default_rng(2))
     error = np.abs(healed[hole] - stripes[hole]).mean()
-    assert error < 30  # a flat fill would be ~60 off everywhere
+    assert error < 10  # in phase (0.2-0.8 over seeds); a flat fill would be ~60 off everywhere
     assert healed[hole].mean(axis=1).std() > 35  # stripes, not a flat disc
 
 
@@ -435,10 +431,8 @@ def test_a_structure_fills_what_was_painted(engine, wish):
 
 @pytest.mark.parametrize("name, box", [
     ("zurich-suburb-0.5m.png", (300, 150, 620, 470)),
-    pytest.param("village-lake-0.5m.jpg", (1300, 1700, 1620, 2020), marks=pytest.mark.xfail(
-        reason="issue 25, open: the healed area is smoother than its ring (texture 0.3 of it)", strict=False)),
-    pytest.param("harz-snow-0.6m.jpg", (450, 250, 770, 570), marks=pytest.mark.xfail(
-        reason="issue 25, open: the healed outline shows a little (edge contrast 1.75)", strict=False)),
+    ("village-lake-0.5m.jpg", (1300, 1700, 1620, 2020)),
+    ("harz-snow-0.6m.jpg", (450, 250, 770, 570)),
 ])
 def test_a_healed_area_has_the_colour_and_texture_of_its_ring_and_no_outline(engine, name, box):
     picture = shared_map(name, box)

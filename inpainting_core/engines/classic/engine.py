@@ -25,7 +25,7 @@ from inpainting_core.engines.base import (
     check_cancel,
 )
 from inpainting_core.engines.classic import shapes, style
-from inpainting_core.engines.classic.healing import heal
+from inpainting_core.engines.classic.healing import heal_crop
 from inpainting_core.engines.classic.painters import PAINTERS
 from inpainting_core.engines.classic.quilting import (
     _laid_over,
@@ -103,7 +103,7 @@ class ClassicEngine(Engine):
         box = _padded_bbox(alpha > 0, crop.shape[:2], margin=3)
         region = _visible_core(alpha[box])
         angle = shapes.street_angle(crop[box], region)
-        painting = _Painting(crop, alpha, box, region, survey, rng, mpp, angle, notes)
+        painting = _Painting(crop, alpha, box, region, survey, rng, mpp, angle, notes, request)
         report.done(None)
 
         if drawn:
@@ -202,8 +202,8 @@ def _number(value: float) -> str:
 class _Painting:
     """The fill for the region's box and where it shows (`alpha`, whole crop)."""
 
-    def __init__(self, crop, alpha, box, region, survey, rng, mpp, angle, notes):
-        self.crop, self.box, self.region, self.survey = crop, box, region, survey
+    def __init__(self, crop, alpha, box, region, survey, rng, mpp, angle, notes, request):
+        self.crop, self.box, self.region, self.survey, self.request = crop, box, region, survey, request
         self.rng, self.mpp, self.angle, self.notes = rng, mpp, angle, notes
         self.zoom = zoom_for(mpp)
         self.alpha = alpha.copy()
@@ -232,7 +232,7 @@ class _Painting:
         hole = self.alpha > 0
         if hole.all():
             return False
-        healed = heal(self.crop.astype(np.float32), hole, self.rng)
+        healed = heal_crop(self.crop, hole, self.rng, self.request.context, self.request.crop_box)
         self.fill = healed[self.box]
         return True
 
