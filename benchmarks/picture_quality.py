@@ -13,7 +13,10 @@ with the map's known scale as its World would give it (or, with
 Per wish it prints, where they apply (`inpainting_core.engines.classic.measures`):
 
 * water: the share of the stroke's inner part that is open water (water's
-  colour in aerial photos and smooth);
+  colour in aerial photos and smooth). The inner part is what lies more than
+  0.3 of the stroke's half-width inside it, and in a narrow stroke at least
+  its middle half (up to 8 px in): the smoothness test looks 4 px around each
+  pixel, so within a few pixels of the shore it sees the bank;
 * rep: periodicity (strongest autocorrelation peak of the fine texture at lags
   >= 6 px) of the largest square inside the stroke, next to `own`: the same
   figure on the map's untouched texture (median of windows of that size);
@@ -163,7 +166,7 @@ def figures(kind, before, after, mask, rng):
     """The figures of one painted wish (see the module doc)."""
     region = mask > 127
     depth = cv2.distanceTransform(np.pad(region.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    inner = depth > 0.3 * depth.max()
+    inner = depth > max(0.3 * depth.max(), min(0.5 * depth.max(), 8.0))
     out = {}
     square = measures.inscribed_square(inner if kind == "water" else region)
     if square is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import zlib
 from typing import Optional
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.utils import formats
@@ -26,7 +25,6 @@ from inpainting_core.engines.base import (
 )
 from inpainting_core.engines.classic import shapes, style
 from inpainting_core.engines.classic.healing import heal_crop
-from inpainting_core.engines.classic.painters import PAINTERS
 from inpainting_core.engines.classic.quilting import (
     _laid_over,
     _padded_bbox,
@@ -42,7 +40,6 @@ from inpainting_core.engines.classic.reading import COVER_INDEX, Survey, survey_
 from inpainting_core.engines.classic.scale import (
     REFERENCE_METRES_PER_PIXEL,
     estimate_scale,
-    paint_at_scale,
     zoom_for,
 )
 from inpainting_core.engines.classic.structures import STRUCTURES, add_harbour
@@ -53,6 +50,7 @@ from inpainting_core.engines.classic.subjects import (
     subject_for,
     subject_of_cover,
 )
+from inpainting_core.engines.classic.water import paint_water
 
 # Roads are lines on a map: windows of pure road are rare and mostly town streets with
 # gardens, so a wished road is always painted (as asphalt in the map's road colour).
@@ -113,7 +111,7 @@ class ClassicEngine(Engine):
         report.done(_preview(_laid_over(crop, painting.fill, painting.alpha, box)))
 
         alpha = ragged_edge(covers[0], painting.alpha, painting.fill, box) if not drawn else painting.alpha
-        result = blend(crop, painting.fill, alpha, box)
+        result = blend(crop, painting.fill, alpha, box, band=painting.blend_band)
         report.done(_preview(result))
         return EngineResult(Image.fromarray(result), seed, tuple(notes))
 
@@ -209,6 +207,7 @@ class _Painting:
         self.alpha = alpha.copy()
         self.base = crop[box].astype(np.float32)
         self.fill = self.base
+        self.blend_band = None  # px along the edge where the fill's colours meet the map's
 
     def _show(self, shape_alpha: np.ndarray) -> None:
         """Let the fill show only where `shape_alpha` says (inside the stroke)."""
@@ -219,6 +218,9 @@ class _Painting:
             return
         if subject is not None and subject.strategy != EXEMPLAR:
             self._structure(subject, covers)
+            return
+        if covers[0] == landcover.WATER:
+            self._water(covers, river=subject is not None and subject.name == "river")
             return
         outline = None
         if subject is not None and subject.shape == NATURAL:
@@ -236,36 +238,34 @@ class _Painting:
         self.fill = healed[self.box]
         return True
 
-    def _cover_fill(self, covers, outline=None) -> np.ndarray:
-        sources = {c: gather_exemplars(self.survey, c, self.rng, self.mpp) for c in covers if c not in ALWAYS_PAINTED}
+    def _cover_fill(self, covers, outline=None, main=None) -> np.ndarray:
+        sources = {c: gather_exemplars(self.survey, c, self.rng, self.mpp)
+                   for c in covers[1 if main is not None else 0:] if c not in ALWAYS_PAINTED}
         return synthesise(covers, sources, self.survey, self.region, self.rng, zoom=self.zoom,
-                          angle=self.angle, shore=None if outline is None else outline >= 0.5)
+                          angle=self.angle, shore=None if outline is None else outline >= 0.5, main=main)
 
     def _natural_edge(self, cover: str, outline: np.ndarray) -> None:
-        """Water gets a grassy bank between its shore and the stroke; other covers end at the outline."""
-        shape_alpha = outline
-        if cover == landcover.WATER:
-            bank = shapes.ring(outline, self.region, max(1.5, 3.0 / self.mpp))
-            grass = self._bank_texture()
-            self.fill = grass + (self.fill - grass) * outline[..., None]
-            shape_alpha = np.clip(outline + bank, 0, 1)
-        self._show(shape_alpha)
+        """A natural cover ends at its outline."""
+        self._show(outline)
 
-    def _bank_texture(self) -> np.ndarray:
-        """Grass for a bank, painted (a thin ring is not worth quilting) in the map's grass colour."""
-        grass = paint_at_scale(PAINTERS[landcover.MEADOW], self.rng, self.region.shape, self.zoom)
-        meadow = (self.survey.labels == COVER_INDEX[landcover.MEADOW]) & ~self.survey.blocked
-        if meadow.sum() >= 50:
-            target = np.median(self.survey.small[meadow].astype(np.float32), axis=0)
-            grass = grass + (target - grass.reshape(-1, 3).mean(axis=0))
-        return grass * np.float32(1.04) + np.float32([6, 4, 0])  # banks are a little lighter, drier
+    def _water(self, covers, river=False, harbour=False) -> None:
+        """Water with its shore (`water`); further covers as islands in it; a harbour's piers and boats."""
+        region = np.zeros(self.crop.shape[:2], bool)
+        region[self.box] = self.region
+        fill, show, shape = paint_water(self.rng, self.crop, region, self.box, self.survey, self.mpp,
+                                        river=river, harbour=harbour, context=self.request.context,
+                                        crop_box=self.request.crop_box)
+        if len(covers) > 1:
+            fill = self._cover_fill(covers, main=fill)
+        if harbour:
+            fill = add_harbour(self.rng, fill, shape.water, self.mpp, self.angle)
+        self.fill = fill
+        self.blend_band = shape.band
+        self._show(show)
 
     def _structure(self, subject: Subject, covers) -> None:
         if subject.name == "harbour":
-            outline = shapes.natural_outline(self.region, self.rng)
-            self.fill = self._cover_fill((landcover.WATER,), outline)
-            self.fill = add_harbour(self.rng, self.fill, outline, self.mpp, self.angle)
-            self._natural_edge(landcover.WATER, outline)
+            self._water((landcover.WATER,), harbour=True)
             return
         painter = STRUCTURES[subject.name]
         if subject.name == "park":

@@ -38,6 +38,7 @@ STEP = 3  # descriptor samples every STEP px ...
 REACH = STEP  # ... up to REACH px from the centre: a 7x7 patch at 3x3 points
 COARSEST_WIDTH = 9.0  # px: the hole's half-width at the coarsest level
 MIN_LEVEL_SIDE = 24  # px: no level smaller than this
+MAX_GREEDY_PIXELS = 1500  # the coarsest level's hole at most this large (its fill loops over patches)
 COARSE_PATCH = 2  # the coarse fill's patch reach (5x5)
 COHERENCE = 1.5  # share of the typical match cost a pixel saves by copying like its neighbours
 MAX_REFINED_PIXELS = 100_000  # a larger hole is copied at full size from its half-size matches
@@ -132,10 +133,12 @@ def heal(picture: np.ndarray, hole: np.ndarray, rng: np.random.Generator) -> np.
 
 
 def _pyramid(picture: np.ndarray, hole: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(picture, hole) halved until the hole is COARSEST_WIDTH px wide (or the picture small)."""
+    """(picture, hole) halved until the hole is COARSEST_WIDTH px wide and has at most
+    MAX_GREEDY_PIXELS (a long thin stroke: the patch-by-patch fill is a loop), or the picture is small."""
     half_width = float(cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5).max())
+    area = float(hole.sum())
     levels = 0
-    while (half_width / 2 ** (levels + 1) >= COARSEST_WIDTH
+    while ((half_width / 2 ** (levels + 1) >= COARSEST_WIDTH or area / 4**levels > MAX_GREEDY_PIXELS)
            and min(picture.shape[:2]) / 2 ** (levels + 1) >= MIN_LEVEL_SIDE):
         levels += 1
     pyramid = [(picture, hole)]

@@ -167,15 +167,20 @@ def synthesise(
     zoom: float = 1.0,
     angle: Optional[float] = None,
     shore: Optional[np.ndarray] = None,
+    main: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """The fill for the region's bounding box: the main cover, further covers as patches in it.
 
     `zoom` is the map's size of things relative to the demo map (painters follow
     it), `angle` the street direction (painted houses follow it), `shore` the
     area the main cover really takes (its natural outline), if not the region.
+    `main` is the main cover's picture where the caller painted it (water).
     """
     fill = None
     for index, (cover, weight) in enumerate(_cover_layout(covers, region, rng)):
+        if index == 0 and main is not None:
+            fill = main
+            continue
         layer = _texture(cover, sources.get(cover), survey, region.shape, rng, zoom, angle)
         area = shore if (index == 0 and shore is not None) else weight > 0.5
         layer = _shape(cover, layer, area)
@@ -390,19 +395,20 @@ def ragged_edge(cover: str, alpha: np.ndarray, fill: np.ndarray, box) -> np.ndar
     return shaped
 
 
-def blend(crop: np.ndarray, fill: np.ndarray, alpha: np.ndarray, box) -> np.ndarray:
+def blend(crop: np.ndarray, fill: np.ndarray, alpha: np.ndarray, box, band: Optional[float] = None) -> np.ndarray:
     """Poisson-blend the fill near the edge, keep its own colours inside, honour soft edges.
 
     seamlessClone alone drags the surroundings' colour into the whole region (a
     lake in a meadow turns green), so only a band along the edge takes the
     Poisson correction, and only up to MAX_COLOUR_SHIFT: a forest meeting a
-    forest joins without a seam, a new lake keeps the colour of water.
+    forest joins without a seam, a new lake keeps the colour of water. `band`
+    (px) is that band's width where the painter knows it (a lake's shore).
     """
     sub_region = alpha[box] > 0
     surroundings = crop[box]
     cloned = _seamless_clone(_to_uint8(fill), surroundings, sub_region).astype(np.float32)
     inland = cv2.distanceTransform(_padded_region(sub_region), cv2.DIST_L2, 5)[1:-1, 1:-1]
-    band = float(np.clip(0.08 * min(sub_region.shape), 3, 16))
+    band = float(np.clip(0.08 * min(sub_region.shape), 3, 16)) if band is None else max(1.0, band)
     falloff = np.clip(1 - inland / band, 0, 1)[..., None]
     offset = np.clip(cloned - fill, -MAX_COLOUR_SHIFT, MAX_COLOUR_SHIFT)
     return _laid_over(crop, fill + offset * falloff, alpha, box)
