@@ -226,7 +226,7 @@ def test_built_things_are_turned_like_the_streets():
 
 
 def test_twenty_subjects_each_with_a_strategy_that_exists():
-    assert len(subjects.SUBJECTS) == 21
+    assert len(subjects.SUBJECTS) == 25
     names = {subject.name for subject in subjects.SUBJECTS}
     for expected in ("lake", "forest", "castle", "stadium", "church", "bridge", "harbour", "vineyard",
                      "park", "river", "railway", "snow"):

@@ -42,7 +42,8 @@ from inpainting_core.engines.classic.scale import (
     estimate_scale,
     zoom_for,
 )
-from inpainting_core.engines.classic.structures import STRUCTURES, add_harbour
+from inpainting_core.engines.classic.sites import MapTextures
+from inpainting_core.engines.classic.structures import STRUCTURES, Site, add_harbour
 from inpainting_core.engines.classic.subjects import (
     EXEMPLAR,
     NATURAL,
@@ -258,7 +259,7 @@ class _Painting:
         if len(covers) > 1:
             fill = self._cover_fill(covers, main=fill)
         if harbour:
-            fill = add_harbour(self.rng, fill, shape.water, self.mpp, self.angle)
+            fill = add_harbour(self.rng, fill, shape.water, self.mpp, self.angle, self._site().textures)
         self.fill = fill
         self.blend_band = shape.band
         self._show(show)
@@ -267,17 +268,21 @@ class _Painting:
         if subject.name == "harbour":
             self._water((landcover.WATER,), harbour=True)
             return
-        painter = STRUCTURES[subject.name]
+        self.fill, fit = STRUCTURES[subject.name](self._site())
         if subject.name == "park":
-            outline = shapes.natural_outline(self.region, self.rng, irregularity=0.05)
-            lawn = self._cover_fill((landcover.MEADOW,))
-            self.fill, fit = painter(self.rng, self.base, self.region, self.mpp, self.angle, lawn=lawn)
-            self._show(outline)
-        else:
-            self.fill, fit = painter(self.rng, self.base, self.region, self.mpp, self.angle)
+            self._show(shapes.natural_outline(self.region, self.rng, irregularity=0.05))
         if fit < 0.6:
             self.notes.append(_("The painted area is small for %(subject)s at this map's scale; "
                                 "it was painted smaller than life.") % {"subject": _structure_label(subject)})
+
+    def _site(self, base=None, drawn=False) -> Site:
+        """The box to lay a built place out in, with the map's materials (`sites`)."""
+        if not hasattr(self, "_textures") or drawn:
+            region = np.zeros(self.crop.shape[:2], bool)
+            region[self.box] = self.region
+            self._textures = MapTextures(self.survey, self.rng, self.mpp, self.crop, region, self.box, drawn=drawn,
+                                         context=self.request.context, crop_box=self.request.crop_box)
+        return Site(self.rng, self.base if base is None else base, self.region, self.mpp, self.angle, self._textures)
 
     def drawn(self, subject: Optional[Subject], cover: str) -> None:
         """A drawn or historic map: its own paper quilted, the cover drawn in its ink.
@@ -296,7 +301,7 @@ class _Painting:
         if cover not in (landcover.WATER, landcover.FOREST, landcover.MEADOW):
             outline = self.region.astype(np.float32)
         if subject is not None and subject.name in STRUCTURES and subject.name not in ("snow", "park", "vineyard"):
-            painted, _fit = STRUCTURES[subject.name](self.rng, texture, self.region, self.mpp, self.angle)
+            painted, _fit = STRUCTURES[subject.name](self._site(texture, drawn=True))
             self.fill = style.ink_plan(texture, painted, ink, self.region)
             return
         self.fill = style.paint_drawn(self.rng, cover, texture, outline, ink, self.angle, max(0.6, self.zoom))
@@ -304,7 +309,8 @@ class _Painting:
 
 STRUCTURE_LABELS = {
     "castle": _("a castle"), "church": _("a church"), "stadium": _("a stadium"),
-    "market square": _("a market square"),
+    "market square": _("a market square"), "monastery": _("a monastery"), "school": _("a school"),
+    "factory": _("a factory"), "railway station": _("a railway station"),
     "wind farm": _("a wind farm"),
 }
 

@@ -79,14 +79,16 @@ def _local_roughness(rgb: np.ndarray) -> np.ndarray:
 
 
 def gather_where(
-    survey: Survey, present: np.ndarray, rng: np.random.Generator, variants: bool = False
+    survey: Survey, present: np.ndarray, rng: np.random.Generator, variants: bool = False,
+    sizes: tuple[int, ...] = None,
 ) -> Optional[np.ndarray]:
     """Like `gather_exemplars`, for windows where `present` (survey scale, bool) holds.
 
     Windows come from ANCHORS places (several sources: no one patch dominates)
     at random offsets; with `variants` each is also flipped or turned at random.
+    `sizes` are the patch sizes to try, largest first (PATCH_SIZES unless given).
     """
-    for patch in PATCH_SIZES:
+    for patch in sizes or PATCH_SIZES:
         centres = _clean_windows(survey, present, patch)
         if len(centres) >= MIN_EXEMPLARS:
             chosen = np.vstack([_around_one_place(centres, survey, patch, rng) for _ in range(ANCHORS)])

@@ -1,6 +1,6 @@
 """What the classic engine knows how to paint: the wishes a museum should expect.
 
-SUBJECTS lists the 21 wishes visitors of a town museum make most often (the
+SUBJECTS lists the 25 wishes visitors of a town museum make most often (the
 kiosk's shipped suggestions first: a lake, a dense forest, a castle on the
 hill), each with its strategy:
 
@@ -51,8 +51,8 @@ SUBJECTS: tuple[Subject, ...] = (
     # the wishes a museum should expect most often after those
     Subject("stadium", ("stadium", "football stadium", "football pitch", "sports field", "arena"),
             landcover.BUILDINGS, STRUCTURE, BUILT),
-    Subject("church", ("church", "chapel", "cathedral", "monastery", "abbey"),
-            landcover.BUILDINGS, STRUCTURE, BUILT),
+    Subject("church", ("church", "chapel", "cathedral"), landcover.BUILDINGS, STRUCTURE, BUILT),
+    Subject("monastery", ("monastery", "abbey", "convent", "cloister"), landcover.BUILDINGS, STRUCTURE, BUILT),
     Subject("bridge", ("bridge",), landcover.ROAD, STRUCTURE, BUILT),
     Subject("harbour", ("harbour", "harbor", "port", "marina"), landcover.WATER, STRUCTURE, NATURAL),
     Subject("vineyard", ("vineyard", "vineyard terrace"), landcover.FIELD, STRUCTURE, FILL),
@@ -74,6 +74,10 @@ SUBJECTS: tuple[Subject, ...] = (
     Subject("wind farm", ("wind farm", "wind turbine", "wind turbines", "wind park", "wind power"),
             landcover.MEADOW, STRUCTURE, FILL),
     Subject("volcano", ("volcano", "lava", "magma", "eruption"), landcover.LAVA, EXEMPLAR, FILL),
+    Subject("school", ("school", "schoolyard"), landcover.BUILDINGS, STRUCTURE, BUILT),
+    Subject("factory", ("factory", "power plant", "warehouse", "industrial estate", "works"),
+            landcover.BUILDINGS, STRUCTURE, BUILT),
+    Subject("railway station", ("railway station", "train station", "station"), landcover.ROAD, STRUCTURE, BUILT),
 )
 
 _BY_KEYWORD = {keyword: subject for subject in SUBJECTS for keyword in subject.keywords}
