@@ -259,9 +259,9 @@ class _Painting:
         if len(covers) > 1:
             fill = self._cover_fill(covers, main=fill)
         if harbour:
-            fill = add_harbour(self.rng, fill, shape.water, self.mpp, self.angle, self._site().textures)
+            fill = add_harbour(self._site(fill), shape.water)
         self.fill = fill
-        self.blend_band = shape.band
+        self.blend_band = 3.0 if harbour else shape.band  # a quay is paved to the stroke's edge
         self._show(show)
 
     def _structure(self, subject: Subject, covers) -> None:

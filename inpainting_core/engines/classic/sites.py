@@ -328,6 +328,8 @@ class MapTextures:
                 if exemplars is not None:
                     tile = quilt(exemplars, (GRAIN_TILE, GRAIN_TILE), self.rng)
                     tile = np.clip(tile - cv2.GaussianBlur(tile, (0, 0), 3.0), -18, 18)
+                    grey = tile.mean(axis=2, keepdims=True)  # mostly light and shade, a little colour
+                    tile = grey + (tile - grey) * np.float32(0.3)
                     reps = (size[0] // (2 * GRAIN_TILE) + 1, size[1] // (2 * GRAIN_TILE) + 1, 1)
                     mirrored = np.concatenate([np.concatenate([tile, tile[:, ::-1]], axis=1),
                                                np.concatenate([tile[::-1], tile[::-1, ::-1]], axis=1)], axis=0)

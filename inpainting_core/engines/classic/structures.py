@@ -175,7 +175,8 @@ def _buildings_free(shape, buildings: list[Building], margin_px: float) -> np.nd
 
 
 def _ring_of_houses(stretches, depth_px: float, rng, heights=(10.0, 14.0), widths_px=None,
-                    share: float = 1.0, gables_across: float = 0.0) -> list[Building]:
+                    share: float = 1.0, gables_across: float = 0.0, gap_px: float = 0.0,
+                    colour=None) -> list[Building]:
     """Buildings side by side along straight stretches (their outer side on the stretch's line
     shifted outward by half their depth): town houses around a square, halls against a wall."""
     houses = []
@@ -193,10 +194,10 @@ def _ring_of_houses(stretches, depth_px: float, rng, heights=(10.0, 14.0), width
             centre = a + along * (position + width / 2)
             across = rng.random() < gables_across
             houses.append(Building.box(centre, width - 0.3, depth_px, angle + (math.pi / 2 if across else 0),
-                                       float(rng.uniform(*heights)), "gable") if not across else
+                                       float(rng.uniform(*heights)), "gable", colour) if not across else
                           Building.box(centre, depth_px, width - 0.3, angle + math.pi / 2,
-                                       float(rng.uniform(*heights)), "gable"))
-            position += width
+                                       float(rng.uniform(*heights)), "gable", colour))
+            position += width + (float(rng.uniform(0.5, 1.5)) * gap_px if gap_px else 0.0)
     return houses
 
 
@@ -940,13 +941,37 @@ def paint_park(site: Site):
     return image + grain(rng, shape, 1.5), 1.0
 
 
-def add_harbour(rng, water: np.ndarray, water_alpha: np.ndarray, mpp, angle, textures: MapTextures):
-    """Piers and moored boats on a stretch of water, near its quays, in the map's sun."""
-    frame = _Frame.around(water_alpha > 0.5, mpp, angle, (0, 0))
+def add_harbour(site: Site, water_alpha: np.ndarray) -> np.ndarray:
+    """A harbour on its basin (`site.base`: the water with its quay band; `water_alpha`: the water).
+
+    The quays are paved, with a stone edge and its shadow on the water, and
+    sheds and warehouses side by side along the painted outline; piers reach
+    into the basin every 30 m with boats moored on both sides (hulls 8 x 2.6 m,
+    pointed at the bow), all lit by the map's sun.
+    """
+    rng, textures, mpp = site.rng, site.textures, site.mpp
+    frame = _Frame.around(water_alpha > 0.5, mpp, site.angle, (0, 0))
     frame.fit, frame.mpp = 1.0, mpp
     wet = water_alpha > 0.5
+    image = site.base.copy()
+    quay = site.region & ~wet
+    edge = site.edge_px * mpp
+    image = image + (textures.paving(tone=-0.03) - image) * (quay * np.clip(1 - water_alpha, 0, 1))[..., None]
+    rim = (cv2.dilate(wet.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~wet & site.region
+    image = site.paint(image, _stone(textures, 8), rim.astype(np.float32))
+    image = cast_shadow(image, quay.astype(np.float32), 1.5, textures, mpp)
+    metal = np.float32([66, -1, -1]) + textures.light_shift
+    quay_m = float(np.median(edge[rim])) if rim.any() else 0.0
+    depth = min(10.0, 0.45 * quay_m)  # sheds as deep as the quay allows, a road left along the water
+    sheds = []
+    if depth >= 4.0:
+        sheds = _ring_of_houses(along_outline(site.region, (depth / 2 + 1) / mpp, 10 / mpp), depth / mpp, rng,
+                                heights=(6, 10), widths_px=(12 / mpp, 26 / mpp), share=0.8, gap_px=8 / mpp,
+                                colour=metal)
+    sheds = [shed for shed in sheds if _inside(site, shed, 0.5 / mpp)
+             and not wet[np.clip(shed.outline()[:, 1].astype(int), 0, site.shape[0] - 1),
+                         np.clip(shed.outline()[:, 0].astype(int), 0, site.shape[1] - 1)].any()]
     inland = cv2.distanceTransform(wet.astype(np.uint8), cv2.DIST_L2, 5) * mpp
-    image = water.copy()
     pier_every = 30.0
     pier_lane = ((frame.u + 1e3) % pier_every) - pier_every / 2
     near_shore = (inland < 45) & wet
@@ -957,16 +982,17 @@ def add_harbour(rng, water: np.ndarray, water_alpha: np.ndarray, mpp, angle, tex
     across = np.abs(pier_lane) - 3.4  # boats 2.6 m wide moored on both sides of a pier
     along = ((frame.v + 1e3) % 9) - 4.5  # 8 m long, 9 m apart
     moored = (_hash(slot, berth + 3 * side) < 0.5) & near_shore & (inland > 3)
-    # a hull: pointed at the bow (one end), rounded at the stern
-    half_width = 1.3 * np.clip(1 - np.clip(along - 1.5, 0, None) / 2.6, 0, 1)
+    half_width = 1.3 * np.clip(1 - np.clip(along - 1.5, 0, None) / 2.6, 0, 1)  # pointed at the bow
     hull = (np.abs(across) < half_width) & (np.abs(along) < 4.0) & moored
-    boats = frame.soft(np.where(hull, -1.0, 1.0) * mpp)
+    boats = hull.astype(np.float32)
     deck = (np.abs(across) < half_width * 0.55) & (np.abs(along + 0.8) < 2.2) & moored
     image = cast_shadow(image, np.maximum(boats, piers), 1.2, textures, mpp)
     image = _over(image, lab_to_rgb(_stone(textures, 4) + np.float32([0, 2, 6])), piers)
     hulls = _mix((238, 238, 234), (206, 212, 220), (_hash(slot + 11, berth) > 0.6).astype(np.float32))
     image = image + (hulls - image) * boats[..., None]
-    return _over(image, (176, 160, 138), deck.astype(np.float32) * 0.8 * (1.0 / mpp > 2))
+    image = _over(image, (176, 160, 138), deck.astype(np.float32) * 0.8 * (1.0 / mpp > 2))
+    image, _ = build(image, sheds, textures, rng, mpp)
+    return image
 
 
 def snow_over(site: Site):

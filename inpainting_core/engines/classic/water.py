@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -31,7 +32,8 @@ from inpainting_core.engines.classic.reading import COVER_INDEX, Survey
 
 # The shore band's width (m) by kind: reeds grow in a belt, a beach is a strip, a quay a wall.
 SHORE_WIDTH_M = {"reeds": 4.0, "sand": 3.0, "gravel": 2.5, "quay": 1.5, "snow": 3.0}
-MAX_SHORE_SHARE = 0.2  # of the stroke's half-width: a river stroke stays water
+MAX_SHORE_SHARE = 0.2
+HARBOUR_QUAY_M = 22.0  # a harbour's quays: sheds along the outline, a road along the water  # of the stroke's half-width: a river stroke stays water
 # Synthesised water in Lab (float, L 0..100), from the water of the shared maps (see `measures`):
 # deep water dark blue-green, shallows lighter and greener, where the bottom shows through.
 DEEP_LAB = np.float32([27.0, -4.0, -3.0])
@@ -58,7 +60,7 @@ class WaterShape:
 
 
 def water_shape(region: np.ndarray, rng: np.random.Generator, mpp: float, kind: str,
-                bays: bool = True) -> WaterShape:
+                bays: bool = True, shore_m: Optional[float] = None, max_share: float = MAX_SHORE_SHARE) -> WaterShape:
     """The water inside a stroke (bool HxW): an irregular shore a band's width inside its edge.
 
     The brush's corners are rounded (closing and opening with a disc of a third
@@ -82,9 +84,11 @@ def water_shape(region: np.ndarray, rng: np.random.Generator, mpp: float, kind: 
     if not rounded.any():
         rounded = area
     depth = cv2.distanceTransform(rounded, cv2.DIST_L2, 5)  # px from the (rounded) stroke's edge
-    band = float(np.clip(SHORE_WIDTH_M.get(kind, 3.0) / mpp, 1.5, MAX_SHORE_SHARE * half_width))
-    # the band's width varies along the shore (0.5-1.5 x), bays reach further in
+    band = float(np.clip((shore_m or SHORE_WIDTH_M.get(kind, 3.0)) / mpp, 1.5, max_share * half_width))
+    # the band's width varies along a natural shore (0.5-1.5 x), not along a quay; bays reach further in
     width_noise = np.clip(smooth_noise(rng, depth.shape, max(6.0, 12.0 / mpp)) * 0.35 + 1.0, 0.5, 1.5)
+    if kind == "quay":
+        width_noise = np.ones_like(width_noise)
     large = 1.0 - math.exp(-half_width * mpp / 25.0) if bays else 0.0  # 0 for a brook, towards 1 for a lake
     inlets = np.clip(smooth_noise(rng, depth.shape, max(20.0, 1.2 * half_width), octaves=3) * 0.6 + 0.4, 0, 1.6)
     width = band * width_noise
@@ -315,7 +319,10 @@ def paint_water(
 
     inside = region[box]
     kind = "quay" if harbour else shore_kind(crop, region, survey, mpp)
-    shape = water_shape(inside, rng, mpp, kind, bays=not harbour)
+    if harbour:  # a harbour basin: quays wide enough for its sheds and its roads
+        shape = water_shape(inside, rng, mpp, kind, bays=False, shore_m=HARBOUR_QUAY_M, max_share=0.4)
+    else:
+        shape = water_shape(inside, rng, mpp, kind)
     land = heal_crop(crop, region, rng, context, crop_box)[box]
     body = paint_water_body(rng, shape, mpp, survey, river=river)
     shore, reeds_alpha, reeds = paint_shore(rng, kind, shape, land, mpp)
