@@ -19,7 +19,6 @@ from inpainting_core.engines.classic import measures
 from inpainting_core.engines.classic.painters import (
     PAINTERS,
     paint_buildings,
-    paint_field,
     smooth_noise,
 )
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey
@@ -57,6 +56,10 @@ def gather_exemplars(
         return gather_where(survey, present, rng, variants=True)
     if cover in SMOOTH_COVERS:  # a meadow is open grass: no gardens with trees, no hedges
         present &= _local_roughness(survey.small) < SMOOTH_ROUGHNESS
+    if cover == landcover.FIELD:  # crops and soil are coloured and fairly even: no grey roofs, no town
+        lab = measures.lab(survey.small)
+        present &= (np.hypot(lab[..., 1], lab[..., 2]) >= FIELD_MIN_CHROMA) & (lab[..., 0] < 80)
+        present &= _local_roughness(survey.small) < FIELD_ROUGHNESS
     if present.mean() < MIN_COVER_SHARE:  # a few stray pixels (a red tennis court) are no town
         return None
     return gather_where(survey, present, rng, variants=cover in TURNABLE_COVERS)
@@ -70,6 +73,10 @@ TURNABLE_COVERS = (landcover.WATER, landcover.MEADOW, landcover.SNOW, landcover.
 # brightness, 7 px) they may be: the demo map's meadows are about 5, Olpe's gardens 12+.
 SMOOTH_COVERS = (landcover.MEADOW,)
 SMOOTH_ROUGHNESS = 9.0
+# Fields to quilt from: at least this coloured (Lab chroma; grey concrete and roofs ~0-8) and
+# smoother than a town (local std of brightness; the village's fields 5-10, its houses 15+).
+FIELD_MIN_CHROMA = 10.0
+FIELD_ROUGHNESS = 12.0
 
 
 def _local_roughness(rgb: np.ndarray) -> np.ndarray:
@@ -216,9 +223,14 @@ def _padded_region(region: np.ndarray) -> np.ndarray:
 
 def _texture(cover, exemplars, survey: Survey, shape, rng, zoom=1.0, angle=None) -> np.ndarray:
     """Exemplars first: the map's own texture; painted (at the map's scale, in its light) if none."""
-    if exemplars is not None and cover in ROW_COVERS:
-        palette = _row_palette(exemplars)
-        return paint_at_scale(lambda r, s: paint_field(r, s, angle=angle, crop=palette), rng, shape, zoom)
+    if cover in ROW_COVERS:  # parcels: each the texture of one of the map's fields, or painted crops
+        from inpainting_core.engines.classic.farmland import paint_farmland
+        from inpainting_core.engines.classic.scale import REFERENCE_METRES_PER_PIXEL
+
+        return paint_farmland(rng, shape, REFERENCE_METRES_PER_PIXEL / zoom, angle or 0.0, survey, exemplars)
+    if cover == landcover.MEADOW:  # the map's grass, in the colour of the ground around the region
+        grass = quilt(exemplars, shape, rng) if exemplars is not None else paint_at_scale(PAINTERS[cover], rng, shape, zoom)
+        return _like_the_ground(grass, survey, rng, zoom)
     if exemplars is not None:
         return quilt(exemplars, shape, rng)
     painter = PAINTERS[cover]
@@ -228,7 +240,29 @@ def _texture(cover, exemplars, survey: Survey, shape, rng, zoom=1.0, angle=None)
     return _tint_like_map(painted, cover, survey)
 
 
-# Quilting mixes row directions of neighbouring parcels; rows are painted in the map's colours.
+def _like_the_ground(picture: np.ndarray, survey: Survey, rng, zoom: float) -> np.ndarray:
+    """`picture` (grass) moved to the colour of the open ground around the region, its texture kept.
+
+    The ground is what the ring around the region shows that is vegetation or
+    soil (yellow to green, neither red roofs, grey stone, shadow nor glare):
+    a meadow on a dry map is dry grass, on a green one green. Lush and worn
+    patches of tens of metres are added: a quilt of small windows has none.
+    """
+    ring = (cv2.dilate(survey.blocked.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~survey.blocked
+    lab = measures.lab(survey.small[ring].reshape(-1, 1, 3).astype(np.float32)).reshape(-1, 3)
+    ground = lab[(lab[:, 2] > 4) & (lab[:, 1] < 0.6 * lab[:, 2]) & (lab[:, 0] > 25) & (lab[:, 0] < 82)]
+    picture_lab = measures.lab(picture)
+    if len(ground) >= 30:
+        target = np.median(ground, axis=0)
+        picture_lab += target - picture_lab.reshape(-1, 3).mean(axis=0)
+    patches = smooth_noise(rng, picture.shape[:2], max(4.0, 20.0 * zoom), octaves=2)
+    picture_lab[..., 0] += patches * 3.0
+    picture_lab[..., 2] += patches * 1.5
+    return cv2.cvtColor(picture_lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255
+
+
+# Quilting a whole field mixes the row directions of neighbouring parcels: fields are laid out
+# in parcels (`farmland`), each quilted from one place of the map's fields or painted.
 ROW_COVERS = (landcover.FIELD,)
 
 

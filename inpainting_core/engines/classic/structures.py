@@ -31,14 +31,13 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from inpainting_core.engines.classic import measures
+from inpainting_core.engines.classic.farmland import paint_vineyard
 from inpainting_core.engines.classic.painters import (
     _mix,
-    field_rows,
     grain,
     paint_road,
-    paint_snow,
     smooth_noise,
-    stretched_noise,
 )
 from inpainting_core.engines.classic.scale import paint_at_scale, zoom_for
 from inpainting_core.engines.classic.sites import (
@@ -915,17 +914,6 @@ def _hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------
 
 
-def paint_vineyard(site: Site):
-    rng, m, shape = site.rng, site.mpp, site.shape
-    period = max(2.2 / m, 2.5)  # vine rows 2.2 m apart, never finer than the pixels show
-    wobble = stretched_noise(rng, shape, 6, 8, site.angle)
-    rows = field_rows(shape, site.angle + math.pi / 2, period, wobble)
-    vines = _mix((150, 128, 96), (72, 98, 44), np.clip(rows * 0.5 + 0.5, 0, 1))
-    terraces = field_rows(shape, site.angle + math.pi / 2, max(25 / m, 6), wobble * 0)
-    image = vines * (1 - 0.12 * np.clip(terraces - 0.8, 0, 1) * 5)[..., None]
-    return image + grain(rng, shape, 3), 1.0
-
-
 def paint_park(site: Site):
     """A park: the map's own lawn, clumps of trees with their shadows, winding gravel paths."""
     rng, m, shape, textures = site.rng, site.mpp, site.shape, site.textures
@@ -996,15 +984,44 @@ def add_harbour(site: Site, water_alpha: np.ndarray) -> np.ndarray:
 
 
 def snow_over(site: Site):
-    """Winter: the region keeps its houses, trees and roads, but under fresh snow."""
-    shape, base, m = site.shape, site.base, site.mpp
-    snow = paint_at_scale(paint_snow, site.rng, shape, zoom_for(m))
-    grey = base.mean(axis=2)
-    detail = grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
-    dark = np.clip((90 - cv2.GaussianBlur(grey, (0, 0), 1.0)) / 90, 0, 1)  # walls, shadows, water stay dark-ish
-    image = snow + (detail * 0.9)[..., None]
-    image = image + (base * 0.8 - image) * (dark * 0.35)[..., None]
-    return image, 1.0
+    """Winter over the painted area: the ground keeps its shapes, under snow.
+
+    Open ground, roofs and roads turn snow-white in the map's light, with the
+    ground's own fine structure (tracks, furrows, kerbs) showing through;
+    shadows stay, blue-grey on the snow; tree crowns stay dark with snow on
+    their sunlit tops. Towards the painted outline the snow thins out in
+    patches over a few metres, so there is no hard edge.
+    """
+    base, m, textures, rng = site.base, site.mpp, site.textures, site.rng
+    lab = measures.lab(base)
+    lightness = lab[..., 0]
+    texture = measures.fine_texture(base)
+    around = cv2.GaussianBlur(lightness, (0, 0), max(3.0, 6.0 / m))
+    trees = (texture > 7) & (lab[..., 1] < -3) & (lightness < 50)  # crowns: rough, green and dark
+    trees = cv2.morphologyEx(trees.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(np.float32)
+    trees = cv2.GaussianBlur(trees, (0, 0), 0.8)
+    shade = np.clip((around * 0.8 - lightness) / np.maximum(around * 0.35, 1), 0, 1)  # cast shadows
+    lit = textures.snow_lab if textures.snowy else np.float32([91, -1, -2]) + textures.light_shift * np.float32([0.5, 0, 0])
+    shaded = lit - np.float32([26, 0, 9])
+    snow = lit + (shaded - lit) * shade[..., None]
+    detail = lightness - cv2.GaussianBlur(lightness, (0, 0), 2.0)
+    snow[..., 0] += detail * 0.5 + (cv2.GaussianBlur(lightness, (0, 0), 2.0) - around) * 0.08
+    snow[..., 0] += smooth_noise(rng, site.shape, max(2.0, 8.0 / m), octaves=2) * 1.2  # drifts
+    crowns = lab.copy()
+    crowns[..., 0] *= 0.85
+    crowns[..., 1:] *= 0.55  # winter crowns: dark, dull conifers and bare grey-brown branches
+    tops = np.clip((lightness - cv2.GaussianBlur(lightness, (0, 0), 2.0)) / 8, 0, 1)  # snow on the sunlit tops
+    crowns = crowns + (lit - crowns) * (tops * 0.6)[..., None]
+    winter = snow + (crowns - snow) * trees[..., None]
+    picture = measures_to_rgb(winter)
+    edge = site.edge_px * m
+    patches = smooth_noise(rng, site.shape, max(1.5, 3.0 / m), octaves=2)
+    cover = np.clip((edge - 1.0 + patches * 2.5) / 6.0, 0, 1)
+    return base + (picture - base) * cover[..., None], 1.0
+
+
+def measures_to_rgb(lab: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.asarray(lab, np.float32), cv2.COLOR_Lab2RGB) * 255
 
 
 STRUCTURES: dict[str, Callable] = {
@@ -1019,7 +1036,7 @@ STRUCTURES: dict[str, Callable] = {
     "bridge": paint_bridge,
     "railway": paint_railway,
     "wind farm": paint_wind_farm,
-    "vineyard": paint_vineyard,
+    "vineyard": paint_vineyard,  # farmland
     "park": paint_park,
     "snow": snow_over,
 }
