@@ -147,6 +147,8 @@ def paint_farmland(rng: np.random.Generator, shape, mpp: float, angle: float, su
         if when == "winter":  # snow on the fields; their furrows show through as faint lines
             lab[..., 0] = 88 + light[0] + 0.3 * (lab[..., 0] - 55)
             lab[..., 1:] = np.float32([-1, -3])
+    # the plants themselves: leaves and stalks a few decimetres across, where the pixels show them
+    lab[..., 0] += smooth_noise(rng, shape, max(1.0, 0.3 / mpp)) * float(np.clip(1.5 / mpp, 1.0, 5.0))
     # tramlines: pairs of wheel tracks 1.8 m apart every 18-24 m along each parcel
     if mpp <= 0.9:
         spacing = np.float32(rng.uniform(18, 24, layout.count + 1))[layout.ids]
@@ -175,7 +177,8 @@ def paint_vineyard(site):
     across = layout.v * np.cos(turn) - layout.u * np.sin(turn)
     wobble = smooth_noise(rng, shape, max(2.0, 15.0 / mpp)) * 0.35
     phase = (across / spacing + wobble) % 1.0
-    canopy_width = 0.45 + 0.1 * smooth_noise(rng, shape, max(1.0, 2.0 / mpp))
+    leaves = smooth_noise(rng, shape, max(1.0, 0.15 / mpp), octaves=2)  # leaves and their gaps
+    canopy_width = 0.45 + 0.1 * smooth_noise(rng, shape, max(1.0, 2.0 / mpp)) + 0.08 * leaves
     vines = np.clip((canopy_width / 2 - np.abs(phase - 0.5)) * spacing / max(mpp, 0.25), 0, 1)
     gaps = smooth_noise(rng, shape, max(1.0, 3.0 / mpp)) < -1.3  # a missing vine here and there
     vines = vines * ~gaps
@@ -185,7 +188,8 @@ def paint_vineyard(site):
     if textures.snowy:
         between, leaf = textures.snow_lab, np.float32([35, -2, 4])
     lab = between + (leaf - between) * vines[..., None]
-    lab[..., 0] += smooth_noise(rng, shape, max(1.0, 0.8 / mpp)) * 3.0 * vines  # leaves in light and shade
+    lab[..., 0] += leaves * float(np.clip(0.8 / mpp, 2.0, 8.0)) * vines  # leaves in light and shade
+    lab[..., 0] += smooth_noise(rng, shape, max(1.0, 0.3 / mpp)) * 3.0 * (1 - vines)  # clods and weeds
     lab[..., 0] += np.float32(rng.uniform(-4, 4, layout.count + 1))[layout.ids]
     if spacing.min() / mpp < 2.5:  # rows finer than the pixels: their average colour, a little streaky
         streaks = smooth_noise(rng, shape, max(1.0, 1.0 / mpp)) * 2.0

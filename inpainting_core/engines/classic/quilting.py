@@ -60,9 +60,20 @@ def gather_exemplars(
         lab = measures.lab(survey.small)
         present &= (np.hypot(lab[..., 1], lab[..., 2]) >= FIELD_MIN_CHROMA) & (lab[..., 0] < 80)
         present &= _local_roughness(survey.small) < FIELD_ROUGHNESS
+    if cover == landcover.FOREST and present.mean() < MIN_COVER_SHARE:
+        present = _tree_crowns(survey.small) & ~survey.blocked  # the map's trees, read as whatever they are
     if present.mean() < MIN_COVER_SHARE:  # a few stray pixels (a red tennis court) are no town
         return None
     return gather_where(survey, present, rng, variants=cover in TURNABLE_COVERS)
+
+
+def _tree_crowns(rgb: np.ndarray) -> np.ndarray:
+    """Rough, green, not bright: crowns and their shadows, where the colour rules read no forest
+    (an open wood of single crowns at 0.1 m per pixel, say)."""
+    lab = measures.lab(rgb)
+    rough = _local_roughness(rgb) > TREE_ROUGHNESS
+    return cv2.morphologyEx((rough & (lab[..., 1] < -2) & (lab[..., 0] < 70)).astype(np.uint8),
+                            cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8)) > 0
 
 
 # Covers without cast shadows or a direction: their patches may be flipped and turned.
@@ -76,6 +87,7 @@ SMOOTH_ROUGHNESS = 9.0
 # Fields to quilt from: at least this coloured (Lab chroma; grey concrete and roofs ~0-8) and
 # smoother than a town (local std of brightness; the village's fields 5-10, its houses 15+).
 FIELD_MIN_CHROMA = 10.0
+TREE_ROUGHNESS = 10.0  # crowns are rougher than lawns and fields (the demo map's meadows ~5)
 FIELD_ROUGHNESS = 12.0
 
 
@@ -231,6 +243,12 @@ def _texture(cover, exemplars, survey: Survey, shape, rng, zoom=1.0, angle=None)
     if cover == landcover.MEADOW:  # the map's grass, in the colour of the ground around the region
         grass = quilt(exemplars, shape, rng) if exemplars is not None else paint_at_scale(PAINTERS[cover], rng, shape, zoom)
         return _like_the_ground(grass, survey, rng, zoom)
+    if cover == landcover.ROAD:  # a road in the map's own road colour: asphalt, or beaten earth on a dry map
+        painted = paint_at_scale(PAINTERS[cover], rng, shape, zoom)
+        lab = measures.lab(painted)
+        lab += _road_colour(survey) - lab.reshape(-1, 3).mean(axis=0)
+        lab[..., 0] += smooth_noise(rng, shape, 1.0) * float(np.clip(zoom, 1.0, 4.0))  # grit where pixels are small
+        return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255
     if exemplars is not None:
         return quilt(exemplars, shape, rng)
     painter = PAINTERS[cover]
@@ -238,6 +256,19 @@ def _texture(cover, exemplars, survey: Survey, shape, rng, zoom=1.0, angle=None)
         painter = lambda r, s: paint_buildings(r, s, angle=angle)[0]  # noqa: E731
     painted = paint_at_scale(painter, rng, shape, zoom)
     return _tint_like_map(painted, cover, survey)
+
+
+def _road_colour(survey: Survey) -> np.ndarray:
+    """The map's road colour (Lab): its grey roads, or beaten earth where its ground is dry."""
+    lab = measures.lab(survey.small[~survey.blocked].reshape(-1, 1, 3).astype(np.float32)).reshape(-1, 3)
+    ground = lab[(lab[:, 2] > 4) & (lab[:, 1] < 0.6 * lab[:, 2]) & (lab[:, 0] > 25) & (lab[:, 0] < 82)]
+    if len(ground) > 100:
+        median = np.median(ground, axis=0)
+        if median[1] > -3 and median[2] > 10:
+            return np.float32([min(median[0] + 8, 80.0), median[1] * 0.7, median[2] * 0.75])
+    roads = (survey.labels == COVER_INDEX[landcover.ROAD]).ravel()[(~survey.blocked).ravel()]
+    grey = lab[roads & (np.hypot(lab[:, 1], lab[:, 2]) < 10) & (lab[:, 0] > 30) & (lab[:, 0] < 75)]
+    return np.median(grey, axis=0) if len(grey) > 100 else np.float32([55, 0, 2])
 
 
 def _like_the_ground(picture: np.ndarray, survey: Survey, rng, zoom: float) -> np.ndarray:
@@ -258,6 +289,12 @@ def _like_the_ground(picture: np.ndarray, survey: Survey, rng, zoom: float) -> n
     patches = smooth_noise(rng, picture.shape[:2], max(4.0, 20.0 * zoom), octaves=2)
     picture_lab[..., 0] += patches * 3.0
     picture_lab[..., 2] += patches * 1.5
+    # grass as rough as the ground around: tufts and bare spots where the quilt is too smooth
+    ring_grain = float(np.median(measures.fine_texture(survey.small.astype(np.float32))[ring])) if ring.any() else 0.0
+    own_grain = float(np.median(measures.fine_texture(picture)))
+    if own_grain < 0.7 * ring_grain:
+        tufts = smooth_noise(rng, picture.shape[:2], max(1.5, 2.5 * zoom), octaves=2)
+        picture_lab[..., 0] += tufts * min(3.0, 0.3 * (ring_grain - own_grain))
     return cv2.cvtColor(picture_lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255
 
 

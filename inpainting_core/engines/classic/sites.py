@@ -43,6 +43,7 @@ from inpainting_core.engines.classic.sun import DEFAULT_SUN, Sun, estimate_sun, 
 # Roofs where the map shows none (Lab): terracotta, brown tiles, slate, grey concrete.
 ROOF_COLOURS = 4
 WINTER_CHROMA = 6.0
+MAX_ROOF_CHROMA = 26.0  # old tiles from the air (Olpe's and Zurich's: 15-25)
 DEFAULT_ROOFS_LAB = np.float32([[45, 28, 24], [40, 18, 16], [36, 2, -3], [55, 0, 3], [48, 12, 14]])
 SHADOW_SHARE = 0.5  # a shadow's brightness against the sunlit ground, where the map shows none
 MIN_DETAIL_PX = 1.5  # details (graves, cars, seats) smaller than this many pixels are not drawn
@@ -249,7 +250,10 @@ class MapTextures:
             # worn and lush patches of a few and of tens of metres: no lawn is one colour
             patches = (smooth_noise(self.rng, self.shape, max(2.0, 4.0 / self.mpp), octaves=2) * 3.0
                        + smooth_noise(self.rng, self.shape, max(4.0, 15.0 / self.mpp)) * 3.0)
-            return picture * (1 + patches / 100.0)[..., None] + grain(self.rng, self.shape, 2.0)
+            picture = picture * (1 + patches / 100.0)[..., None] + grain(self.rng, self.shape, 2.0)
+            if self.mpp < 0.35:  # blades and tufts where the pixels are a few centimetres
+                picture *= (1 + 0.04 * smooth_noise(self.rng, self.shape, max(1.0, 0.08 / self.mpp), octaves=2))[..., None]
+            return picture
         return self._once("lawn", make)
 
     def surroundings(self) -> np.ndarray:
@@ -441,6 +445,10 @@ def build(image: np.ndarray, buildings: list[Building], textures: MapTextures, r
         if snowy:  # snow lies on the roofs; the planes away from the sun turn blue-grey
             colour = textures.snow_lab - np.float32([9, 0, 3])
         colour = np.float32(colour) + np.float32([rng.uniform(-4, 4), rng.uniform(-1.5, 1.5), rng.uniform(-2, 2)])
+        chroma = float(np.hypot(colour[1], colour[2]))
+        if chroma > MAX_ROOF_CHROMA:  # weathered tiles are never poster red
+            colour[1:] *= MAX_ROOF_CHROMA / chroma
+        colour[0] = min(colour[0], 62.0 if not snowy else 95.0)
         rgb = lab_to_rgb(colour)
         corners = building.outline()
         x0, y0 = np.floor(corners.min(axis=0)).astype(int) - 2
@@ -543,6 +551,8 @@ def plant_trees(image: np.ndarray, centres: np.ndarray, radii_m, textures: MapTe
     crowns = np.zeros(shape, np.float32)
     light = np.zeros(shape, np.float32)
     toward_sun = np.float32([math.cos(textures.sun.azimuth), math.sin(textures.sun.azimuth)])
+    # leaves and twigs make a crown's edge ragged where the pixels show them (0.3 m)
+    leaves = smooth_noise(rng, shape, max(1.0, 0.6 / mpp), octaves=2) * np.float32(min(3.0, 0.25 / mpp))
     for (cx, cy), radius in zip(centres, radii):
         radius = max(float(radius), 0.8)
         reach = int(math.ceil(radius * 1.3)) + 1
@@ -553,7 +563,7 @@ def plant_trees(image: np.ndarray, centres: np.ndarray, radii_m, textures: MapTe
         yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
         dx, dy = (xx - cx) / radius, (yy - cy) / radius
         wobble = 1 + 0.12 * np.sin(np.arctan2(dy, dx) * 5 + rng.uniform(0, 6.3))
-        crown = np.clip((1 - np.hypot(dx, dy) / wobble) * radius, 0, 1)
+        crown = np.clip((1 - np.hypot(dx, dy) / wobble) * radius + leaves[y0:y1, x0:x1], 0, 1)
         crowns[y0:y1, x0:x1] = np.maximum(crowns[y0:y1, x0:x1], crown)
         light[y0:y1, x0:x1] = np.where(crown > 0, dx * toward_sun[0] + dy * toward_sun[1], light[y0:y1, x0:x1])
     image = cast_shadow(image, crowns, 2.2 * float(np.median(radii)) * mpp, textures, mpp)

@@ -593,7 +593,9 @@ def paint_market(site: Site):
     # the square: a rounded rectangle around the widest place, inside the painted area
     half_u, half_v = 40.0, 30.0
     plaza = np.maximum(np.abs(frame.u) - half_u, np.abs(frame.v) - half_v)
-    square = (plaza < 0) & (edge > depth + 1)
+    half = float(edge.max())
+    # a small area is all square; from a half-width of SMALL_SQUARE_M on, houses frame it
+    square = (plaza < 0) & ((edge > depth + 1) if half > SMALL_SQUARE_M else site.region)
     houses = []
     if (~square & site.region).mean() > 0.02:  # houses framing the square where there is room
         ring = _frame_stretches(square, depth / m, m)
@@ -631,6 +633,9 @@ def paint_market(site: Site):
     image = plant_trees(image, trees[rng.random(len(trees)) < 0.6], 3.0, textures, rng, m)
     image, _ = build(image, buildings, textures, rng, m)
     return image + grain(rng, site.shape, 1.5), 1.0
+
+
+SMALL_SQUARE_M = 24.0
 
 
 def _frame_stretches(square: np.ndarray, depth_px: float, m: float):
@@ -922,10 +927,10 @@ def paint_park(site: Site):
     path = np.clip(1 - np.abs(paths) / max(0.02, 1.6 * m / 45), 0, 1) * (site.edge_px * m > 3)
     image = image + (textures.paving(tone=0.08) - image) * path[..., None]
     groves = smooth_noise(rng, shape, max(3.0, 30 / m), octaves=2)
-    points = scatter((groves > 0.3) & (path < 0.1) & site.region, 7 / m, rng)
+    points = scatter((groves > 0.3) & (path < 0.1) & site.region, 9 / m, rng)
     single = scatter((groves <= 0.3) & (path < 0.1) & site.region, 25 / m, rng)
     trees = np.concatenate([points, single[rng.random(len(single)) < 0.4]])
-    image = plant_trees(image, trees, rng.uniform(3, 6, len(trees)), textures, rng, m)
+    image = plant_trees(image, trees, rng.uniform(2.5, 4.5, len(trees)), textures, rng, m)
     return image + grain(rng, shape, 1.5), 1.0
 
 

@@ -320,7 +320,7 @@ def paint_water(
     inside = region[box]
     kind = "quay" if harbour else shore_kind(crop, region, survey, mpp)
     if harbour:  # a harbour basin: quays wide enough for its sheds and its roads
-        shape = water_shape(inside, rng, mpp, kind, bays=False, shore_m=HARBOUR_QUAY_M, max_share=0.4)
+        shape = water_shape(inside, rng, mpp, kind, bays=False, shore_m=HARBOUR_QUAY_M, max_share=0.25)
     else:
         shape = water_shape(inside, rng, mpp, kind)
     land = heal_crop(crop, region, rng, context, crop_box)[box]
