@@ -101,9 +101,8 @@ def season(survey: Optional[Survey]) -> tuple[str, np.ndarray]:
     if survey is None:
         return "summer", np.zeros(3, np.float32)
     lab = measures.lab(survey.small.reshape(-1, 1, 3).astype(np.float32)).reshape(-1, 3)
-    chroma = np.hypot(lab[:, 1], lab[:, 2])
     light = np.float32([np.clip(0.3 * (lab[:, 0].mean() - 50), -8, 8), 0, 0])
-    if np.percentile(chroma, 75) < 6.0 and ((lab[:, 0] > 65) & (chroma < 10)).mean() > 0.08:
+    if measures.winter_landscape(survey.small):
         return "winter", light
     green = np.isin(survey.labels, [COVER_INDEX[landcover.MEADOW], COVER_INDEX[landcover.FIELD]])
     ground = lab[green.ravel()] if green.sum() > 100 else lab
@@ -147,8 +146,8 @@ def paint_farmland(rng: np.random.Generator, shape, mpp: float, angle: float, su
         if when == "winter":  # snow on the fields; their furrows show through as faint lines
             lab[..., 0] = 88 + light[0] + 0.3 * (lab[..., 0] - 55)
             lab[..., 1:] = np.float32([-1, -3])
-    # the plants themselves: leaves and stalks a few decimetres across, where the pixels show them
-    lab[..., 0] += smooth_noise(rng, shape, max(1.0, 0.3 / mpp)) * float(np.clip(1.5 / mpp, 1.0, 5.0))
+    if exemplars is None or when == "winter":  # painted plants: leaves and stalks a few decimetres across
+        lab[..., 0] += smooth_noise(rng, shape, max(1.0, 0.3 / mpp)) * float(np.clip(1.5 / mpp, 1.0, 5.0))
     # tramlines: pairs of wheel tracks 1.8 m apart every 18-24 m along each parcel
     if mpp <= 0.9:
         spacing = np.float32(rng.uniform(18, 24, layout.count + 1))[layout.ids]

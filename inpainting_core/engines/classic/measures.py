@@ -159,3 +159,19 @@ def open_water_bodies(rgb: np.ndarray, metres_per_pixel: float) -> np.ndarray:
     grain = np.bincount(flat, texture.ravel(), minlength=count) / area
     keep &= (spread <= MAX_WATER_LIGHTNESS_STD) & (grain <= MAX_WATER_TEXTURE_SHARE * max(land, 1e-3))
     return keep[labels]
+
+
+# A winter landscape is nearly colourless: three quarters of it under this chroma (Lab). The
+# summer maps, towns included, measure 11-22, the Harz in snow 3.6.
+WINTER_CHROMA = 6.0
+WINTER_BRIGHT_SHARE = 0.08  # ... with at least this share of bright, colourless ground (snow)
+
+
+def winter_landscape(rgb: np.ndarray) -> bool:
+    """Whether a map (RGB, any size) shows a landscape under snow."""
+    values = lab(np.asarray(rgb).reshape(-1, 1, 3)).reshape(-1, 3)
+    if len(values) == 0:
+        return False
+    chroma = np.hypot(values[:, 1], values[:, 2])
+    bright = float(((values[:, 0] > 65) & (chroma < 10)).mean())
+    return bool(np.percentile(chroma, 75) < WINTER_CHROMA and bright > WINTER_BRIGHT_SHARE)

@@ -42,7 +42,6 @@ from inpainting_core.engines.classic.sun import DEFAULT_SUN, Sun, estimate_sun, 
 
 # Roofs where the map shows none (Lab): terracotta, brown tiles, slate, grey concrete.
 ROOF_COLOURS = 4
-WINTER_CHROMA = 6.0
 MAX_ROOF_CHROMA = 26.0  # old tiles from the air (Olpe's and Zurich's: 15-25)
 DEFAULT_ROOFS_LAB = np.float32([[45, 28, 24], [40, 18, 16], [36, 2, -3], [55, 0, 3], [48, 12, 14]])
 SHADOW_SHARE = 0.5  # a shadow's brightness against the sunlit ground, where the map shows none
@@ -113,9 +112,7 @@ class MapTextures:
     @property
     def snowy(self) -> bool:
         """A winter map: much of the ground around the painted area is snow, or the map is a
-        winter landscape: nearly colourless (three quarters of it under chroma WINTER_CHROMA;
-        summer maps, towns included, 11-22 on the shared maps, the Harz in snow 3.6) with
-        bright, colourless ground in it."""
+        winter landscape (`measures.winter_landscape`)."""
         def make():
             lab = self.ring_lab
             snow = (lab[:, 0] > 75) & (np.hypot(lab[:, 1], lab[:, 2]) < 12)
@@ -123,10 +120,7 @@ class MapTextures:
                 return True
             if self.survey is None or self.drawn:
                 return False
-            whole = measures.lab(self.survey.small[~self.survey.blocked].reshape(-1, 1, 3)).reshape(-1, 3)
-            chroma = np.hypot(whole[:, 1], whole[:, 2])
-            bright = ((whole[:, 0] > 65) & (chroma < 10)).mean()
-            return bool(np.percentile(chroma, 75) < WINTER_CHROMA and bright > 0.08)
+            return measures.winter_landscape(self.survey.small[~self.survey.blocked])
         return self._once("snowy", make)
 
     @property

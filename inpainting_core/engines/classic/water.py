@@ -39,7 +39,7 @@ HARBOUR_QUAY_M = 22.0  # a harbour's quays: sheds along the outline, a road alon
 DEEP_LAB = np.float32([27.0, -4.0, -3.0])
 SHALLOW_LAB = np.float32([34.0, -6.0, 4.0])
 SHALLOWS_M = 6.0  # the shallows reach this far from the shore (m) ...
-DEPTH_M = 25.0  # ... and the water is at its darkest this far out (at most; less in a narrow river)
+DEPTH_M = 60.0  # ... and the water darkens out to its middle, at most this far out
 REFERENCE_LIGHTNESS = 50.0  # a map of this mean lightness keeps the water's measured colours
 
 
@@ -121,7 +121,7 @@ def shore_kind(crop: np.ndarray, region: np.ndarray, survey: Survey, mpp: float)
         return "reeds"
     lab = measures.lab(crop[ring].reshape(-1, 1, 3)).reshape(-1, 3)
     b = float(np.median(lab[:, 2]))
-    if np.mean((lab[:, 0] > 78) & (np.hypot(lab[:, 1], lab[:, 2]) < 12)) > 0.45:
+    if np.mean((lab[:, 0] > 78) & (np.hypot(lab[:, 1], lab[:, 2]) < 12)) > 0.45 or measures.winter_landscape(survey.small):
         return "snow"
     survey_ring = (cv2.dilate(survey.blocked.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~survey.blocked
     built = 0.0
@@ -161,7 +161,7 @@ def paint_water_body(
     """
     size = shape.water.shape
     metres = shape.inland * np.float32(mpp)
-    deepest = min(DEPTH_M, 0.8 * shape.half_width * mpp)
+    deepest = min(DEPTH_M, 0.7 * shape.half_width * mpp)
     deep = np.clip(metres / max(deepest, 1.0), 0, 1) ** 0.7
     shallows = np.clip(1 - metres / SHALLOWS_M, 0, 1) ** 1.5
     deep_lab, shallow_lab = water_colours(survey, mpp)
@@ -249,7 +249,7 @@ def paint_shore(
         shore[..., 0] -= 6 * wet * (1 - tufts)
         # reed beds reach a metre or three into the shallows, in clumps with a clear edge
         out_m = shape.inland * np.float32(mpp)
-        reach = min(3.0, 0.3 * shape.half_width * mpp)
+        reach = min(3.0, 0.12 * shape.half_width * mpp)  # a narrow river keeps open water
         reeds_alpha = (np.clip((clumps - (out_m - 0.3 * reach) / (0.4 * reach + 1e-3)) * 3, 0, 1)
                        * (out_m < reach) * (shape.water > 0))
         reeds = _to_rgb(reed)
