@@ -16,7 +16,8 @@ Per wish it prints, where they apply (`inpainting_core.engines.classic.measures`
   colour in aerial photos and smooth). The inner part is what lies more than
   0.3 of the stroke's half-width inside it, and in a narrow stroke at least
   its middle half (up to 8 px in): the smoothness test looks 4 px around each
-  pixel, so within a few pixels of the shore it sees the bank;
+  pixel, so within a few pixels of the shore it sees the bank. A harbour's
+  piers and moored boats are no open water, and count against it;
 * rep: periodicity (strongest autocorrelation peak of the fine texture at lags
   >= 6 px) of the largest square inside the stroke, next to `own`: the same
   figure on the map's untouched texture (median of windows of that size);
@@ -32,6 +33,9 @@ test-artifacts/pictures/quality-<map>[-x<scale>].png.
 
     .venv/bin/python benchmarks/picture_quality.py [--only lake,castle] [--maps olpe,zurich]
         [--scales 1,0.5,2] [--unknown-scale] [--out DIR]
+
+Every map is judged as it is and resampled to 0.5x and 2x (the same places at
+twice and half the metres per pixel), unless --scales says otherwise.
 """
 
 from __future__ import annotations
@@ -274,7 +278,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated wish keys")
     parser.add_argument("--maps", default="", help="comma-separated map keys")
-    parser.add_argument("--scales", default="1", help="comma-separated resampling factors, e.g. 1,0.5,2")
+    parser.add_argument("--scales", default="1,0.5,2",
+                        help="comma-separated resampling factors (default: each map as it is, at half and at "
+                             "twice its resolution)")
     parser.add_argument("--unknown-scale", action="store_true", help="do not give the engine the map's scale")
     parser.add_argument("--out", default=str(ROOT / "test-artifacts" / "pictures"))
     args = parser.parse_args()

@@ -26,11 +26,14 @@ How a wish is read and painted:
   matching patches joined along minimal-error seams). Fields are painted as
   rows in the colours of a field on the map, because quilting mixes the row
   directions of neighbouring parcels; roads are always painted.
-* What is wished for is one of the museum's 20 expected subjects
-  (`subjects.SUBJECTS`): a land cover quilted from the map or painted, a
-  built thing with its own geometry (`structures`: stadium, church, castle,
-  bridge, railway, harbour, park, vineyard, wind farm) or a season (snow).
-  A wish the engine cannot paint is said in the result's notes.
+* What is wished for is one of the museum's 25 expected subjects
+  (`subjects.SUBJECTS`): a land cover quilted from the map or painted, water
+  with its shore (`water`), fields in parcels (`farmland`), a built place
+  laid out over the whole painted area in the map's own materials and sun
+  (`structures`, `sites`, `sun`: castle, church, monastery, stadium, market
+  square, school, factory, station, harbour, bridge, railway, park,
+  vineyard, wind farm) or a season (snow). A wish the engine cannot paint is
+  healed from the map around it (`healing`) and said in the result's notes.
 * Sizes follow the map's scale (`scale`): the World's metres per pixel, or an
   estimate from its roofs, stated in the notes with how sure it is (within a
   factor measured on the shared town maps). Painters paint at the demo

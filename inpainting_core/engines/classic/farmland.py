@@ -178,7 +178,11 @@ def paint_vineyard(site):
     phase = (across / spacing + wobble) % 1.0
     leaves = smooth_noise(rng, shape, max(1.0, 0.15 / mpp), octaves=2)  # leaves and their gaps
     canopy_width = 0.45 + 0.1 * smooth_noise(rng, shape, max(1.0, 2.0 / mpp)) + 0.08 * leaves
-    vines = np.clip((canopy_width / 2 - np.abs(phase - 0.5)) * spacing / max(mpp, 0.25), 0, 1)
+    # each row drawn as the share of a pixel it covers: rows finer than the pixels leave the
+    # streaks (moire) real photos of vineyards show, not an even average
+    width_m = canopy_width * spacing
+    distance_m = np.abs(phase - 0.5) * spacing
+    vines = np.clip((width_m / 2 + mpp / 2 - distance_m) / mpp, 0, 1) * np.minimum(1.0, width_m / mpp)
     gaps = smooth_noise(rng, shape, max(1.0, 3.0 / mpp)) < -1.3  # a missing vine here and there
     vines = vines * ~gaps
     between = textures.grass_lab.copy()
@@ -190,10 +194,6 @@ def paint_vineyard(site):
     lab[..., 0] += leaves * float(np.clip(0.8 / mpp, 2.0, 8.0)) * vines  # leaves in light and shade
     lab[..., 0] += smooth_noise(rng, shape, max(1.0, 0.3 / mpp)) * 3.0 * (1 - vines)  # clods and weeds
     lab[..., 0] += np.float32(rng.uniform(-4, 4, layout.count + 1))[layout.ids]
-    if spacing.min() / mpp < 2.5:  # rows finer than the pixels: their average colour, a little streaky
-        streaks = smooth_noise(rng, shape, max(1.0, 1.0 / mpp)) * 2.0
-        lab = between + (leaf - between) * np.float32(0.45) + streaks[..., None] * np.float32([1, 0, 0])
-        lab[..., 0] += np.float32(rng.uniform(-4, 4, layout.count + 1))[layout.ids]
     track = np.clip(1 - (layout.to_edge - 1.5) / max(mpp, 0.3), 0, 1)
     lab = lab + (between - lab) * (track * 0.8)[..., None]  # grass or soil tracks between parcels
     rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255

@@ -280,8 +280,10 @@ def _like_the_ground(picture: np.ndarray, survey: Survey, rng, zoom: float) -> n
     patches of tens of metres are added: a quilt of small windows has none.
     """
     ring = (cv2.dilate(survey.blocked.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & ~survey.blocked
+    from inpainting_core.engines.classic.sites import open_ground
+
     lab = measures.lab(survey.small[ring].reshape(-1, 1, 3).astype(np.float32)).reshape(-1, 3)
-    ground = lab[(lab[:, 2] > 4) & (lab[:, 1] < 0.6 * lab[:, 2]) & (lab[:, 0] > 25) & (lab[:, 0] < 82)]
+    ground = open_ground(lab)
     picture_lab = measures.lab(picture)
     if len(ground) >= 30:
         target = np.median(ground, axis=0)

@@ -146,7 +146,7 @@ class MapTextures:
         """
         def make():
             lab = self.ring_lab
-            ground = lab[(lab[:, 2] > 4) & (lab[:, 1] < 0.6 * lab[:, 2]) & (lab[:, 0] > 25) & (lab[:, 0] < 82)]
+            ground = open_ground(lab)
             if len(ground) >= 50:
                 return np.median(ground, axis=0)
             pixels = self._map_pixels((landcover.MEADOW, landcover.FIELD))
@@ -338,6 +338,15 @@ class MapTextures:
 
 
 GRAIN_TILE = 96
+
+
+def open_ground(lab: np.ndarray) -> np.ndarray:
+    """The pixels (Lab, N x 3) that are vegetation or soil: yellow to green, neither red roofs,
+    grey stone, shadow nor glare; only the green ones where a quarter of them is green (a
+    summer map's lawns, not its pale paths and dry verges)."""
+    ground = lab[(lab[:, 2] > 4) & (lab[:, 1] < 0.6 * lab[:, 2]) & (lab[:, 0] > 25) & (lab[:, 0] < 82)]
+    green = ground[ground[:, 1] < -4]
+    return green if len(green) >= 0.25 * max(len(ground), 1) and len(green) >= 30 else ground
 
 
 def _recolour(picture: np.ndarray, target_lab: np.ndarray, keep_texture: float = 1.0) -> np.ndarray:

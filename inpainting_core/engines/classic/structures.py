@@ -355,8 +355,8 @@ def _church(frame: _Frame, textures: MapTextures, length: float, u0: float = 0.0
     """Nave, choir and west tower of a church `length` m long, centred at (u0, v0) m; from 55 m on
     a cathedral: aisles, a transept and two west towers."""
     slate = _slate(textures)
-    reddest = textures.roofs_lab[int(np.argmax(textures.roofs_lab[:, 1]))]
-    roof = reddest if reddest[1] > 10 else slate  # tiles where the map has red roofs, else slate
+    commonest = textures.roofs_lab[0]
+    roof = commonest if commonest[1] > 10 else slate  # tiles where the map's roofs are mostly red, else slate
     width = float(np.clip(length * 0.4, 12.0, 16.0))
     height = 14.0 + 0.25 * length
     choir = max(10.0, 0.25 * length)
@@ -387,7 +387,7 @@ def _churchyard(site: Site, image, frame: _Frame, edge, around_church) -> np.nda
     paths = np.maximum(paths, frame.line(edge - 4.5, 2.0) * site.region)
     if float(edge.max()) > 50:  # a cemetery: fields of graves between paths every 20 x 26 m
         grid = np.maximum(frame.line(((frame.u + 10) % 20.0) - 10, 2.0), frame.line(((frame.v + 13) % 26.0) - 13, 2.0))
-        paths = np.maximum(paths, grid * (edge > 6) * around_church)
+        paths = np.maximum(paths, grid * (edge > 6) * around_church * 0.6)  # gravel worn into the grass
     image = image + (gravel - image) * paths[..., None]
     yard = (edge > 6) & around_church & (paths < 0.2)
     if 1.0 / m < MIN_DETAIL_PX:  # graves too small to draw one by one: their stones as a fine speckle
@@ -615,7 +615,7 @@ def paint_market(site: Site):
         cell_u, cell_v = np.floor(frame.u / 4.0), np.floor(frame.v / 7.0)
         stall = (((frame.u % 4.0) < 3.0) & ((frame.v % 7.0) < 2.2) & (plaza < -8) & square
                  & (np.abs(np.sin(cell_u * 12.9898 + cell_v * 78.233) * 43758.5453) % 1.0 < 0.5))
-        awnings = np.float32([[214, 84, 70], [236, 236, 230], [70, 120, 92], [226, 190, 90], [84, 110, 160]])
+        awnings = np.float32([[178, 96, 84], [226, 224, 216], [96, 124, 104], [200, 176, 120], [110, 124, 150]])
         colour = awnings[(np.abs(np.sin((cell_u + 7) * 12.9898 + cell_v * 78.233) * 43758.5453) % 1.0
                           * len(awnings)).astype(int) % len(awnings)]
         stalls = stall.astype(np.float32)
