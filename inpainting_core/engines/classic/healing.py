@@ -38,7 +38,7 @@ STEP = 3  # descriptor samples every STEP px ...
 REACH = STEP  # ... up to REACH px from the centre: a 7x7 patch at 3x3 points
 COARSEST_WIDTH = 9.0  # px: the hole's half-width at the coarsest level
 MIN_LEVEL_SIDE = 24  # px: no level smaller than this
-MAX_GREEDY_PIXELS = 1500  # the coarsest level's hole at most this large (its fill loops over patches)
+MAX_GREEDY_PIXELS = 800  # the coarsest level's hole at most this large (its fill loops over patches)
 COARSE_PATCH = 2  # the coarse fill's patch reach (5x5)
 COHERENCE = 1.5  # share of the typical match cost a pixel saves by copying like its neighbours
 MAX_REFINED_PIXELS = 100_000  # a larger hole is copied at full size from its half-size matches
@@ -262,18 +262,19 @@ class _Level:
         qy, qx = np.nonzero(near)
         if qy.size < 4 or self.source_ys.size < 16:
             return np.zeros((0, 2), np.int64)
-        if qy.size > 1500:
-            keep = self.rng.choice(qy.size, 1500, replace=False)
+        if qy.size > 600:
+            keep = self.rng.choice(qy.size, 600, replace=False)
             qy, qx = qy[keep], qx[keep]
         sy, sx = self.source_ys, self.source_xs
-        if sy.size > 4000:
-            keep = self.rng.choice(sy.size, 4000, replace=False)
+        if sy.size > 3000:
+            keep = self.rng.choice(sy.size, 3000, replace=False)
             sy, sx = sy[keep], sx[keep]
         queries = self.source_descriptors[qy, qx]
         candidates = self.source_descriptors[sy, sx]
         distance = ((queries**2).sum(1)[:, None] + (candidates**2).sum(1)[None, :]
                     - 2 * queries @ candidates.T)
-        near_self = np.hypot(qy[:, None] - sy[None, :], qx[:, None] - sx[None, :]) < 2 * REACH + 2
+        reach = 2 * REACH + 2
+        near_self = (np.abs(qy[:, None] - sy[None, :]) < reach) & (np.abs(qx[:, None] - sx[None, :]) < reach)
         distance[near_self] = np.inf
         best = np.argmin(distance, axis=1)
         dy, dx = sy[best] - qy, sx[best] - qx

@@ -323,7 +323,12 @@ def paint_water(
         shape = water_shape(inside, rng, mpp, kind, bays=False, shore_m=HARBOUR_QUAY_M, max_share=0.25)
     else:
         shape = water_shape(inside, rng, mpp, kind)
-    land = heal_crop(crop, region, rng, context, crop_box)[box]
+    # only the land is healed: the stroke less the water's inside (what lies under the water
+    # stays hidden, and a ring of land is quick to heal)
+    open_water_inside = cv2.erode((shape.water >= 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    hole = region.copy()
+    hole[box] &= ~open_water_inside
+    land = heal_crop(crop, hole, rng, context, crop_box)[box] if hole.any() else crop[box].astype(np.float32)
     body = paint_water_body(rng, shape, mpp, survey, river=river)
     shore, reeds_alpha, reeds = paint_shore(rng, kind, shape, land, mpp)
     fill = shore + (body - shore) * shape.water[..., None]
