@@ -240,6 +240,11 @@ def _texture(cover, exemplars, survey: Survey, shape, rng, zoom=1.0, angle=None)
         from inpainting_core.engines.classic.scale import REFERENCE_METRES_PER_PIXEL
 
         return paint_farmland(rng, shape, REFERENCE_METRES_PER_PIXEL / zoom, angle or 0.0, survey, exemplars)
+    if cover == landcover.MEADOW and measures.winter_landscape(survey.small):  # a meadow in winter is snow
+        snow = gather_exemplars(survey, landcover.SNOW, rng)
+        if snow is not None:
+            return quilt(snow, shape, rng)
+        return _tint_like_map(paint_at_scale(PAINTERS[landcover.SNOW], rng, shape, zoom), landcover.SNOW, survey)
     if cover == landcover.MEADOW:  # the map's grass, in the colour of the ground around the region
         grass = quilt(exemplars, shape, rng) if exemplars is not None else paint_at_scale(PAINTERS[cover], rng, shape, zoom)
         return _like_the_ground(grass, survey, rng, zoom)
