@@ -6,7 +6,6 @@ missing) or on drawn scenes whose truth is known.
 """
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,16 +17,7 @@ from inpainting_core.engines.classic import ClassicEngine, farmland, healing, me
 from inpainting_core.engines.classic.reading import survey_map
 from inpainting_core.engines.classic.sun import Sun, estimate_sun
 from inpainting_core.prompts import prepare_prompt
-
-MAPS = Path(__file__).resolve().parent.parent.parent / "shared" / "maps"
-
-
-def shared(name, box=None):
-    path = MAPS / name
-    if not path.exists():
-        pytest.skip(f"../shared/maps/{name} is not present here")
-    image = Image.open(path).convert("RGB")
-    return image.crop(box) if box else image
+from tests.test_classic_real_maps import shared_map as shared  # skips where ../shared is missing
 
 
 @pytest.fixture(scope="module")

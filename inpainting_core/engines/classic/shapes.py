@@ -104,3 +104,15 @@ def street_angle(rgb: np.ndarray, region: np.ndarray, reach: int = 48) -> float:
     angle = np.arctan2(dy, dx)[around]
     folded = np.exp(4j * angle) * strength
     return float(np.angle(folded.sum()) / 4) % (math.pi / 2)
+
+
+def long_axis(region: np.ndarray) -> float:
+    """The long axis of a region (bool or soft, radians): a bridge, a railway or a river runs along it."""
+    rows, columns = np.nonzero(np.asarray(region) > 0.5)
+    if rows.size < 3:
+        return 0.0
+    coords = np.stack([columns, rows]).astype(np.float32)
+    coords -= coords.mean(axis=1, keepdims=True)
+    values, vectors = np.linalg.eigh(coords @ coords.T)
+    main = vectors[:, int(np.argmax(values))]
+    return float(math.atan2(main[1], main[0]))

@@ -40,6 +40,7 @@ from inpainting_core.engines.classic.painters import (
     smooth_noise,
 )
 from inpainting_core.engines.classic.scale import paint_at_scale, zoom_for
+from inpainting_core.engines.classic.shapes import long_axis
 from inpainting_core.engines.classic.sites import (
     MIN_DETAIL_PX,
     Building,
@@ -784,7 +785,7 @@ def paint_station(site: Site):
     """A railway station: tracks along the painted area's long axis with platforms between them
     under long roofs, the station building on the forecourt side, a forecourt with a car park."""
     rng, textures = site.rng, site.textures
-    axis = _axis(site.region)
+    axis = long_axis(site.region)
     frame = _Frame.around(site.region, site.mpp, axis, (120, 50))
     m = frame.mpp
     edge = site.edge_px * m
@@ -823,24 +824,12 @@ def paint_station(site: Site):
 # --------------------------------------------------------------------------------
 
 
-def _axis(region: np.ndarray) -> float:
-    """The long axis of the region (radians): a bridge or a railway runs along the stroke."""
-    rows, columns = np.nonzero(region)
-    if rows.size < 3:
-        return 0.0
-    coords = np.stack([columns, rows]).astype(np.float32)
-    coords -= coords.mean(axis=1, keepdims=True)
-    values, vectors = np.linalg.eigh(coords @ coords.T)
-    main = vectors[:, int(np.argmax(values))]
-    return float(math.atan2(main[1], main[0]))
-
-
 def _along_stroke(region, mpp) -> _Frame:
     """A frame along the stroke's long axis through its centre (no shrinking)."""
     height, width = region.shape
     rows, columns = np.nonzero(region)
     cy, cx = rows.mean(), columns.mean()
-    axis = _axis(region)
+    axis = long_axis(region)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     dx, dy = (xx - cx) * mpp, (yy - cy) * mpp
     cos_a, sin_a = math.cos(axis), math.sin(axis)

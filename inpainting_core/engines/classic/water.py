@@ -29,6 +29,7 @@ from inpainting_core import landcover
 from inpainting_core.engines.classic import measures
 from inpainting_core.engines.classic.painters import grain, smooth_noise, stretched_noise
 from inpainting_core.engines.classic.reading import COVER_INDEX, Survey
+from inpainting_core.engines.classic.shapes import long_axis
 
 # The shore band's width (m) by kind: reeds grow in a belt, a beach is a strip, a quay a wall.
 SHORE_WIDTH_M = {"reeds": 4.0, "sand": 3.0, "gravel": 2.5, "quay": 1.5, "snow": 3.0}
@@ -178,7 +179,7 @@ def paint_water_body(
         gusts = np.clip(smooth_noise(rng, size, max(6.0, 25.0 / mpp)) * 0.5 + 0.6, 0, 1)
         lab[..., 0] += ripples * gusts * float(np.clip(0.9 / mpp, 0.6, 1.6))
     if river:  # a river's current draws faint streaks along it
-        lab[..., 0] += stretched_noise(rng, size, max(2.0, 4.0 / mpp), 5.0, _long_axis(shape.water)) * 0.8
+        lab[..., 0] += stretched_noise(rng, size, max(2.0, 4.0 / mpp), 5.0, long_axis(shape.water)) * 0.8
     # sensor grain, a little of it in each colour apart (a photo's water is never one colour)
     colour_grain = rng.standard_normal((*size, 3), dtype=np.float32) * np.float32(0.7)
     return _to_rgb(lab) + grain(rng, size, 1.4) + colour_grain
@@ -201,17 +202,6 @@ def water_colours(survey: Survey, mpp: float) -> tuple[np.ndarray, np.ndarray]:
         colour[2] += float(np.clip(0.1 * cast[1], -2, 2))
         colours.append(colour)
     return colours[0], colours[1]
-
-
-def _long_axis(mask: np.ndarray) -> float:
-    rows, columns = np.nonzero(mask > 0.5)
-    if rows.size < 3:
-        return 0.0
-    coords = np.stack([columns, rows]).astype(np.float32)
-    coords -= coords.mean(axis=1, keepdims=True)
-    values, vectors = np.linalg.eigh(coords @ coords.T)
-    main = vectors[:, int(np.argmax(values))]
-    return float(math.atan2(main[1], main[0]))
 
 
 def paint_shore(
