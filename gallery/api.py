@@ -24,7 +24,8 @@ from rest_framework.pagination import PageNumberPagination
 
 from gallery.models import Creation
 from gallery.views import public_creations
-from inpainting.api.serializers import DetailSerializer, FrameSerializer
+from inpainting.api.serializers import DetailSerializer
+from inpainting.protocol import FrameSerializer
 from inpainting.api.views import ApiView
 from inpainting_core.framing import Frame
 from museum.models import World

@@ -6,7 +6,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from inpainting import jobs
+from inpainting import jobs, protocol
 from inpainting.models import InpaintJob, JobEvent
 
 
@@ -79,7 +79,7 @@ class InpaintJobAdmin(admin.ModelAdmin):
 
     @staticmethod
     def _picture(job, height: int):
-        url = jobs.result_url(job) or jobs.preview_url(job)
+        url = protocol.result_url(job) or protocol.preview_url(job)
         if not url:
             return "–"
         return format_html('<img src="{}" alt="" height="{}">', url, height)

@@ -1,21 +1,25 @@
 """The websocket `/ws/jobs/<uuid>/`: one job's life, live.
 
-Protocol (server to client, JSON):
+Protocol (server to client, JSON; the shapes are defined once, in
+`inpainting/protocol.py`, and `tests/test_protocol.py` keeps this list equal to it):
 
 * The first message is the job's current state from the database, in the
   same vocabulary as the live events, with `"snapshot": true` and the full
-  state under `"job"`: `queued` {position}, `started` {step, total} for a
-  running job, `succeeded` {result_url, preview_url, frame, result_box, before_url}
-  (the last two for a result on a huge map: the window it repainted), `failed` {reason} or
-  `cancelled`.
-* Then the live events, each with its `event_id`: `queued` {position}
-  (again when the job is requeued, or, without an event_id, when its place in
-  the queue changes), `started` {attempt, engine}, `progress` {step, total},
+  state under `"job"` (`protocol.JobState`, as the REST API answers it), plus
+  the payload of its kind: `queued` {position}, `started` {step, total} for a
+  running job, `succeeded` {result_url, result_box, before_url, preview_url,
+  engine, notice, frame}, `failed` {reason} or `cancelled` {}.
+* Then the live events, each with its `event_id`, `job_id` and `at`:
+  `queued` {position, retry, reason} (again, with `retry` and `reason`, when
+  the job is requeued, or, without an event_id, when its place in the queue
+  changes), `started` {attempt, engine}, `progress` {step, total},
   `preview` {step, data_url}, and one terminal event: `succeeded`
-  {result_url, preview_url, engine, notice, frame}, `failed` {reason} or
-  `cancelled`. `frame` is where the result changed the map and what to show
-  of it first: {box, change, size}, boxes as [left, top, right, bottom] in the
-  map's pixels (inpainting_core/framing.py).
+  {result_url, result_box, before_url, preview_url, engine, notice, frame},
+  `failed` {reason} or `cancelled` {}. `result_box` and `before_url` are set
+  for a result on a huge map (the window it repainted). `frame` is where the
+  result changed the map and what to show of it first: {box, change, size},
+  boxes as [left, top, right, bottom] in the map's pixels
+  (inpainting_core/framing.py).
 * After the terminal event the server closes the socket normally (1000).
   Clients should not reconnect after a terminal event; a reconnect would only
   get the terminal snapshot again.
@@ -51,7 +55,7 @@ from django.db import DatabaseError
 from django.db.models import Max
 from django.utils.translation import gettext
 
-from inpainting import events, jobs
+from inpainting import events, jobs, protocol
 from inpainting.models import InpaintJob
 from inpainting.websockets import NOT_FOUND_CLOSE_CODE, ActionConsumer
 
@@ -212,24 +216,14 @@ def snapshot_message(job_id) -> Optional[dict]:
     if jobs.recover_job_if_stale(job):
         job = _job_with_last_event(job_id)
     state = jobs.job_state(job, recover=False)
-    message = {
+    return {
         "type": SNAPSHOT_TYPES[job.status],
         "snapshot": True,
         "event_id": job.last_event_id or 0,
         "job_id": state["id"],
         "job": state,
+        **protocol.snapshot_payload(job, state),
     }
-    if job.status == Status.QUEUED:
-        message["position"] = state["position"]
-    elif job.status == Status.RUNNING:
-        message.update(state["progress"])
-    elif job.status == Status.SUCCEEDED:
-        message.update(result_url=state["result_url"], preview_url=state["preview_url"],
-                       frame=state["frame"], result_box=state["result_box"],
-                       before_url=state["before_url"])
-    elif job.status == Status.FAILED:
-        message["reason"] = state["error"]
-    return message
 
 
 def watch_tick(job_id, after_id: int, check: bool) -> tuple[Optional[int], list[dict]]:

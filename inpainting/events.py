@@ -19,18 +19,20 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from inpainting import protocol
 from inpainting.models import InpaintJob, JobEvent
+from inpainting.protocol import (  # noqa: F401  (the kinds, named where they are published)
+    CANCELLED,
+    FAILED,
+    PREVIEW,
+    PROGRESS,
+    QUEUED,
+    STARTED,
+    SUCCEEDED,
+    TERMINAL,
+)
 
 logger = logging.getLogger(__name__)
-
-QUEUED = "queued"
-STARTED = "started"
-PROGRESS = "progress"
-PREVIEW = "preview"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-CANCELLED = "cancelled"
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
 # Handler name on the consumer: channels turns "job.event" into `job_event`.
 GROUP_MESSAGE_TYPE = "job.event"
@@ -65,7 +67,9 @@ def publish(job: InpaintJob, kind: str, payload: dict | None = None) -> JobEvent
 
     Call it inside the transaction that makes the state change, so a reader
     never sees the new state without its event or the other way round.
+    A payload field the protocol does not document is refused (ValueError).
     """
+    protocol.check_event(kind, payload or {})
     event = JobEvent.objects.create(job_id=job.pk, kind=kind, payload=payload or {})
     layer = get_channel_layer()
     if layer_crosses_processes(layer):

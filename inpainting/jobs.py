@@ -21,7 +21,6 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare
 from django.utils.text import format_lazy
@@ -33,7 +32,7 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 from PIL import Image
 
-from inpainting import events, huge_maps
+from inpainting import events, huge_maps, protocol
 from inpainting.models import InpaintJob
 from inpainting_core import engines
 from inpainting_core.engines import ENGINE_NAMES, get_engine
@@ -114,7 +113,7 @@ def submit_job(
     image=None,
     mask,
     wish: str,
-    settings: Optional[GenerationSettings] = None,
+    generation: Optional[GenerationSettings] = None,
     kiosk_session: str = "",
     api_user=None,
     client_ip: Optional[str] = None,
@@ -135,7 +134,7 @@ def submit_job(
     resolution. On a huge map (`huge_maps`), one wish may change at most as many
     pixels as a visitor's upload may have.
 
-    `settings` says how to paint it (None: every default); its `engine` is the
+    `generation` says how to paint it (None: every default); its `engine` is the
     requested one. The curators' site settings choose the engine: a requested
     one counts only where they allow it, or for API clients with a token. Anyone else asking
     for another engine is refused (JobProblem on "engine"), unless
@@ -151,12 +150,12 @@ def submit_job(
     prompts.PromptProblem (museum.moderation.WishBlocked for a blocked wish),
     each with a readable `message` and a `field`.
     """
-    settings = settings or GenerationSettings()
+    generation = generation or GenerationSettings()
     check_text(wish, field="prompt")
     may_choose = bool(getattr(api_user, "is_authenticated", False))
-    choice = _chosen_engine(settings.engine, may_choose=may_choose, strict=not engine_is_a_wish)
+    choice = _chosen_engine(generation.engine, may_choose=may_choose, strict=not engine_is_a_wish)
     try:
-        settings.check()
+        generation.check()
     except GenerationProblem as problem:
         raise JobProblem(problem.message, field=problem.field) from problem
     if base_job is not None:
@@ -175,13 +174,13 @@ def submit_job(
     check_wish(wish, kiosk_session=kiosk_session, client_ip=client_ip)
     # Within the chosen engine's token limit (the own model's tokenizers); a wish
     # too long for it is refused here (PromptProblem), never cut by the model.
-    prompt = prepare_prompt(wish, settings.style, get_engine(choice.engine).prompt_budget())
+    prompt = prepare_prompt(wish, generation.style, get_engine(choice.engine).prompt_budget())
     if prompt.translated != prompt.original:
         check_wish(prompt.translated, kiosk_session=kiosk_session, client_ip=client_ip)
     job = InpaintJob(
         # The engine that paints and the style as the prompt module knows it.
-        **settings.replace(engine=choice.engine, style=prompt.style).as_dict(),
-        requested_engine=settings.engine or "",
+        **generation.replace(engine=choice.engine, style=prompt.style).as_dict(),
+        requested_engine=generation.engine or "",
         notice=str(choice.notice),
         world=world,
         painted_world=world if upload is None and base_job is None else None,
@@ -376,74 +375,14 @@ def cancel_job(job: InpaintJob) -> InpaintJob:
 
 
 def job_state(job: InpaintJob, *, recover: bool = True) -> dict:
-    """A JSON-serialisable snapshot of a job for the API and the websocket.
+    """A JSON-ready snapshot of a job for the API and the websocket (`protocol.JobState`).
 
     With `recover`, a job whose worker has gone silent is recovered first, so
     a client never watches a job that nobody works on.
     """
     if recover and recover_job_if_stale(job):
         job.refresh_from_db()
-    return {
-        "id": str(job.id),
-        "status": job.status,
-        "engine": job.engine,
-        "requested_engine": job.requested_engine,
-        "style": job.style,
-        "notice": job.notice,
-        "world": job.world_id,
-        "prompts": {
-            "original": job.prompt_original,
-            "translated": job.prompt_translated,
-            "final": job.prompt_final,
-            "negative": job.negative_prompt,
-            "translation_source": job.translation_source,
-            "land_covers": list(job.land_covers),
-        },
-        "progress": {"step": job.progress_step, "total": job.progress_total},
-        "position": job.queue_position(),
-        "cancel_requested": job.cancel_requested,
-        "error": job.error_message or None,
-        "attempts": job.attempts,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "result_url": result_url(job),
-        "result_box": result_box(job),
-        "before_url": before_url(job),
-        "preview_url": preview_url(job),
-        "frame": job.frame if job.status == Status.SUCCEEDED else None,
-    }
-
-
-def result_url(job: InpaintJob) -> Optional[str]:
-    if job.status != Status.SUCCEEDED or not job.result_image:
-        return None
-    return _api_url("job-result", job.pk)
-
-
-def result_box(job: InpaintJob) -> Optional[list[int]]:
-    """Where a result on a huge map lies on it ([x, y, width, height]); None: the whole map."""
-    return list(job.result_box) if result_url(job) and job.result_box else None
-
-
-def before_url(job: InpaintJob) -> Optional[str]:
-    """The map under a region result as it was before the wish (huge maps only)."""
-    return _api_url("job-before", job.pk) if result_box(job) else None
-
-
-def preview_url(job: InpaintJob) -> Optional[str]:
-    return _api_url("job-preview", job.pk) if job.preview_image else None
-
-
-def _api_url(name: str, job_id) -> Optional[str]:
-    try:
-        return reverse(f"inpainting:api:{name}", args=[str(job_id)])
-    except NoReverseMatch:  # the API is not mounted (e.g. a worker-only deployment)
-        return None
-
-
-def _iso(moment) -> Optional[str]:
-    return moment.isoformat() if moment else None
+    return protocol.job_state(job)
 
 
 # --- recovery ----------------------------------------------------------------------

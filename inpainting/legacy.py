@@ -197,7 +197,7 @@ def submit(request, wish: LegacyRequest) -> InpaintJob | None:
     try:
         return jobs.submit_job(
             image=wish.image, mask=wish.mask, wish=wish.prompt,
-            settings=GenerationSettings(engine=wish.engine, guidance=wish.guidance),
+            generation=GenerationSettings(engine=wish.engine, guidance=wish.guidance),
             client_ip=request.META.get("REMOTE_ADDR"),
             engine_is_a_wish=True,
         )

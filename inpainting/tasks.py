@@ -31,7 +31,7 @@ from django.utils.translation import ngettext_lazy
 from django_q.exceptions import TimeoutException
 from PIL import Image
 
-from inpainting import events, huge_maps, jobs
+from inpainting import events, huge_maps, jobs, protocol
 from inpainting.huge_maps import MAP_GONE
 from inpainting.models import InpaintJob
 from inpainting_core import engines
@@ -405,10 +405,10 @@ class JobRun:
                 self.job.preview_image.name = written["preview_image"]
                 self.job.result_box = noted["result_box"]
                 events.publish(self.job, events.SUCCEEDED, {
-                    "result_url": jobs.result_url(self.job),
-                    "result_box": jobs.result_box(self.job),
-                    "before_url": jobs.before_url(self.job),
-                    "preview_url": jobs.preview_url(self.job),
+                    "result_url": protocol.result_url(self.job),
+                    "result_box": protocol.result_box(self.job),
+                    "before_url": protocol.before_url(self.job),
+                    "preview_url": protocol.preview_url(self.job),
                     "engine": self.job.engine,
                     "notice": self.job.notice,
                     "frame": self.job.frame,

@@ -341,7 +341,7 @@ def test_the_worker_passes_the_worlds_scale_and_an_unknown_one_is_stated_in_the_
     monkeypatch.setattr(ClassicEngine, "inpaint",
                         lambda self, request, **kw: seen.append(request.metres_per_pixel) or original(self, request, **kw))
     job = jobs.submit_job(image=buffer.getvalue(), mask=mask.getvalue(), wish="Ein See", world=world,
-                          settings=GenerationSettings(engine="classic", seed=3))
+                          generation=GenerationSettings(engine="classic", seed=3))
     assert tasks.run_job(str(job.pk)) == InpaintJob.Status.SUCCEEDED
     job.refresh_from_db()
     assert seen == [metres_per_pixel]

@@ -53,7 +53,7 @@ def submit():
 
     def submit(**who):
         return jobs.submit_job(image=image, mask=mask, wish="Ein Wald",
-                               settings=GenerationSettings(engine="classic", seed=1), **who)
+                               generation=GenerationSettings(engine="classic", seed=1), **who)
     return submit
 
 

@@ -738,7 +738,7 @@ def test_an_sdxl_job_stores_the_prompt_its_text_encoders_got(sdxl_for_visitors, 
 
     job = jobs.submit_job(
         image=png_of(make_demo_map(width=192, height=128, seed=4)), mask=painted_mask_png(),
-        wish="Ein See mitten im Wald", settings=GenerationSettings(style="medieval", seed=5),
+        wish="Ein See mitten im Wald", generation=GenerationSettings(style="medieval", seed=5),
     )
     assert job.engine == "diffusers"
     budget = tokenizer_budget(tiny_sdxl_models[9])
@@ -804,7 +804,7 @@ def test_the_curators_safety_setting_reaches_the_engine_through_the_worker(
     SiteSettings.forget_cached()
     job = jobs.submit_job(
         image=png_of(make_demo_map(width=192, height=128, seed=4)), mask=painted_mask_png(),
-        wish="Ein See", settings=GenerationSettings(seed=5),
+        wish="Ein See", generation=GenerationSettings(seed=5),
     )
 
     outcome = tasks.run_job(str(job.pk))

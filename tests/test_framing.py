@@ -176,7 +176,7 @@ def test_the_worker_keeps_the_frame_with_the_result_and_announces_it(
         buffers.append(buffer.getvalue())
     with django_capture_on_commit_callbacks(execute=True):  # queued once the job is stored
         job = jobs.submit_job(image=buffers[0], mask=buffers[1], wish="Ein See",
-                              settings=GenerationSettings(engine="classic", seed=3))
+                              generation=GenerationSettings(engine="classic", seed=3))
     job.refresh_from_db()
 
     assert job.status == InpaintJob.Status.SUCCEEDED

@@ -21,7 +21,7 @@ from django_q.conf import Conf
 from django_q.models import OrmQ, Schedule
 from PIL import Image
 
-from inpainting import events, jobs, tasks
+from inpainting import events, jobs, protocol, tasks
 from inpainting.models import InpaintJob, JobEvent
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
@@ -58,7 +58,7 @@ def submit(map_png, mask_png):
     def submit(engine_is_a_wish=False, **generation):
         return jobs.submit_job(
             image=map_png, mask=mask_png, wish="Was wäre, wenn hier ein See wäre?",
-            settings=GenerationSettings(**{"engine": "classic", "seed": 3, **generation}),
+            generation=GenerationSettings(**{"engine": "classic", "seed": 3, **generation}),
             engine_is_a_wish=engine_is_a_wish,
         )
     return submit
@@ -574,7 +574,7 @@ def test_curators_see_jobs_with_their_result_in_the_admin_and_may_cancel(submit,
 
     listing = client.get("/admin/inpainting/inpaintjob/")
     assert listing.status_code == 200
-    assert jobs.result_url(painted) in listing.content.decode()
+    assert protocol.result_url(painted) in listing.content.decode()
     detail = client.get(f"/admin/inpainting/inpaintjob/{painted.pk}/change/")
     assert detail.status_code == 200 and "succeeded" in detail.content.decode()
     assert client.get("/admin/inpainting/inpaintjob/add/").status_code == 403

@@ -538,7 +538,7 @@ def test_an_evasive_wish_is_refused_before_a_job_is_stored(map_png, wish):
     mask_png = png_bytes(Image.fromarray(paint, "RGBA"))
     with pytest.raises(moderation.WishBlocked) as blocked:
         jobs.submit_job(image=map_png, mask=mask_png, wish=wish, kiosk_session="k1",
-                        settings=GenerationSettings(engine="classic"))
+                        generation=GenerationSettings(engine="classic"))
     assert (blocked.value.code, blocked.value.field) == ("blocked", "prompt")
     assert not InpaintJob.objects.exists()
     assert BlockedAttempt.objects.get().wish == wish
@@ -550,6 +550,6 @@ def test_an_overlong_wish_is_refused_before_the_blocklist_reads_it(map_png):
 
     with pytest.raises(PromptProblem) as refused:
         jobs.submit_job(image=map_png, mask=map_png, wish="N*zi " * 100_000,
-                        settings=GenerationSettings(engine="classic"))
+                        generation=GenerationSettings(engine="classic"))
     assert refused.value.code == "too_long"
     assert not BlockedAttempt.objects.exists()

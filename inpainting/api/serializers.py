@@ -22,11 +22,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inpainting.models import InpaintJob
+from inpainting.protocol import JobState
 from inpainting_core.engines import ENGINE_NAMES
 from inpainting_core.generation import GenerationSettings
 from museum.models import World
-
-# The widest seed every engine and every JavaScript client can hold exactly.
 
 # "data:image/png;base64," and the like; parameters such as ";charset=..." allowed.
 DATA_URL_PREFIX = re.compile(r"^data:(?P<media_type>[^;,]*)(?P<parameters>(?:;[^;,]*)*),", re.ASCII)
@@ -399,86 +398,13 @@ class JobJsonSerializer(GenerationParametersSerializer):
     )
 
 
-# --- answers (documentation of `jobs.job_state` for the schema) ----------------------
+# --- answers -------------------------------------------------------------------------
 
 
-class PromptsSerializer(serializers.Serializer):
-    original = serializers.CharField()
-    translated = serializers.CharField()
-    final = serializers.CharField()
-    negative = serializers.CharField()
-    translation_source = serializers.CharField()
-    land_covers = serializers.ListField(
-        child=serializers.CharField(), help_text=_("Land covers the wish names, e.g. water.")
-    )
+class JobStateSerializer(JobState):
+    """A snapshot of a job (`protocol.JobState`); `websocket_url` streams every change of it."""
 
-
-class ProgressSerializer(serializers.Serializer):
-    step = serializers.IntegerField()
-    total = serializers.IntegerField()
-
-
-class FrameSerializer(serializers.Serializer):
-    """inpainting_core.framing.Frame.as_dict: boxes are [left, top, right, bottom] in map pixels."""
-
-    box = serializers.ListField(
-        child=serializers.IntegerField(), min_length=4, max_length=4,
-        help_text=_("The part of the map to show first: the change, grown for context, 4:3."),
-    )
-    change = serializers.ListField(
-        child=serializers.IntegerField(), min_length=4, max_length=4,
-        help_text=_("The painted region and the pixels that changed."),
-    )
-    size = serializers.ListField(
-        child=serializers.IntegerField(), min_length=2, max_length=2,
-        help_text=_("The map's width and height in pixels."),
-    )
-
-
-class JobStateSerializer(serializers.Serializer):
-    """A snapshot of a job; `websocket_url` streams every change of it."""
-
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=InpaintJob.Status.choices)
-    engine = serializers.CharField()
-    requested_engine = serializers.CharField()
-    style = serializers.CharField()
-    notice = serializers.CharField(
-        help_text=_("For example, that the job fell back to another engine.")
-    )
-    world = serializers.IntegerField(
-        allow_null=True, help_text=_("The gallery world (map) the wish was made on, if any.")
-    )
-    prompts = PromptsSerializer()
-    progress = ProgressSerializer()
-    position = serializers.IntegerField(
-        help_text=_("Place in the queue; 0 once no longer waiting.")
-    )
-    cancel_requested = serializers.BooleanField()
-    error = serializers.CharField(allow_null=True)
-    attempts = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
     url = serializers.CharField()
-    result_url = serializers.CharField(allow_null=True, help_text=_("Set once the job succeeded."))
-    result_box = serializers.ListField(
-        child=serializers.IntegerField(), allow_null=True,
-        help_text=_(
-            "On a huge map, the result is only the region the wish repainted: its place on "
-            "the map, [x, y, width, height]. Null: the result is the whole map."
-        ),
-    )
-    before_url = serializers.CharField(
-        allow_null=True,
-        help_text=_("With `result_box`: the same region of the map before the wish (PNG)."),
-    )
-    preview_url = serializers.CharField(allow_null=True)
-    frame = FrameSerializer(
-        allow_null=True,
-        help_text=_("Set once the job succeeded: where the result changed the map, and the "
-                    "part of it to show first."),
-    )
     websocket_url = serializers.CharField()
 
 

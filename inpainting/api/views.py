@@ -250,7 +250,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
                 mask=values["mask"],
                 mask_box=values.get("mask_box"),
                 wish=values["prompt"],
-                settings=serializer.generation_settings(),
+                generation=serializer.generation_settings(),
                 world=values.get("world"),
                 kiosk_session=kiosk_session_key(request),
                 api_user=request.user,
