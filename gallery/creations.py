@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from gallery.models import Creation
 from inpainting import huge_maps
 from inpainting.models import InpaintJob
+from inpainting_core.problems import Problem
 from inpainting_core.framing import Frame
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
@@ -52,14 +53,8 @@ DELETED = "deleted"
 ACTIONS = (APPROVED, REJECTED, FEATURED, UNFEATURED, REOPENED, DELETED)
 
 
-class CreationProblem(ValueError):
+class CreationProblem(Problem):
     """A submission or decision that cannot be made; `message` is for the visitor or curator."""
-
-    def __init__(self, message, *, code: str, field: Optional[str] = None):
-        super().__init__(str(message))
-        self.message = message
-        self.code = code
-        self.field = field
 
 
 # --- submitting ------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from inpainting_core.problems import error_body
 from gallery import creations, pictures
 from gallery.models import Creation, RejectionReason
 from inpainting_core import engines
@@ -182,7 +183,7 @@ def queue_view(request, admin):
 def outline_view(request, admin, pk):
     creation = Creation.objects.filter(pk=pk).first()
     if creation is None:
-        return problem(_("This creation no longer exists."), status=404)
+        return problem(_("This creation no longer exists."), code="not_found", status=404)
     try:
         polygons = pictures.outline(creation)
     except (OSError, ImageProblem) as error:
@@ -196,25 +197,25 @@ def outline_view(request, admin, pk):
 def decide_view(request, admin):
     data = _json_body(request)
     if data is None:
-        return problem(_("The request could not be read."), status=400)
+        return problem(_("The request could not be read."), code="unreadable", status=400)
     action, reason = data.get("action"), str(data.get("reason") or "").strip()
     if action not in ACTIONS:
-        return problem(_("Unknown decision."), status=400)
+        return problem(_("Unknown decision."), code="unknown_decision", status=400)
     if len(reason) > MAX_REASON_CHARS:
-        return problem(_("The reason is too long."), status=400)
+        return problem(_("The reason is too long."), code="too_long", status=400)
     with transaction.atomic():
         creation = (
             Creation.objects.select_for_update().filter(pk=_int(data.get("id"))).first()
         )
         if creation is None:
-            return problem(_("This creation no longer exists."), status=404)
+            return problem(_("This creation no longer exists."), code="not_found", status=404)
         if creation.status != Status.PENDING:
             return _already_decided(creation)
         before = creations.decision_state(creation)
         try:
             _decide(creation, action, reason, request.user)
         except creations.CreationProblem as error:
-            return problem(error.message, status=409)
+            return problem(error.message, code=error.code, status=409)
         token = signing.dumps(
             {"id": creation.pk, "before": before, "after": creations.decision_state(creation)},
             salt=UNDO_SALT,
@@ -228,20 +229,20 @@ def decide_view(request, admin):
 def undo_view(request, admin):
     data = _json_body(request)
     if data is None:
-        return problem(_("The request could not be read."), status=400)
+        return problem(_("The request could not be read."), code="unreadable", status=400)
     try:
         undo = signing.loads(str(data.get("undo", "")), salt=UNDO_SALT,
                              max_age=UNDO_SECONDS + UNDO_GRACE_SECONDS)
     except signing.SignatureExpired:
-        return problem(_("It is too late to undo this decision."), status=409)
+        return problem(_("It is too late to undo this decision."), code="too_late", status=409)
     except signing.BadSignature:
-        return problem(_("This decision cannot be undone."), status=400)
+        return problem(_("This decision cannot be undone."), code="bad_state", status=400)
     with transaction.atomic():
         creation = Creation.objects.select_for_update().filter(pk=undo["id"]).first()
         if creation is None:
-            return problem(_("This creation no longer exists."), status=404)
+            return problem(_("This creation no longer exists."), code="not_found", status=404)
         if creations.decision_state(creation) != undo["after"]:
-            return problem(_("Someone has decided on this creation since."), status=409)
+            return problem(_("Someone has decided on this creation since."), code="decided", status=409)
         creations.restore(creation, undo["before"])
     return JsonResponse({
         "creation": entry(creation, admin) if creation.status == Status.PENDING else None,
@@ -268,11 +269,11 @@ def _already_decided(creation: Creation):
         gettext("This creation has already been decided: %(status)s.")
         % {"status": creation.get_status_display()}
     )
-    return problem(message, status=409)
+    return problem(message, code="decided", status=409)
 
 
-def problem(message, *, status: int):
-    return JsonResponse({"detail": str(message)}, status=status)
+def problem(message, *, code: str, status: int):
+    return JsonResponse(error_body(message, code=code), status=status)
 
 
 def _json_body(request):

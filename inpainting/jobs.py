@@ -34,6 +34,7 @@ from PIL import Image
 
 from inpainting import events, huge_maps, protocol
 from inpainting.models import InpaintJob
+from inpainting_core.problems import Problem
 from inpainting_core import engines
 from inpainting_core.engines import ENGINE_NAMES, get_engine
 from inpainting_core.engines.base import EngineError
@@ -63,13 +64,8 @@ logger = logging.getLogger(__name__)
 Status = InpaintJob.Status
 RUN_JOB_TASK = "inpainting.tasks.run_job"
 
-class JobProblem(ValueError):
-    """A request the service refuses; `message` is for the visitor, `field` names the input."""
-
-    def __init__(self, message, field: Optional[str] = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class JobProblem(Problem):
+    """A request the service refuses; `field` names the input."""
 
 
 # --- settings ---------------------------------------------------------------------
@@ -157,11 +153,12 @@ def submit_job(
     try:
         generation.check()
     except GenerationProblem as problem:
-        raise JobProblem(problem.message, field=problem.field) from problem
+        raise JobProblem(problem.message, code=problem.code, field=problem.field) from problem
     if base_job is not None:
         world = world or base_job.world
     if world is not None and not world.editable:
-        raise JobProblem(_("This map can only be viewed, not painted."), field="world")
+        raise JobProblem(_("This map can only be viewed, not painted."), code="view_only",
+                         field="world")
     upload, map_size = _map_of_wish(image, world, base_job)
     if mask_box is not None:
         mask_box = check_mask_box(mask_box, map_size)
@@ -222,18 +219,21 @@ def _map_of_wish(image, world, base_job) -> tuple[Optional[PictureInfo], tuple[i
     if base_job is not None:
         if base_job.status != Status.SUCCEEDED or not base_job.result_image:
             raise JobProblem(
-                _("Only a finished picture can be painted on again."), field="base_job"
+                _("Only a finished picture can be painted on again."), code="not_finished",
+                field="base_job",
             )
         if base_job.result_box is not None:  # a region of a huge map: the map's size
             try:
                 return None, huge_maps.result_size(base_job)
             except EngineError as error:
-                raise JobProblem(_("This map is no longer available."), field="base_job") from error
+                raise JobProblem(_("This map is no longer available."), code="map_gone",
+                                 field="base_job") from error
         return None, _stored_size(base_job.result_image, "base_job")
     if world is None:
-        raise JobProblem(_("Send a map, or name a World to paint on."), field="image")
+        raise JobProblem(_("Send a map, or name a World to paint on."), code="required",
+                         field="image")
     if not world.image:
-        raise JobProblem(_("This World has no map to paint on."), field="world")
+        raise JobProblem(_("This World has no map to paint on."), code="no_map", field="world")
     return None, _stored_size(world.image, "world")
 
 
@@ -243,7 +243,8 @@ def _stored_size(picture, field: str) -> tuple[int, int]:
             return shown_size(handle)
     except (OSError, ValueError) as error:
         logger.warning("Cannot read the header of %s: %s", picture.name, error)
-        raise JobProblem(_("This map is no longer available."), field=field) from error
+        raise JobProblem(_("This map is no longer available."), code="map_gone",
+                         field=field) from error
 
 
 def _delete_pictures(job: InpaintJob) -> None:
@@ -262,11 +263,11 @@ def check_text(value, *, field: str) -> None:
     neither database stores a surrogate that is not part of a pair.
     """
     if not isinstance(value, str):
-        raise JobProblem(_("The wish must be text."), field=field)
+        raise JobProblem(_("The wish must be text."), code="not_text", field=field)
     if "\x00" in value or not _is_utf8(value):
         raise JobProblem(
             _("The wish contains characters that are not text. Please type it again."),
-            field=field,
+            code="not_text", field=field,
         )
 
 
@@ -281,7 +282,8 @@ def _is_utf8(text: str) -> bool:
 def _chosen_engine(requested: Optional[str], *, may_choose: bool, strict: bool) -> EngineChoice:
     # A name that does not exist is a mistake worth telling, whoever may choose.
     if requested and requested not in ENGINE_NAMES:
-        raise JobProblem(_("Unknown engine “%(name)s”.") % {"name": requested}, field="engine")
+        raise JobProblem(_("Unknown engine “%(name)s”.") % {"name": requested},
+                         code="unknown_engine", field="engine")
     site = SiteSettings.cached()
     if requested and not (may_choose or site.visitors_choose_engine):
         if requested != site.visitor_engine:
@@ -290,7 +292,7 @@ def _chosen_engine(requested: Optional[str], *, may_choose: bool, strict: bool) 
     try:
         return choose_engine(requested, may_choose=may_choose)
     except EngineChoiceProblem as problem:
-        raise JobProblem(problem.message, field="engine") from problem
+        raise JobProblem(problem.message, code=problem.code, field="engine") from problem
 
 
 def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
@@ -299,7 +301,7 @@ def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
         raise JobProblem(
             _("Here the museum chooses the engine: leave “engine” out, or ask for "
               "“%(engine)s” (see /api/v1/engines/).") % {"engine": site.visitor_engine},
-            field="engine",
+            code="engine_not_allowed", field="engine",
         )
     choice = choose_engine()
     notice = choice.notice or format_lazy(

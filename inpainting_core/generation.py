@@ -24,14 +24,13 @@ from typing import Any, ClassVar, Optional
 
 from django.utils.translation import gettext_lazy as _
 
+from inpainting_core.problems import Problem
 
-class GenerationProblem(ValueError):
-    """A setting out of its range; `message` is for the visitor, `field` names the input."""
 
-    def __init__(self, message, field: Optional[str] = None):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
+class GenerationProblem(Problem):
+    """A setting out of its range; `field` names it."""
+
+    code = "out_of_range"
 
 
 @dataclass(frozen=True)

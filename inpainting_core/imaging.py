@@ -35,6 +35,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from inpainting_core.problems import Problem
 from inpainting_core.png_bands import BandedPNG
 
 try:
@@ -76,22 +77,13 @@ def _interpolate(template, params) -> str:
 _lazy_interpolate = lazy(_interpolate, str)
 
 
-class ImageProblem(ValueError):
-    """A readable, translated reason why an image or mask cannot be used.
+class ImageProblem(Problem):
+    """Why an image or mask cannot be used.
 
-    `code` is stable for API clients ("corrupt", "too_large", "too_small",
-    "not_image", "truncated", "trailing_data", "unreadable", "size_mismatch",
-    "empty_mask"); `field` names the upload at fault ("image", "mask" or None).
+    Codes: "corrupt", "too_large", "too_small", "not_image", "truncated",
+    "trailing_data", "unreadable", "size_mismatch", "empty_mask"; `field` names
+    the upload at fault ("image", "mask" or None).
     """
-
-    def __init__(self, message, *, code: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.field = field
-
-    def __str__(self) -> str:
-        return str(self.message)
 
 
 class EmptyMask(ImageProblem):

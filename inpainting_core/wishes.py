@@ -14,15 +14,13 @@ from django.conf import settings
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from inpainting_core.problems import Problem
 
-class PromptProblem(ValueError):
-    """A wish that cannot become a prompt; `message` is for the visitor, `code` for programs."""
 
-    def __init__(self, message, *, code: str, field: str = "prompt"):
-        super().__init__(str(message))
-        self.message = message
-        self.code = code
-        self.field = field
+class PromptProblem(Problem):
+    """A wish that cannot become a prompt."""
+
+    field = "prompt"
 
 
 

@@ -33,6 +33,7 @@ from gallery.views import picture_not_found, send_picture
 from inpainting.models import InpaintJob
 from inpainting_core.wishes import max_wish_chars
 from kiosk import options, regions
+from inpainting_core.problems import error_body
 from kiosk.forms import GallerySubmissionForm
 from kiosk.language import german_first, set_language_cookie
 from museum import pyramids
@@ -181,15 +182,16 @@ def submit_to_gallery(request, job_id):
     """
     job = own_job(request, job_id)
     if job is None:
-        return error_response(gettext("This picture is not from this visit."), status=404)
+        return error_response(gettext("This picture is not from this visit."), code="not_found", status=404)
     if job.status != InpaintJob.Status.SUCCEEDED or not job.result_image:
-        return error_response(gettext("This wish has no finished picture yet."), status=409)
+        return error_response(gettext("This wish has no finished picture yet."), code="not_finished",
+                              status=409)
     existing = Creation.objects.filter(job=job).first()
     if existing is not None:
         return creation_response(request, existing, status=200)
     form = GallerySubmissionForm(request.POST)
     if not form.is_valid():
-        return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
+        return JsonResponse(coded(form.errors.get_json_data()), status=400)
     try:
         creation = create_creation(
             job,
@@ -266,13 +268,19 @@ def creation_response(request, creation: Creation, status: int) -> JsonResponse:
     )
 
 
-def error_response(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"detail": message}, status=status)
+def coded(form_errors: dict) -> dict:
+    """A form's errors in the API's shape: `{"field": [{"code", "message"}]}`."""
+    return {
+        field: [{"code": error["code"] or "invalid", "message": error["message"]}
+                for error in errors]
+        for field, errors in form_errors.items()
+    }
+
+
+def error_response(message: str, *, code: str, status: int) -> JsonResponse:
+    return JsonResponse(error_body(message, code=code), status=status)
 
 
 def problem_response(problem: CreationProblem) -> JsonResponse:
     """A refused submission (a blocked title, say) in the form errors' shape, 400."""
-    if problem.field is None:
-        return error_response(str(problem.message), status=400)
-    error = {"message": str(problem.message), "code": problem.code}
-    return JsonResponse({"errors": {problem.field: [error]}}, status=400)
+    return JsonResponse(problem.error_body(), status=400)

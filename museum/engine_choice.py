@@ -35,6 +35,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from inpainting_core.engines import ENGINE_NAMES, OPENAI, fallback_chain, get_engine
+from inpainting_core.problems import Problem
 from museum.models import OpenAIUsage, SiteSettings
 
 logger = logging.getLogger(__name__)
@@ -47,15 +48,11 @@ class EngineChoice:
     notice: str | Promise = ""
 
 
-class EngineChoiceProblem(ValueError):
-    """A client asked for an engine that does not exist; `message` is for the client."""
+class EngineChoiceProblem(Problem):
+    """A client asked for an engine that does not exist."""
 
     code = "unknown_engine"
     field = "engine"
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 def choose_engine(requested: Optional[str] = None, *, may_choose: bool = False) -> EngineChoice:

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from inpainting.api.serializers import JobJsonSerializer, JobStateSerializer
 from inpainting.models import InpaintJob
+from tests.errors import codes, message
 from tooling.demo import make_demo_map
 
 WIDTH, HEIGHT = 192, 128
@@ -201,52 +202,51 @@ def _corrupt(map_png):
 
 
 @pytest.mark.parametrize(
-    ("change", "field"),
+    ("change", "field", "code"),
     [
-        pytest.param(lambda wish: wish.pop("prompt"), "prompt", id="missing prompt"),
-        pytest.param(lambda wish: wish.pop("image"), "image", id="missing image"),
-        pytest.param(lambda wish: wish.pop("mask"), "mask", id="missing mask"),
-        pytest.param(lambda wish: wish.update(prompt="   "), "prompt", id="empty prompt"),
-        pytest.param(lambda wish: wish.update(image=b64(b"not a picture at all")), "image",
+        pytest.param(lambda wish: wish.pop("prompt"), "prompt", "required", id="missing prompt"),
+        pytest.param(lambda wish: wish.pop("image"), "image", "no_map", id="missing image"),
+        pytest.param(lambda wish: wish.pop("mask"), "mask", "required", id="missing mask"),
+        pytest.param(lambda wish: wish.update(prompt="   "), "prompt", "blank", id="empty prompt"),
+        pytest.param(lambda wish: wish.update(image=b64(b"not a picture at all")), "image", "not_image",
                      id="not a picture"),
         pytest.param(lambda wish: wish.update(image=b64(_corrupt(base64.b64decode(wish["image"])))),
-                     "image", id="corrupt image"),
-        pytest.param(lambda wish: wish.update(mask=b64(square_mask(100))), "mask",
+                     "image", "truncated", id="corrupt image"),
+        pytest.param(lambda wish: wish.update(mask=b64(square_mask(100))), "mask", "size_mismatch",
                      id="mask of another size"),
         pytest.param(lambda wish: wish.update(mask=b64(stroke_mask(painted=(slice(0, 0),) * 2))),
-                     "mask", id="empty mask"),
-        pytest.param(lambda wish: wish.update(image="iVBORw0KGgo*&%$"), "image", id="bad base64"),
-        pytest.param(lambda wish: wish.update(image="data:image/png,iVBORw0KGgo="), "image",
+                     "mask", "empty_mask", id="empty mask"),
+        pytest.param(lambda wish: wish.update(image="iVBORw0KGgo*&%$"), "image", "invalid", id="bad base64"),
+        pytest.param(lambda wish: wish.update(image="data:image/png,iVBORw0KGgo="), "image", "not_base64_data_url",
                      id="data URL without base64"),
-        pytest.param(lambda wish: wish.update(image=12345), "image", id="image not text"),
-        pytest.param(lambda wish: wish.update(steps=0), "steps", id="steps too few"),
-        pytest.param(lambda wish: wish.update(steps=10_000), "steps", id="steps too many"),
-        pytest.param(lambda wish: wish.update(guidance=31), "guidance", id="guidance too high"),
-        pytest.param(lambda wish: wish.update(strength=1.5), "strength", id="strength above 1"),
-        pytest.param(lambda wish: wish.update(seed=-1), "seed", id="negative seed"),
-        pytest.param(lambda wish: wish.update(seed=2**32), "seed", id="seed too large"),
-        pytest.param(lambda wish: wish.update(engine="dall-e-9"), "engine", id="unknown engine"),
-        pytest.param(lambda wish: wish.update(style="cubism"), "style", id="unknown style"),
+        pytest.param(lambda wish: wish.update(image=12345), "image", "not_text", id="image not text"),
+        pytest.param(lambda wish: wish.update(steps=0), "steps", "min_value", id="steps too few"),
+        pytest.param(lambda wish: wish.update(steps=10_000), "steps", "max_value", id="steps too many"),
+        pytest.param(lambda wish: wish.update(guidance=31), "guidance", "max_value", id="guidance too high"),
+        pytest.param(lambda wish: wish.update(strength=1.5), "strength", "max_value", id="strength above 1"),
+        pytest.param(lambda wish: wish.update(seed=-1), "seed", "min_value", id="negative seed"),
+        pytest.param(lambda wish: wish.update(seed=2**32), "seed", "max_value", id="seed too large"),
+        pytest.param(lambda wish: wish.update(engine="dall-e-9"), "engine", "invalid_choice", id="unknown engine"),
+        pytest.param(lambda wish: wish.update(style="cubism"), "style", "invalid_choice", id="unknown style"),
     ],
 )
 def test_refused_wishes_answer_400_with_field_messages(api, map_png, mask_png, jobs_stay_queued,
-                                                        change, field):
+                                                        change, field, code):
     wish = json_wish(map_png, mask_png)
     change(wish)
     response = api.post(jobs_url(), wish, format="json", HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 400
-    messages = response.json()[field]
-    assert isinstance(messages, list) and messages
-    assert all(isinstance(message, str) and message for message in messages)
+    assert codes(response, field) == [code]
     assert not InpaintJob.objects.exists()
 
 
 def test_empty_mask_and_mask_of_another_size_say_why(api, map_png, mask_png, jobs_stay_queued):
     empty = submit_json(api, map_png, stroke_mask(painted=(slice(0, 0),) * 2)).json()
-    assert "Nothing is painted" in empty["mask"][0]
-    other = submit_json(api, map_png, square_mask(100)).json()
-    assert "100 × 100" in other["mask"][0] and f"{WIDTH} × {HEIGHT}" in other["mask"][0]
+    assert empty["mask"][0]["code"] == "empty_mask"
+    other = submit_json(api, map_png, square_mask(100)).json()["mask"][0]
+    assert other["code"] == "size_mismatch"
+    assert "100 × 100" in other["message"] and f"{WIDTH} × {HEIGHT}" in other["message"]
 
 
 def test_an_engine_that_cannot_run_falls_back_and_says_so(
@@ -292,10 +292,11 @@ def test_messages_are_german_by_default_and_english_on_request(api, map_png, mas
                                                                jobs_stay_queued):
     wish = json_wish(map_png, mask_png)
     del wish["prompt"]
-    german = api.post(jobs_url(), wish, format="json").json()
-    english = api.post(jobs_url(), wish, format="json", HTTP_ACCEPT_LANGUAGE="en").json()
-    assert german["prompt"] == ["Dieses Feld ist zwingend erforderlich."]
-    assert english["prompt"] == ["This field is required."]
+    german = api.post(jobs_url(), wish, format="json")
+    english = api.post(jobs_url(), wish, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert codes(german, "prompt") == codes(english, "prompt") == ["required"]
+    assert message(german, "prompt") == "Dieses Feld ist zwingend erforderlich."
+    assert message(english, "prompt") == "This field is required."
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -343,7 +344,7 @@ def test_another_visitor_may_not_cancel_but_a_curator_may(api, curator, map_png,
     stranger.get("/api/v1/engines/")  # has a session of its own, just not this one
     refused = stranger.delete(url, HTTP_ACCEPT_LANGUAGE="en")
     assert refused.status_code == 403
-    assert "cancel" in refused.json()["detail"]
+    assert codes(refused) == ["permission_denied"] and "cancel" in message(refused)
     assert api.get(url).json()["status"] == "queued"
 
     staff = APIClient()

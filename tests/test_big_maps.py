@@ -24,6 +24,7 @@ from inpainting.models import InpaintJob
 from inpainting_core.map_cache import MapCache, image_bytes, map_cache
 from museum.models import World
 from tooling.demo import make_demo_map
+from tests.errors import codes, message
 
 # Jobs are queued on commit, and inline jobs run then: real transactions.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -151,18 +152,17 @@ def test_a_world_replaced_by_a_curator_is_read_anew(world, inline):
 
 
 @pytest.mark.parametrize(
-    ("fields", "field", "message"),
+    ("fields", "field", "code"),
     [
-        pytest.param({"world": "atlantis"}, "world", "There is no World “atlantis”.", id="unknown"),
-        pytest.param({"world": "999"}, "world", "There is no World “999”.", id="unknown id"),
-        pytest.param({}, "image", "Send a map, or name a World or an earlier job to paint on.",
-                     id="no map"),
+        pytest.param({"world": "atlantis"}, "world", "does_not_exist", id="unknown"),
+        pytest.param({"world": "999"}, "world", "does_not_exist", id="unknown id"),
+        pytest.param({}, "image", "no_map", id="no map"),
     ],
 )
-def test_refused_references_are_400s_with_reasons(fields, field, message, world, queued):
+def test_refused_references_are_400s_with_reasons(fields, field, code, world, queued):
     response = post(APIClient(), **fields)
     assert response.status_code == 400
-    assert response.json()[field] == [message]
+    assert codes(response, field) == [code]
     assert not InpaintJob.objects.exists()
 
 
@@ -171,11 +171,12 @@ def test_a_world_that_may_only_be_viewed_is_refused_in_german(world, queued):
     client = APIClient(HTTP_ACCEPT_LANGUAGE="de")
     response = post(client, world=world.slug)
     assert response.status_code == 400
-    assert response.json()["world"] == ["Diese Karte kann nur angesehen, nicht bemalt werden."]
+    assert codes(response, "world") == ["view_only"]
+    assert message(response, "world") == "Diese Karte kann nur angesehen, nicht bemalt werden."
     response = post(client, world="atlantis")
-    assert response.json()["world"] == ["Es gibt keine Welt „atlantis“."]
+    assert message(response, "world") == "Es gibt keine Welt „atlantis“."
     response = post(client, base_job="0b7c8a5e-4a4e-4a57-9d43-2f5b1bbfa2f1")
-    assert response.json()["base_job"] == ["Diesen früheren Auftrag gibt es nicht."]
+    assert message(response, "base_job") == "Diesen früheren Auftrag gibt es nicht."
 
 
 def test_a_hidden_world_is_unknown(world, queued):
@@ -235,9 +236,7 @@ def test_an_earlier_job_of_someone_else_is_refused(world, inline):
     first = post(APIClient(), world=world.slug).json()["id"]
     response = post(APIClient(), base_job=first)
     assert response.status_code == 400
-    assert response.json()["base_job"] == [
-        "Only whoever made the earlier wish may paint on its result."
-    ]
+    assert codes(response, "base_job") == ["not_yours"]
 
 
 def test_an_earlier_job_without_a_result_is_refused(world, queued):
@@ -245,9 +244,9 @@ def test_an_earlier_job_without_a_result_is_refused(world, queued):
     first = post(client, world=world.slug).json()["id"]  # stays queued
     response = post(client, base_job=first)
     assert response.status_code == 400
-    assert response.json()["base_job"] == ["Only a finished picture can be painted on again."]
+    assert codes(response, "base_job") == ["not_finished"]
     unknown = post(client, base_job="0b7c8a5e-4a4e-4a57-9d43-2f5b1bbfa2f1")
-    assert unknown.json()["base_job"] == ["There is no such earlier job."]
+    assert codes(unknown, "base_job") == ["does_not_exist"]
 
 
 def test_two_maps_at_once_are_refused(world, world_map, queued):
@@ -256,9 +255,7 @@ def test_two_maps_at_once_are_refused(world, world_map, queued):
     for other in ({"image": encoded(world_map)}, {"world": world.slug}):
         response = post(client, base_job=first, **other)
         assert response.status_code == 400
-        assert response.json()[next(iter(other))] == [
-            "Send one map only: an image, a World or an earlier job."
-        ]
+        assert codes(response, next(iter(other))) == ["too_many_maps"]
     assert InpaintJob.objects.count() == 1
 
 

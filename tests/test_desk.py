@@ -18,6 +18,7 @@ from gallery import creations, desk
 from gallery.admin import RejectForm
 from gallery.models import Creation, RejectionReason
 from museum.models import BlockedAttempt
+from tests.errors import codes, message
 from tests.test_gallery_data import make_job
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +154,7 @@ def test_a_creation_decided_by_someone_else_is_not_decided_twice(curator_client,
     creations.reject(waiting[0], other, "zu spät")
     answer = decide(curator_client, waiting[0], "approve")
     assert answer.status_code == 409
-    assert "kollege" in answer.json()["detail"]
+    assert codes(answer) == ["decided"] and "kollege" in message(answer)
     assert Creation.objects.get(pk=waiting[0].pk).status == Status.REJECTED
 
 
@@ -211,7 +212,7 @@ def test_an_undo_comes_too_late_or_after_another_decision(curator_client, curato
     token = decide(curator_client, waiting[1], "approve").json()["undo"]
     monkeypatch.setattr(desk, "UNDO_SECONDS", -desk.UNDO_GRACE_SECONDS - 1)
     late = post(curator_client, "admin:gallery_creation_desk_undo", {"undo": token})
-    assert late.status_code == 409 and "too late" in late.json()["detail"]
+    assert late.status_code == 409 and codes(late) == ["too_late"]
 
     forged = signing.dumps({"id": waiting[2].pk}, salt="something else")
     assert post(curator_client, "admin:gallery_creation_desk_undo",

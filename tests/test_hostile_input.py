@@ -33,6 +33,7 @@ from inpainting.api.parsers import JSONTooDeep, load_json, nests_deeper_than
 from inpainting.models import InpaintJob
 from museum.models import SiteSettings, World
 from tooling.demo import make_demo_map
+from tests.errors import codes, message
 
 WIDTH, HEIGHT = 192, 128
 PAINTED = (slice(40, 90), slice(60, 130))
@@ -160,12 +161,14 @@ def nested_prompt(levels: int) -> str:
 
 
 def test_deeply_nested_json_is_a_translated_400_on_the_api(jobs_stay_queued):
-    english = assert_json_refusal(post_json(APIClient(), nested_prompt(DEEP)))
-    assert "nested too deeply" in english["detail"]
-    assert str(settings.OLPE_MAX_JSON_DEPTH) in english["detail"]
+    response = post_json(APIClient(), nested_prompt(DEEP))
+    assert_json_refusal(response)
+    assert codes(response) == ["parse_error"]
+    assert str(settings.OLPE_MAX_JSON_DEPTH) in message(response)
 
-    german = assert_json_refusal(post_json(APIClient(), nested_prompt(DEEP), language="de"))
-    assert "zu tief verschachtelt" in german["detail"]
+    german = post_json(APIClient(), nested_prompt(DEEP), language="de")
+    assert_json_refusal(german)
+    assert "zu tief verschachtelt" in message(german)
     assert not InpaintJob.objects.exists()
 
 
@@ -260,21 +263,24 @@ def test_pictures_of_a_job_that_could_not_be_stored_are_deleted(jobs_stay_queued
 def test_a_map_too_small_to_paint_is_refused_before_it_is_stored(size, jobs_stay_queued):
     response = post_multipart(APIClient(), demo_map(*size), full_mask(*size))
 
-    messages = assert_json_refusal(response)["image"]
-    assert f"{size[0]} × {size[1]}" in messages[0] and "64" in messages[0]
+    assert_json_refusal(response)
+    assert codes(response, "image") == ["too_small"]
+    assert f"{size[0]} × {size[1]}" in message(response, "image") and "64" in message(response, "image")
     assert not InpaintJob.objects.exists()
     assert media_files() == []
 
 
 def test_a_too_small_map_is_refused_in_german_by_default(jobs_stay_queued):
     response = post_multipart(APIClient(), demo_map(1, 1), full_mask(1, 1), language="de")
-    assert "mindestens 64 Pixel" in assert_json_refusal(response)["image"][0]
+    assert_json_refusal(response)
+    assert "mindestens 64 Pixel" in message(response, "image")
 
 
 def test_a_mask_too_small_to_paint_is_refused(jobs_stay_queued):
     # Same aspect as the map, so it would be scaled up and repaint everything.
     response = post_multipart(APIClient(), demo_map(), full_mask(3, 2))
-    assert "3 × 2" in assert_json_refusal(response)["mask"][0]
+    assert_json_refusal(response)
+    assert codes(response, "mask") == ["too_small"] and "3 × 2" in message(response, "mask")
 
 
 def test_the_smallest_map_is_accepted(jobs_stay_queued):
@@ -400,7 +406,7 @@ def test_a_kiosk_session_must_send_the_csrf_token(world, jobs_stay_queued):
     # the browser adds its cookies, but the other site cannot know the token.
     forged = kiosk_wish(browser)
     assert_json_refusal(forged, status=403)
-    assert "CSRF" in forged.json()["detail"]
+    assert codes(forged) == ["permission_denied"] and "CSRF" in message(forged)
     assert_json_refusal(browser.delete(job_url, HTTP_ACCEPT_LANGUAGE="en"), status=403)
     assert InpaintJob.objects.count() == 1
     assert InpaintJob.objects.get().status == InpaintJob.Status.QUEUED
@@ -456,9 +462,9 @@ def test_the_kiosk_script_sends_the_csrf_token_with_every_change():
 )
 def test_json_values_of_the_wrong_type_are_refused_not_coerced(change, field, world,
                                                                jobs_stay_queued):
-    answer = assert_json_refusal(post_json(APIClient(), json_wish(**change)))
-    assert set(answer) == {field}
-    assert all(isinstance(message, str) and message for message in answer[field])
+    response = post_json(APIClient(), json_wish(**change))
+    assert set(assert_json_refusal(response)) == {field}
+    assert codes(response, field)  # each error with its code and message (tests/errors.py)
     assert not InpaintJob.objects.exists()
 
 
@@ -515,8 +521,9 @@ def test_an_engine_a_visitor_may_not_choose_is_a_400(settings, reset_engines, jo
     settings.OPENAI_API_KEY = ""
     site_settings(visitor_engine="classic", visitors_choose_engine=False)
 
-    refused = assert_json_refusal(post_json(APIClient(), json_wish(engine="openai")))
-    assert "classic" in refused["engine"][0]
+    refused = post_json(APIClient(), json_wish(engine="openai"))
+    assert_json_refusal(refused)
+    assert codes(refused, "engine") == ["engine_not_allowed"] and "classic" in message(refused, "engine")
     assert not InpaintJob.objects.exists()
     # The curators' own engine may be named; where visitors may choose, they get a notice.
     assert post_json(APIClient(), json_wish(engine="classic")).status_code == 202
@@ -567,10 +574,12 @@ def assert_unavailable(response) -> dict:
 
 
 def test_a_wish_while_the_database_is_down_is_a_503_to_retry(jobs_stay_queued, database_down):
-    body = assert_unavailable(post_json(APIClient(), json_wish()))
-    assert "try again" in body["detail"]
-    german = assert_unavailable(post_json(APIClient(), json_wish(), language="de"))
-    assert "gleich noch einmal" in german["detail"]
+    english = post_json(APIClient(), json_wish())
+    assert_unavailable(english)
+    assert codes(english) == ["unavailable"] and "try again" in message(english)
+    german = post_json(APIClient(), json_wish(), language="de")
+    assert_unavailable(german)
+    assert "gleich noch einmal" in message(german)
     assert media_files() == []
 
 

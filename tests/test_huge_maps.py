@@ -31,6 +31,7 @@ from inpainting_core.map_cache import map_cache
 from museum import pyramids
 from museum import tasks as museum_tasks
 from museum.models import World
+from tests.errors import codes, message
 from tests.test_big_maps import encoded
 from tooling.demo import make_demo_map
 
@@ -172,7 +173,8 @@ def test_wishes_on_a_huge_map_are_refused_when_they_cannot_be_painted(huge, sett
     outside = wish(client, world=world.pk, mask_box="1200,900,100,100",
                    mask=io.BytesIO(region_mask((0, 0, 100, 100), (10, 10, 50, 50))))
     assert outside.status_code == 400 and "mask_box" in outside.json()
-    assert "inside the map of 1280 × 960" in outside.json()["mask_box"][0]
+    assert codes(outside, "mask_box") == ["bad_box"]
+    assert "inside the map of 1280 × 960" in message(outside, "mask_box")
     for bad in ("1,2,3", "a,b,c,d", "-1,0,10,10", "1.5,0,10,10"):
         response = wish(client, world=world.pk, mask_box=bad,
                         mask=io.BytesIO(region_mask((0, 0, 100, 100), (10, 10, 50, 50))))
@@ -184,7 +186,8 @@ def test_wishes_on_a_huge_map_are_refused_when_they_cannot_be_painted(huge, sett
     too_much = wish(client, world=world.pk, mask_box="0,0,320,240",
                     mask=io.BytesIO(region_mask((0, 0, 320, 240), (10, 10, 300, 230))))
     assert too_much.status_code == 400
-    assert "at most 150 × 150 pixels" in too_much.json()["mask"][0]
+    assert codes(too_much, "mask") == ["too_large"]
+    assert "at most 150 × 150 pixels" in message(too_much, "mask")
     assert not InpaintJob.objects.exists(), "nothing is stored for a refused wish"
 
 

@@ -334,7 +334,7 @@ def test_a_title_with_a_blocked_word_is_refused_like_a_wish(client, lake, map_pn
     job = finished_job(map_png, visit(client, lake))
     response = client.post(gallery_url(job), {"title": "Der Stinkstiefel von Olpe"})
     assert response.status_code == 400
-    assert response.json()["errors"]["title"][0]["code"] == "blocked"
+    assert response.json()["title"][0]["code"] == "blocked"
     assert not Creation.objects.exists()
 
 
@@ -342,7 +342,7 @@ def test_an_overlong_title_is_refused_with_a_message(client, lake, map_png):
     job = finished_job(map_png, visit(client, lake))
     response = client.post(gallery_url(job), {"title": "x" * 500})
     assert response.status_code == 400
-    assert response.json()["errors"]["title"][0]["message"]
+    assert response.json()["title"][0]["code"] == "max_length"
     assert not Creation.objects.exists()
 
 

@@ -511,7 +511,7 @@ def test_an_evasive_title_or_first_name_is_refused_in_german(kiosk, fields, fiel
     client, url = kiosk
     response = client.post(url, fields)
     assert response.status_code == 400
-    error = response.json()["errors"][field][0]
+    error = response.json()[field][0]
     assert error["code"] == "blocked"
     assert error["message"].startswith(GERMAN_REFUSAL)
     assert not Creation.objects.exists()

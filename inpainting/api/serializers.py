@@ -443,5 +443,17 @@ class StyleSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class ErrorSerializer(serializers.Serializer):
+    """One error: `inpainting_core.problems.error_body`."""
+
+    code = serializers.CharField(
+        help_text=_("Stable, for programs: for example empty_mask, too_large, blocked, "
+                    "throttled, not_found, unavailable.")
+    )
+    message = serializers.CharField(help_text=_("For people, in the request's language."))
+
+
 class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    """An error about the request as a whole."""
+
+    detail = ErrorSerializer(many=True)

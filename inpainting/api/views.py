@@ -14,7 +14,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import (
+    APIException,
+    ErrorDetail,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
@@ -31,14 +37,11 @@ from inpainting.api.throttling import AnonThrottle, JobCreationThrottle, OwnerTh
 from inpainting.models import InpaintJob
 from inpainting_core import engines
 from inpainting_core.engines.base import EngineError
-from inpainting_core.imaging import ImageProblem
 from inpainting_core.styles import style_choices
-from inpainting_core.wishes import PromptProblem
+from inpainting_core.problems import Problem, error_body
 
 Status = InpaintJob.Status
 
-# What the service raises for a wish it refuses; each carries a readable `message`.
-SERVICE_PROBLEMS = (ImageProblem, PromptProblem, jobs.JobProblem)
 
 
 # --- request handling ---------------------------------------------------------------
@@ -110,10 +113,10 @@ def owns_job(request, job: InpaintJob) -> bool:
     return jobs.may_change(job, user=request.user, session_key=request.session.session_key)
 
 
-def service_problem_errors(problem) -> dict:
-    """`{"mask": ["..."]}` for a problem the service raised."""
-    field = getattr(problem, "field", None) or api_settings.NON_FIELD_ERRORS_KEY
-    return {field: [str(problem.message)]}
+def service_problem_errors(problem: Problem) -> dict:
+    """`{"mask": [ErrorDetail]}` for a problem the service raised, keeping its code."""
+    field = problem.field or api_settings.NON_FIELD_ERRORS_KEY
+    return {field: [ErrorDetail(str(problem.message), code=problem.code)]}
 
 
 def api_job_state(job: InpaintJob) -> dict:
@@ -124,13 +127,17 @@ def api_job_state(job: InpaintJob) -> dict:
 
 FIELD_ERRORS = OpenApiResponse(
     response=OpenApiTypes.OBJECT,
-    description=_("The wish was refused: a list of messages per field."),
+    description=_(
+        "The wish was refused: per field (or `non_field_errors`), a list of errors, each "
+        "with a stable `code` for programs and a translated `message` for people."
+    ),
     examples=[
         OpenApiExample(
             "Empty mask",
-            value={
-                "mask": ["Nothing is painted on the mask. Paint the region the wish should change."]
-            },
+            value={"mask": [{
+                "code": "empty_mask",
+                "message": "Nothing is painted on the mask. Paint the region the wish should change.",
+            }]},
         )
     ],
 )
@@ -173,7 +180,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
             return queryset
         if wanted not in Status.values:
             message = _("Unknown status “%(status)s”.") % {"status": api.echo(wanted)}
-            raise ValidationError({"status": [message]})
+            raise ValidationError({"status": [ErrorDetail(message, code="invalid_choice")]})
         return queryset.filter(status=wanted)
 
     @extend_schema(
@@ -239,9 +246,9 @@ class JobListCreateView(ApiView, generics.ListAPIView):
         values = serializer.validated_data
         base_job = values.get("base_job")
         if base_job is not None and not owns_job(request, base_job):
-            raise ValidationError({"base_job": [str(_(
+            raise ValidationError({"base_job": [ErrorDetail(str(_(
                 "Only whoever made the earlier wish may paint on its result."
-            ))]})
+            )), code="not_yours")]})
         new_session = request.auth is None and request.session.session_key is None
         try:
             return jobs.submit_job(
@@ -256,7 +263,7 @@ class JobListCreateView(ApiView, generics.ListAPIView):
                 api_user=request.user,
                 client_ip=request.META.get("REMOTE_ADDR"),
             )
-        except SERVICE_PROBLEMS as problem:
+        except Problem as problem:
             if new_session:  # a refused wish leaves no session behind, nor its cookie
                 request.session.flush()
             raise ValidationError(service_problem_errors(problem)) from problem
@@ -332,7 +339,7 @@ class JobDetailView(OwnJobView, APIView):
 
 def already_finished(job: InpaintJob) -> Response:
     return Response(
-        {"detail": str(_("The job has already finished.")), "status": job.status},
+        {**error_body(_("The job has already finished."), code="finished"), "status": job.status},
         status=status.HTTP_409_CONFLICT,
     )
 
@@ -341,7 +348,8 @@ class NotFoundWithStatus(NotFound):
     """404 that also says the job's state, so a client knows whether to wait."""
 
     def __init__(self, detail, job_status):
-        super().__init__({"detail": str(detail), "status": job_status})
+        super().__init__(detail, code="not_ready")
+        self.job_status = job_status  # added to the body by the exception handler
 
 
 class JobPictureView(OwnJobView, APIView):

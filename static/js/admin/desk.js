@@ -104,7 +104,7 @@ class Desk {
         this.updateCount();
         return answer.body.undo;
       }
-      this.say(answer.body.detail || gettext("The decision was not saved."), true);
+      this.say(answer.body.detail?.[0]?.message || gettext("The decision was not saved."), true);
       if (answer.status >= 500) this.queue.unshift(entry); // not decided: it comes next
       return null;
     } catch (error) {
@@ -151,7 +151,7 @@ class Desk {
     try {
       const answer = await post(config.urls.undo, { undo: token });
       if (!answer.ok) {
-        this.say(answer.body.detail || gettext("The decision could not be undone."), true);
+        this.say(answer.body.detail?.[0]?.message || gettext("The decision could not be undone."), true);
         return;
       }
       this.pending = answer.body.pending;

@@ -64,7 +64,7 @@ export class GalleryForm {
 }
 
 function galleryError(body) {
-  if (body.detail) return body.detail;
-  const errors = Object.values(body.errors || {}).flat();
+  // {"field": [{"code", "message"}]}: the first message of the first field at fault.
+  const errors = Object.values(body || {}).flat();
   return errors[0]?.message || gettext("Something went wrong. Please try again.");
 }

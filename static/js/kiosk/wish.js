@@ -150,7 +150,9 @@ async function refusal(response) {
   }
   if (response.status === 400) {
     const field = FIELD_ORDER.find((name) => body[name]) || Object.keys(body)[0];
-    const message = [].concat(body[field] || [])[0] || gettext("This wish cannot be painted.");
+    // {"field": [{"code", "message"}]}: the first error of the first field at fault.
+    const error = [].concat(body[field] || [])[0];
+    const message = error?.message || gettext("This wish cannot be painted.");
     return field === "prompt" ? { wishError: message } : { problem: message };
   }
   // The server (or its database) is restarting: that passes, the wish is not at fault.
@@ -163,7 +165,7 @@ async function refusal(response) {
     504: unavailable,
   };
   return {
-    problem: messages[response.status] || body.detail
+    problem: messages[response.status] || body.detail?.[0]?.message
       || gettext("Something went wrong. Please try again."),
   };
 }
