@@ -75,7 +75,8 @@ class BeforeConfig(AppConfig):
 
     def ready(self):
         from inpainting import jobs
-        from inpainting_core.imaging import PictureInfo, min_image_side, open_image, to_png_bytes
+        from inpainting_core.compositing import to_png_bytes
+        from inpainting_core.imaging import PictureInfo, min_image_side, open_image
 
         def decode_and_reencode(source, **_options):
             image = open_image(source, min_side=min_image_side())

@@ -41,7 +41,7 @@ from django.conf import settings  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
 from benchmarks import naive_imaging  # noqa: E402
-from inpainting_core import imaging  # noqa: E402
+from inpainting_core import compositing, masks  # noqa: E402
 from inpainting_core.engines.base import fit_to_multiple  # noqa: E402
 
 SIZES = (768, 1024, 2048, 4096)
@@ -90,11 +90,11 @@ def painted_canvas(side: int) -> Image.Image:
 
 
 def platform_path(image: Image.Image, canvas: Image.Image) -> Image.Image:
-    mask = imaging.normalise_mask(canvas)
-    mask = imaging.fit_mask(mask, image.size)
-    plan = imaging.plan_crop(mask, image.size, engine_size)
-    crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
-    return imaging.composite(image, stand_in_engine(crop, crop_mask), mask, plan)
+    mask = masks.normalise_mask(canvas)
+    mask = masks.fit_mask(mask, image.size)
+    plan = compositing.plan_crop(mask, image.size, engine_size)
+    crop, crop_mask = compositing.crop_for_engine(image, mask, plan)
+    return compositing.composite(image, stand_in_engine(crop, crop_mask), mask, plan)
 
 
 def naive_path(image: Image.Image, canvas: Image.Image) -> Image.Image:

@@ -32,7 +32,7 @@ import django  # noqa: E402
 django.setup()
 
 from inpainting.api.serializers import decode_base64_picture  # noqa: E402
-from inpainting_core import imaging  # noqa: E402
+from inpainting_core import compositing, imaging  # noqa: E402
 from inpainting_core.generation import GenerationSettings  # noqa: E402
 from inpainting_core.pipeline import generate, load_inputs  # noqa: E402
 from inpainting_core.wishes import PromptProblem  # noqa: E402
@@ -63,7 +63,7 @@ class PrototypeHandler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError, imaging.ImageProblem, PromptProblem) as error:
             self._answer(400, "application/json", json.dumps({"detail": str(error)}).encode())
             return
-        self._answer(200, "image/png", imaging.to_png_bytes(result.image))
+        self._answer(200, "image/png", compositing.to_png_bytes(result.image))
 
     def _answer(self, status: int, content_type: str, body: bytes):
         self.send_response(status)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
-from typing import Optional
 
 from django.core.files import File
 from django.core.files.base import ContentFile

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from gallery.creations import creation_folder
 from gallery.models import Creation
-from inpainting_core import framing, imaging
+from inpainting_core import framing, imaging, masks
 from inpainting_core.framing import Frame
 from museum import thumbnails
 
@@ -190,7 +190,7 @@ def _mask(creation: Creation):
         return None
     try:
         with job.mask_image.open("rb") as handle:
-            return imaging.normalise_mask(imaging.open_mask(handle, max_pixels=_largest()))
+            return masks.normalise_mask(imaging.open_mask(handle, max_pixels=_largest()))
     except (OSError, imaging.ImageProblem):
         return None
 

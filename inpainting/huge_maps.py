@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
 from inpainting.models import InpaintJob
-from inpainting_core import imaging
+from inpainting_core import compositing, imaging, masks
 from inpainting_core.engines.base import EngineError
 from inpainting_core.pipeline import load_mask
 from museum import pyramids
@@ -78,7 +78,7 @@ def check_painted_area(mask: np.ndarray, mask_box, map_size_: tuple[int, int]) -
     if not is_huge(map_size_):
         return
     box = mask_box or (0, 0, *map_size_)
-    x0, y0, x1, y1 = imaging.painted_box(mask, box)
+    x0, y0, x1, y1 = masks.painted_box(mask, box)
     limit = settings.OLPE_MAX_IMAGE_PIXELS
     if (x1 - x0) * (y1 - y0) > limit:
         side = math.isqrt(limit)
@@ -139,7 +139,7 @@ def before_png(job: InpaintJob) -> bytes:
     """The map under a region result's window as it was before the wish (PNG)."""
     x, y, w, h = job.result_box
     pixels = read_map(job, (x, y, x + w, y + h))
-    return imaging.to_png_bytes(Image.fromarray(pixels), compress_level=settings.OLPE_RESULT_PNG_LEVEL)
+    return compositing.to_png_bytes(Image.fromarray(pixels), compress_level=settings.OLPE_RESULT_PNG_LEVEL)
 
 
 # --- the worker's window ----------------------------------------------------------------------
@@ -182,8 +182,8 @@ def region_wish(job: InpaintJob, mask_data: bytes, size: tuple[int, int]) -> Reg
     """Read the window of a wish on a huge map: only the pixels and the mask it needs."""
     box = tuple(job.mask_box) if job.mask_box else (0, 0, *size)
     mask = load_mask(io.BytesIO(mask_data), size, fit=False, box=box)
-    window = window_around(imaging.painted_box(mask, box), size)
+    window = window_around(masks.painted_box(mask, box), size)
     return RegionWish(
         window=window, image=Image.fromarray(read_map(job, window)),
-        mask=imaging.mask_over(mask, box, window),
+        mask=masks.mask_over(mask, box, window),
     )

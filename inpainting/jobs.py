@@ -39,14 +39,9 @@ from inpainting_core import engines
 from inpainting_core.engines import ENGINE_NAMES, get_engine
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationProblem, GenerationSettings
-from inpainting_core.imaging import (
-    PictureInfo,
-    check_mask_box,
-    inspect_picture,
-    min_image_side,
-    shown_size,
-    to_png_bytes,
-)
+from inpainting_core.compositing import to_png_bytes
+from inpainting_core.imaging import PictureInfo, inspect_picture, min_image_side, shown_size
+from inpainting_core.masks import check_mask_box
 from inpainting_core.pipeline import load_mask
 from inpainting_core.prompts import prepare_prompt
 from inpainting_core.wishes import clean_wish
@@ -316,7 +311,7 @@ def _engine_not_chosen(requested: str, site, *, strict: bool) -> EngineChoice:
 def mask_png_bytes(mask: np.ndarray) -> bytes:
     """The normalised mask (floats in [0, 1], the map's aspect) as a greyscale PNG.
 
-    White is repaint, as `imaging.normalise_mask` reads single-channel masks.
+    White is repaint, as `masks.normalise_mask` reads single-channel masks.
     """
     levels = cv2.convertScaleAbs(mask, alpha=255)  # rounded to the nearest level, in C
     # Level 1: a map-sized mask is mostly one value, zlib's fastest level packs it as well.

@@ -52,7 +52,7 @@ from inpainting.api.parsers import JSONTooDeep, load_json
 from inpainting.api.serializers import decode_base64_picture
 from inpainting.api.throttling import JobCreationThrottle
 from inpainting.models import InpaintJob
-from inpainting_core import engines, imaging
+from inpainting_core import compositing, engines, imaging, masks
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.wishes import PromptProblem
 
@@ -201,7 +201,7 @@ def submit(request, wish: LegacyRequest) -> InpaintJob | None:
             client_ip=request.META.get("REMOTE_ADDR"),
             engine_is_a_wish=True,
         )
-    except imaging.EmptyMask:
+    except masks.EmptyMask:
         return None
     except imaging.ImageProblem as problem:
         raise LegacyError(400, problem.message) from problem
@@ -254,7 +254,7 @@ def read_result(job: InpaintJob) -> bytes:
 
 
 def unchanged_map_png(image: bytes) -> bytes:
-    return imaging.to_png_bytes(imaging.open_image(image))
+    return compositing.to_png_bytes(imaging.open_image(image))
 
 
 # --- answers -----------------------------------------------------------------------------

@@ -38,7 +38,8 @@ from inpainting_core import engines
 from inpainting_core.engines import get_engine
 from inpainting_core.engines.base import Cancelled, EngineError, EngineUnavailable
 from inpainting_core.generation import GenerationSettings
-from inpainting_core.imaging import ImageProblem, open_image, result_png_bytes
+from inpainting_core.compositing import result_png_bytes
+from inpainting_core.imaging import ImageProblem, open_image
 from inpainting_core.map_cache import map_cache
 from inpainting_core.pipeline import GenerationResult, generate, load_mask
 from inpainting_core.png_bands import BandedPNG

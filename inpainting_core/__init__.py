@@ -1,7 +1,8 @@
 """The inpainting core: plain Python that turns a map, a mask and a wish into a
 repainted map.
 
-Imaging (`imaging.py`), wishes and prompts (`wishes.py`, `prompts.py`,
+Reading untrusted pictures (`imaging.py`), masks (`masks.py`), cutting out and
+putting back (`compositing.py`), refusals (`problems.py`), wishes and prompts (`wishes.py`, `prompts.py`,
 `styles.py`, `translation.py`, `glossary.py`), the land-cover vocabulary
 (`landcover.py`), the engines and their registry (`engines/`), the model files
 on disk (`model_store.py`), the one shape of a generation's settings

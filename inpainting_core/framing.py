@@ -10,7 +10,7 @@ widened to the card's shape. It is computed once, when the result is stored
 results made before frames were kept.
 
 Boxes are (left, top, right, bottom) in the map's pixels, right and bottom
-exclusive, as `imaging.mask_bbox` gives them.
+exclusive, as `masks.mask_bbox` gives them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from inpainting_core import imaging
+from inpainting_core import imaging, masks
 
 Box = tuple[int, int, int, int]
 
@@ -131,7 +131,7 @@ def find_frame(
     *,
     within: Optional[Box] = None,
 ) -> Frame:
-    """The frame of `after` painted on `before` (same size); `mask` as `imaging.normalise_mask`
+    """The frame of `after` painted on `before` (same size); `mask` as `masks.normalise_mask`
     gives it, at the map's size.
 
     The change is the mask's box together with the box of the pixels that changed;
@@ -146,7 +146,7 @@ def find_frame(
     boxes = [changed_box(_pixels(before, region), _pixels(after, region), offset=region[:2])]
     if mask is not None:
         try:
-            boxes.append(imaging.mask_bbox(imaging.fit_mask(mask, size)))
+            boxes.append(masks.mask_bbox(masks.fit_mask(mask, size)))
         except imaging.ImageProblem:  # nothing painted, or a mask of another map's shape
             pass
     boxes = [box for box in boxes if box is not None]
@@ -223,9 +223,9 @@ def outline_of_mask(mask: np.ndarray, box: Box, size: tuple[int, int]
                     ) -> Optional[list[list[tuple[int, int]]]]:
     """The outline of the mask's painted region inside `box` (the mask scaled to the map's
     `size`), as polygons of map pixels; None where the mask shows no paint there."""
-    mask = imaging.fit_mask(mask, size)
+    mask = masks.fit_mask(mask, size)
     left, top, right, bottom = box
-    painted = np.ascontiguousarray(mask[top:bottom, left:right] >= imaging.PAINTED)
+    painted = np.ascontiguousarray(mask[top:bottom, left:right] >= masks.PAINTED)
     return _polygons(painted, box) if painted.any() else None
 
 
@@ -276,7 +276,7 @@ def frame_from_pictures(before_source, after_source, mask_source=None) -> Frame:
         before = before.resize(after.size, Image.Resampling.BILINEAR)
     mask = None
     if mask_source is not None:
-        mask = imaging.normalise_mask(imaging.open_mask(mask_source, max_pixels=_no_limit()))
+        mask = masks.normalise_mask(imaging.open_mask(mask_source, max_pixels=_no_limit()))
     return find_frame(before, after, mask)
 
 

@@ -1,34 +1,26 @@
-"""Pictures and masks: decode them safely, read the painted region, cut it out, put it back.
+"""Pictures from outside: read them safely, or refuse them with a reason.
 
-Every engine shares this module, so an engine only ever sees an RGB crop and an
-"L" mask of the size it asked for. The rules that matter to visitors live here:
-
-* Uploads are untrusted. The pixel count is checked from the header before
-  anything is decoded, only PNG, JPEG and WebP are accepted, and a file that
-  carries data after its picture (a polyglot: a picture that is also a zip or
-  an HTML page) is refused. `inspect_picture` does these checks without
-  decoding, so the web tier stores a map as it came and the worker decodes
-  it; results are encoded anew by `to_png_bytes`, never served as uploaded.
-* Masks arrive in many forms (canvas strokes on transparency, white on black,
-  coloured strokes on white); `normalise_mask` reads the form from the data.
-* Only the painted region may change: `composite` blends the engine's picture
-  in with a feathered edge, and every pixel farther than the feather band from
-  the painted region stays byte-identical to the original.
+Uploads are untrusted. The pixel count is checked from the header before
+anything is decoded, only PNG, JPEG and WebP are accepted, and a file that
+carries data after its picture (a polyglot: a picture that is also a zip or an
+HTML page) or that misses part of its image data is refused. `inspect_picture`
+does these checks without decoding, so the web tier stores a map as it came
+and the worker decodes it (`open_image`, `open_mask`), turned by its
+orientation and converted to sRGB. What is painted on a mask is read by
+`masks`; cutting out and putting back by `compositing`, which also encodes
+results anew (never served as uploaded).
 """
 
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 import struct
 import zlib
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.utils.functional import lazy
@@ -36,7 +28,6 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from inpainting_core.problems import Problem
-from inpainting_core.png_bands import BandedPNG
 
 try:
     from PIL import ImageCms
@@ -53,20 +44,6 @@ Image.MAX_IMAGE_PIXELS = max(
 )
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
-# A mask value at or above this counts as painted (bounding box, feather core).
-PAINTED = 0.5
-# Mask levels (of 255) at or below this are compression noise, not paint.
-NOISE_FLOOR = 16
-# An opaque mask whose strongest mark differs less than this from its
-# background has nothing painted on it (a blank canvas saved as JPEG).
-MIN_PAINT_CONTRAST = 48
-# Even a dab of paint gets this much of the map around it as context.
-MIN_CROP_SIDE = 128
-# Crops are never thinner than 1:2; engines trained on near-square pictures
-# make poor use of a long sliver.
-MAX_CROP_ASPECT = 2.0
-
-TargetSize = Callable[[int, int], tuple[int, int]]
 
 
 def _interpolate(template, params) -> str:
@@ -74,7 +51,7 @@ def _interpolate(template, params) -> str:
 
 
 # Translated in the language active when the message is shown, not when raised.
-_lazy_interpolate = lazy(_interpolate, str)
+lazy_interpolate = lazy(_interpolate, str)
 
 
 class ImageProblem(Problem):
@@ -84,18 +61,6 @@ class ImageProblem(Problem):
     "trailing_data", "unreadable", "size_mismatch", "empty_mask"; `field` names
     the upload at fault ("image", "mask" or None).
     """
-
-
-class EmptyMask(ImageProblem):
-    """Nothing is painted: there is no region to repaint."""
-
-    def __init__(self, message=None):
-        super().__init__(
-            message
-            or _("Nothing is painted on the mask. Paint the region the wish should change."),
-            code="empty_mask",
-            field="mask",
-        )
 
 
 # --- Decoding ---------------------------------------------------------------------
@@ -113,7 +78,7 @@ def open_image(source, *, max_pixels: int | None = None, min_side: int = 0) -> I
     A side shorter than `min_side` is refused (see `check_min_size`).
     """
     image = _decode(source, max_pixels, field="image", min_side=min_side)
-    image = _standard_mode(image)
+    image = standard_mode(image)
     alpha = image.getchannel("A") if "A" in image.getbands() else None
     colour = _to_srgb(_without_alpha(image), image.info.get("icc_profile"))
     if alpha is not None:
@@ -358,7 +323,7 @@ def check_min_size(size: tuple[int, int], min_side: int, field: str | None) -> N
     width, height = size
     if min(width, height) < min_side:
         raise ImageProblem(
-            _lazy_interpolate(
+            lazy_interpolate(
                 _(
                     "The picture is %(width)s × %(height)s pixels: it needs at least "
                     "%(side)s pixels on each side."
@@ -373,12 +338,12 @@ def check_min_size(size: tuple[int, int], min_side: int, field: str | None) -> N
 def _too_large(size, field: str, max_pixels: int) -> ImageProblem:
     limit = round(max_pixels / 1e6, 1)
     if size is None:
-        message = _lazy_interpolate(
+        message = lazy_interpolate(
             _("The picture is too large: at most %(limit)s million pixels are accepted."),
             {"limit": limit},
         )
     else:
-        message = _lazy_interpolate(
+        message = lazy_interpolate(
             _(
                 "The picture is %(width)s × %(height)s pixels: "
                 "at most %(limit)s million pixels are accepted."
@@ -482,7 +447,7 @@ def _jpeg_end(data: bytes, position: int) -> int | None:
 # --- Modes and colour -----------------------------------------------------------
 
 
-def _standard_mode(image: Image.Image) -> Image.Image:
+def standard_mode(image: Image.Image) -> Image.Image:
     """Bring any decoded mode to 8-bit L, LA, RGB, RGBA or CMYK.
 
     16-bit greyscale is scaled, not clipped: Pillow's own conversion clips
@@ -524,373 +489,3 @@ def _to_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             pass  # a broken or mismatched profile: fall back to plain conversion
     return image if image.mode == "RGB" else image.convert("RGB")
-
-
-# --- Masks ------------------------------------------------------------------------
-
-
-def normalise_mask(mask: Image.Image) -> np.ndarray:
-    """Read how strongly each pixel is painted: float32 H×W in [0, 1], 1 = repaint.
-
-    The form is read from the data, in this order:
-
-    1. Paint on transparency (the kiosk's canvas strokes): when the alpha
-       channel varies, alpha is the paint, whatever the stroke colour.
-       A fully transparent mask has nothing painted.
-    2. A single-channel mask (L, 1, 16-bit grey, or LA with opaque alpha)
-       follows the usual convention: white = repaint, grey = partly.
-    3. Any other opaque mask (RGB, opaque RGBA, palette): the background is
-       black or white, whichever most of the outermost pixel frame is closest
-       to; the paint is every pixel's distance from it (brightest channel on
-       black, darkest channel on white), scaled so the strongest mark is 1.
-       This reads white-on-black, coloured strokes on black, and coloured or
-       black strokes on white alike, and an opaque white-on-black mask is no
-       longer read as "repaint everything".
-
-    Antialiased edges keep their in-between values. Levels within NOISE_FLOOR
-    of the background are JPEG noise and count as unpainted, so that the rest
-    of the map stays untouched. A uniform picture has no contrast to tell paint
-    from background: black, white or transparent everywhere means nothing is
-    painted (see mask_bbox); to ask for the whole map, send a white L mask.
-    """
-    mask = _standard_mode(mask)
-    if mask.mode == "CMYK":
-        mask = mask.convert("RGB")
-    if "A" in mask.getbands():
-        alpha = np.asarray(mask.getchannel("A"))
-        lowest, highest = cv2.minMaxLoc(alpha)[:2]
-        if highest <= NOISE_FLOOR:
-            return np.zeros(alpha.shape, np.float32)
-        if highest - lowest > NOISE_FLOOR:
-            return _ramp(alpha, 0, 255)
-    if mask.mode in ("L", "LA"):
-        return _ramp(np.asarray(mask.getchannel("L")), NOISE_FLOOR, 255)
-    return _colour_paint(np.asarray(mask.convert("RGB")))
-
-
-def _ramp(levels: np.ndarray, low: int, high: int) -> np.ndarray:
-    """Map uint8 levels linearly so that `low` -> 0 and `high` -> 1, in one table lookup."""
-    table = np.clip((np.arange(256, dtype=np.float32) - low) / (high - low), 0, 1)
-    return cv2.LUT(levels, table)
-
-
-def _colour_paint(rgb: np.ndarray) -> np.ndarray:
-    red, green, blue = cv2.split(rgb)
-    if _background_is_white(rgb):
-        distance = cv2.bitwise_not(cv2.min(cv2.min(red, green), blue))
-    else:
-        distance = cv2.max(cv2.max(red, green), blue)
-    contrast = int(cv2.minMaxLoc(distance)[1])
-    if contrast < MIN_PAINT_CONTRAST:
-        return np.zeros(distance.shape, np.float32)
-    return _ramp(distance, NOISE_FLOOR, contrast)
-
-
-def _background_is_white(rgb: np.ndarray) -> bool:
-    """Whether more of the outermost pixel frame is light than dark."""
-    frame = np.concatenate((rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]))
-    light = np.count_nonzero(frame.min(axis=1) >= 128)
-    dark = np.count_nonzero(frame.max(axis=1) < 128)
-    return light > dark
-
-
-def fit_mask(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -> np.ndarray:
-    """Scale a mask painted at another resolution of the same map to `size` (width, height).
-
-    A canvas often shows the map smaller than it is; a mask of the same aspect
-    (within `tolerance`) is scaled, any other is for a different picture.
-    """
-    check_mask_fits(mask, size, tolerance)
-    if mask.shape == (size[1], size[0]):
-        return mask
-    return _resize_values(mask, size)
-
-
-def check_mask_fits(mask: np.ndarray, size: tuple[int, int], tolerance: float = 0.02) -> None:
-    """Refuse a mask whose aspect is not the map's (`fit_mask` scales one that fits)."""
-    width, height = size
-    mask_height, mask_width = mask.shape
-    if (mask_width, mask_height) == (width, height):
-        return
-    if abs((mask_width / mask_height) / (width / height) - 1) > tolerance:
-        raise ImageProblem(
-            _lazy_interpolate(
-                _(
-                    "The mask is %(mask_width)s × %(mask_height)s pixels but the map is "
-                    "%(width)s × %(height)s pixels. Please paint the mask on this map."
-                ),
-                {
-                    "mask_width": mask_width,
-                    "mask_height": mask_height,
-                    "width": width,
-                    "height": height,
-                },
-            ),
-            code="size_mismatch",
-            field="mask",
-        )
-
-
-def check_mask_box(box, map_size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """A mask's place on the map, (x, y, width, height) in the map's pixels, checked to lie
-    inside the map; refused (ImageProblem on "mask_box") otherwise."""
-    try:
-        x, y, width, height = (int(value) for value in box)
-    except (TypeError, ValueError) as error:
-        raise _bad_box(map_size) from error
-    if x < 0 or y < 0 or width < 1 or height < 1 or x + width > map_size[0] or (
-            y + height > map_size[1]):
-        raise _bad_box(map_size)
-    return x, y, width, height
-
-
-def _bad_box(map_size) -> ImageProblem:
-    return ImageProblem(
-        _lazy_interpolate(
-            _("The mask's place must be x,y,width,height inside the map of "
-              "%(width)s × %(height)s pixels."),
-            {"width": map_size[0], "height": map_size[1]},
-        ),
-        code="bad_box", field="mask_box",
-    )
-
-
-def painted_box(mask: np.ndarray, mask_box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    """The painted region's bounding box (x0, y0, x1, y1) in the map's pixels, for a mask
-    (at its own resolution) that covers `mask_box` (x, y, width, height) of the map."""
-    x0, y0, x1, y1 = mask_bbox(mask)
-    bx, by, bw, bh = mask_box
-    sx, sy = bw / mask.shape[1], bh / mask.shape[0]
-    return (bx + math.floor(x0 * sx), by + math.floor(y0 * sy),
-            bx + min(bw, math.ceil(x1 * sx)), by + min(bh, math.ceil(y1 * sy)))
-
-
-def mask_over(mask: np.ndarray, mask_box: tuple[int, int, int, int],
-              window: tuple[int, int, int, int]) -> np.ndarray:
-    """The mask's values over `window` (x0, y0, x1, y1 of the map) at the map's resolution.
-
-    The mask (floats, at its own resolution) covers `mask_box` (x, y, width,
-    height) of the map; outside it nothing is painted. Only the part of the
-    mask inside the window is scaled, so a wish on a huge map never makes a
-    map-sized mask.
-    """
-    wx0, wy0, wx1, wy1 = window
-    values = np.zeros((wy1 - wy0, wx1 - wx0), np.float32)
-    bx, by, bw, bh = mask_box
-    ix0, iy0, ix1, iy1 = max(wx0, bx), max(wy0, by), min(wx1, bx + bw), min(wy1, by + bh)
-    if ix0 >= ix1 or iy0 >= iy1:
-        return values
-    sx, sy = mask.shape[1] / bw, mask.shape[0] / bh  # mask pixels per map pixel
-    if sx <= 1 and sy <= 1:  # scaled up: each map pixel interpolates the mask at its centre
-        shift = np.float32([[sx, 0, (ix0 - bx + 0.5) * sx - 0.5], [0, sy, (iy0 - by + 0.5) * sy - 0.5]])
-        part = cv2.warpAffine(mask, shift, (ix1 - ix0, iy1 - iy0),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
-    else:  # scaled down: area averaging keeps thin strokes
-        crop = mask[math.floor((iy0 - by) * sy): math.ceil((iy1 - by) * sy),
-                    math.floor((ix0 - bx) * sx): math.ceil((ix1 - bx) * sx)]
-        part = cv2.resize(crop, (ix1 - ix0, iy1 - iy0), interpolation=cv2.INTER_AREA)
-    values[iy0 - wy0: iy1 - wy0, ix0 - wx0: ix1 - wx0] = np.clip(part, 0, 1)
-    return values
-
-
-def _resize_values(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a float mask; area averaging when shrinking keeps thin strokes."""
-    shrinking = values.shape[1] > size[0] or values.shape[0] > size[1]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    resized = cv2.resize(values, size, interpolation=interpolation)
-    return np.clip(resized, 0, 1, out=resized)
-
-
-def mask_bbox(mask: np.ndarray, threshold: float = PAINTED) -> tuple[int, int, int, int]:
-    """The painted region's bounding box (x0, y0, x1, y1), x1 and y1 exclusive."""
-    painted = np.ascontiguousarray(mask >= threshold).view(np.uint8)
-    x, y, width, height = cv2.boundingRect(painted)
-    if width == 0 or height == 0:
-        raise EmptyMask()
-    return x, y, x + width, y + height
-
-
-# --- Cropping ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CropPlan:
-    """Where the engine's picture comes from and at what size the engine paints it."""
-
-    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) of the map, x1 and y1 exclusive
-    size: tuple[int, int]  # (width, height) the engine works at
-
-
-def plan_crop(
-    mask: np.ndarray,
-    image_size: tuple[int, int],
-    target_size: TargetSize,
-    padding: int | None = None,
-) -> CropPlan:
-    """Choose the part of the map the engine sees.
-
-    The painted region's bounding box plus `padding` (the engine needs to see
-    what surrounds the region to continue it), at least MIN_CROP_SIDE a side
-    and no thinner than 1:MAX_CROP_ASPECT, then widened or heightened to the
-    aspect the engine works at, so the crop is not distorted. The box grows
-    around the region and slides inwards where it meets the map's edge; only
-    when the map itself is too small does it stay short of a size.
-    """
-    width, height = image_size
-    if mask.shape != (height, width):
-        raise ValueError(f"mask is {mask.shape[::-1]}, image is {image_size}; call fit_mask first")
-    if padding is None:
-        padding = settings.OLPE_CROP_PADDING
-    x0, y0, x1, y1 = mask_bbox(mask)
-    box = (
-        max(0, x0 - padding),
-        max(0, y0 - padding),
-        min(width, x1 + padding),
-        min(height, y1 + padding),
-    )
-    box_width, box_height = box[2] - box[0], box[3] - box[1]
-    box = _grow(
-        box,
-        max(box_width, MIN_CROP_SIDE, math.ceil(box_height / MAX_CROP_ASPECT)),
-        max(box_height, MIN_CROP_SIDE, math.ceil(box_width / MAX_CROP_ASPECT)),
-        image_size,
-    )
-    box = _grow_to_engine_aspect(box, target_size, image_size)
-    engine_width, engine_height = target_size(box[2] - box[0], box[3] - box[1])
-    return CropPlan(box=box, size=(int(engine_width), int(engine_height)))
-
-
-def _grow_to_engine_aspect(box, target_size: TargetSize, image_size) -> tuple[int, int, int, int]:
-    box_width, box_height = box[2] - box[0], box[3] - box[1]
-    engine_width, engine_height = target_size(box_width, box_height)
-    wanted = engine_width / engine_height
-    if box_width / box_height < wanted:
-        return _grow(box, round(box_height * wanted), box_height, image_size)
-    return _grow(box, box_width, round(box_width / wanted), image_size)
-
-
-def _grow(box, width: int, height: int, image_size) -> tuple[int, int, int, int]:
-    """Enlarge `box` to width × height (never shrink it), keeping it inside the map."""
-    x0, x1 = _grow_span(box[0], box[2], width, image_size[0])
-    y0, y1 = _grow_span(box[1], box[3], height, image_size[1])
-    return x0, y0, x1, y1
-
-
-def _grow_span(start: int, stop: int, length: int, limit: int) -> tuple[int, int]:
-    length = min(max(length, stop - start), limit)
-    start -= (length - (stop - start)) // 2
-    start = min(max(start, 0), limit - length)
-    return start, start + length
-
-
-def crop_for_engine(
-    image: Image.Image, mask: np.ndarray, plan: CropPlan
-) -> tuple[Image.Image, Image.Image]:
-    """The RGB crop and its "L" mask (255 = repaint, soft edges kept), both at plan.size."""
-    crop = image.crop(plan.box)
-    if crop.mode != "RGB":
-        crop = crop.convert("RGB")
-    if crop.size != plan.size:
-        crop = crop.resize(plan.size, Image.Resampling.LANCZOS)
-    region = _region(mask, plan.box)
-    if crop.size != (region.shape[1], region.shape[0]):
-        region = _resize_values(region, plan.size)
-    return crop, Image.fromarray(cv2.convertScaleAbs(region, alpha=255))
-
-
-def _region(mask: np.ndarray, box) -> np.ndarray:
-    x0, y0, x1, y1 = box
-    return mask[y0:y1, x0:x1]
-
-
-# --- Compositing --------------------------------------------------------------------
-
-
-def composite(
-    original: Image.Image,
-    generated: Image.Image,
-    mask: np.ndarray,
-    plan: CropPlan,
-    feather: int | None = None,
-) -> Image.Image:
-    """Blend the engine's picture into the map, changing only the painted region.
-
-    Pasting the whole crop back would shift colours around the region (the
-    engine re-renders every pixel it gets); instead the picture is blended
-    with an alpha that is 1 where the mask is painted (>= PAINTED), follows
-    the mask's own soft values, and ramps linearly to 0 over `feather` pixels
-    outside it, so the seam is invisible. Every pixel whose mask is 0 and that
-    lies farther than `feather` pixels from the painted region keeps its exact
-    bytes. `generated` should have plan.size; it is scaled to the box.
-    """
-    if feather is None:
-        feather = settings.OLPE_FEATHER_PX
-    original = original if original.mode == "RGB" else original.convert("RGB")
-    x0, y0, x1, y1 = plan.box
-    alpha = _blend_alpha(_region(mask, plan.box), feather)
-    left, top, width, height = cv2.boundingRect(np.ascontiguousarray(alpha > 0).view(np.uint8))
-    result = original.copy()
-    if width == 0:
-        return result
-    patch = generated if generated.mode == "RGB" else generated.convert("RGB")
-    if patch.size != (x1 - x0, y1 - y0):
-        patch = patch.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
-    changed = (x0 + left, y0 + top, x0 + left + width, y0 + top + height)
-    blended = _blend(
-        np.asarray(original.crop(changed)),
-        np.asarray(patch.crop((left, top, left + width, top + height))),
-        alpha[top : top + height, left : left + width],
-    )
-    result.paste(Image.fromarray(blended), changed[:2])
-    return result
-
-
-def _blend_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
-    """1 on the painted core, the mask's value on its soft edge, a ramp over `feather` px."""
-    unpainted = np.ascontiguousarray(mask < PAINTED).view(np.uint8)
-    alpha = cv2.distanceTransform(unpainted, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    alpha *= -1 / (feather + 1)
-    alpha += 1
-    np.maximum(alpha, mask, out=alpha)
-    return np.clip(alpha, 0, 1, out=alpha)
-
-
-def _blend(before: np.ndarray, after: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """before + (after - before) * alpha; exact where alpha is 0 (integers in float32)."""
-    blended = after.astype(np.float32)
-    blended -= before
-    blended *= alpha[..., np.newaxis]
-    blended += before
-    np.rint(blended, out=blended)
-    return np.clip(blended, 0, 255, out=blended).astype(np.uint8)
-
-
-def to_png_bytes(image: Image.Image, compress_level: int | None = None) -> bytes:
-    """Encode a picture as PNG, without metadata carried over from the upload.
-
-    `compress_level` is zlib's (0-9; None: Pillow's default, 6). Results use
-    OLPE_RESULT_PNG_LEVEL (`result_png_bytes`): a full-size map at level 6
-    costs seconds, at level 1 a fifth of that, for a slightly larger file.
-    """
-    buffer = io.BytesIO()
-    options = {} if compress_level is None else {"compress_level": compress_level}
-    image.save(buffer, format="PNG", icc_profile=None, **options)
-    return buffer.getvalue()
-
-
-def result_png_bytes(image: Image.Image, painted_on=None) -> bytes:
-    """A job's result as PNG at OLPE_RESULT_PNG_LEVEL (lossless: pixels as painted).
-
-    RGB results are written in bands (`png_bands`), compressed in threads;
-    `painted_on` is an optional (map pixels, `BandedPNG` of the map) pair of
-    the map the result was painted on, whose unchanged bands are reused.
-    """
-    if image.mode != "RGB":
-        return to_png_bytes(image, compress_level=settings.OLPE_RESULT_PNG_LEVEL)
-    pixels = np.asarray(image)
-    if painted_on is not None:
-        original, bands = painted_on
-        if original.shape == pixels.shape and bands.level == settings.OLPE_RESULT_PNG_LEVEL:
-            return bands.encode_changed(original, pixels)
-    return BandedPNG.of(pixels, level=settings.OLPE_RESULT_PNG_LEVEL).encode()

@@ -8,7 +8,7 @@ time, so a map a curator replaced is read anew. The cache is bounded in bytes
 first, and a map larger than the whole bound is never kept.
 
 Pictures handed out are shared: callers must not change them in place
-(`imaging.composite` works on a copy). The worker also keeps a World's map
+(`compositing.composite` works on a copy). The worker also keeps a World's map
 compressed in bands here (`png_bands.BandedPNG`), so that a result painted on
 it compresses only the bands the wish changed.
 """

@@ -16,7 +16,7 @@ import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from inpainting_core import imaging
+from inpainting_core import compositing, imaging, masks
 from inpainting_core.engines import CLASSIC, get_engine
 from inpainting_core.engines.base import CancelCheck, EngineRequest, ProgressCallback
 from inpainting_core.framing import Frame, find_frame
@@ -44,9 +44,9 @@ def load_inputs(image_source, mask_source) -> tuple[Image.Image, np.ndarray]:
     """
     min_side = imaging.min_image_side()
     image = imaging.open_image(image_source, min_side=min_side)
-    mask = imaging.normalise_mask(imaging.open_mask(mask_source, min_side=min_side))
-    mask = imaging.fit_mask(mask, image.size)
-    imaging.mask_bbox(mask)  # an empty mask is an error before any engine runs
+    mask = masks.normalise_mask(imaging.open_mask(mask_source, min_side=min_side))
+    mask = masks.fit_mask(mask, image.size)
+    masks.mask_bbox(mask)  # an empty mask is an error before any engine runs
     return image, mask
 
 
@@ -69,18 +69,18 @@ def load_mask(mask_source, image_size: tuple[int, int], *, max_pixels: int | Non
     limit = max(settings.OLPE_MAX_IMAGE_PIXELS, covered[0] * covered[1])
     if max_pixels is not None:
         limit = max(limit, max_pixels)
-    mask = imaging.normalise_mask(
+    mask = masks.normalise_mask(
         imaging.open_mask(mask_source, max_pixels=limit, min_side=imaging.min_image_side())
     )
     if box is not None:
-        imaging.check_mask_fits(mask, covered)
+        masks.check_mask_fits(mask, covered)
         if fit:
-            mask = imaging.mask_over(mask, box, (0, 0, *image_size))
+            mask = masks.mask_over(mask, box, (0, 0, *image_size))
     elif fit:
-        mask = imaging.fit_mask(mask, image_size)
+        mask = masks.fit_mask(mask, image_size)
     else:
-        imaging.check_mask_fits(mask, image_size)
-    imaging.mask_bbox(mask)  # an empty mask is an error before any engine runs
+        masks.check_mask_fits(mask, image_size)
+    masks.mask_bbox(mask)  # an empty mask is an error before any engine runs
     return mask
 
 
@@ -124,8 +124,8 @@ def generate(
                                 prompt.style, budget, shorten=True)
     timings["prompt"] = time.perf_counter() - started
 
-    plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=padding)
-    crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
+    plan = compositing.plan_crop(mask, image.size, engine.target_size, padding=padding)
+    crop, crop_mask = compositing.crop_for_engine(image, mask, plan)
     request = EngineRequest(
         image=crop,
         mask=crop_mask,
@@ -152,7 +152,7 @@ def generate(
     timings["engine"] = time.perf_counter() - engine_started
 
     composite_started = time.perf_counter()
-    result = imaging.composite(image, painted.image, mask, plan, feather=feather)
+    result = compositing.composite(image, painted.image, mask, plan, feather=feather)
     timings["composite"] = time.perf_counter() - composite_started
     frame_started = time.perf_counter()
     # Nothing outside the engine's box changes, so only it is compared.

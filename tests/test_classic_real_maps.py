@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpainting_core import imaging, landcover
+from inpainting_core import compositing, landcover
 from inpainting_core.engines.base import EngineRequest
 from inpainting_core.engines.classic import ClassicEngine, painters, scale, shapes, style, subjects
 from inpainting_core.engines.classic.structures import STRUCTURES
@@ -45,8 +45,8 @@ def zigzag(size=(320, 320), width=34):
 
 
 def request_on(engine, image, mask, wish, seed=3, **kwargs):
-    plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=32)
-    crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
+    plan = compositing.plan_crop(mask, image.size, engine.target_size, padding=32)
+    crop, crop_mask = compositing.crop_for_engine(image, mask, plan)
     prompt = prepare_prompt(wish)
     return EngineRequest(
         image=crop, mask=crop_mask, prompt=prompt.final, land_covers=prompt.land_covers,

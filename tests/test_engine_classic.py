@@ -1,6 +1,6 @@
 """The classic engine on the demo map: it must paint the wished land cover, plausibly.
 
-Requests are cut like the pipeline cuts them (imaging.plan_crop and
+Requests are cut like the pipeline cuts them (compositing.plan_crop and
 crop_for_engine), so the engine sees what it sees in production.
 """
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpainting_core import imaging, landcover
+from inpainting_core import compositing, landcover
 from inpainting_core.engines.base import Cancelled, EngineRequest
 from inpainting_core.engines.classic import ClassicEngine, painters, reading
 from inpainting_core.engines.classic import engine as classic_engine
@@ -52,8 +52,8 @@ def blob_mask(size, centre, radius=RADIUS):
 
 
 def make_request(engine, image, mask, covers, seed=1, prompt=None):
-    plan = imaging.plan_crop(mask, image.size, engine.target_size, padding=48)
-    crop, crop_mask = imaging.crop_for_engine(image, mask, plan)
+    plan = compositing.plan_crop(mask, image.size, engine.target_size, padding=48)
+    crop, crop_mask = compositing.crop_for_engine(image, mask, plan)
     return EngineRequest(
         image=crop,
         mask=crop_mask,

@@ -11,7 +11,7 @@ Uploads are untrusted, so two promises are checked here:
   it (202) when it is a legitimate picture; never with a server error.
 
 Every file is generated here; none is committed. Unit tests of the single
-rules (pixel limit, polyglots, colour conversion) live in test_imaging.py.
+rules (pixel limit, polyglots, colour conversion) live in test_imaging.py, masks in test_masks.py.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from inpainting_core import imaging
+from inpainting_core import imaging, masks
 from inpainting_core.pipeline import load_inputs
+from tests.errors import codes
 
 # Pictures decoded in the properties stay small, so each example costs milliseconds.
 PROPERTY_MAX_PIXELS = 128 * 128
@@ -112,7 +113,7 @@ def read_map(data: bytes) -> Image.Image | None:
 
 def read_mask(data: bytes) -> np.ndarray | None:
     mask = decode_outcome(
-        lambda d: imaging.normalise_mask(imaging.open_mask(d, max_pixels=PROPERTY_MAX_PIXELS)),
+        lambda d: masks.normalise_mask(imaging.open_mask(d, max_pixels=PROPERTY_MAX_PIXELS)),
         data,
     )
     if mask is not None:
@@ -229,7 +230,7 @@ def test_any_map_and_mask_are_a_wish_or_an_image_problem(image_data, mask_data):
             assert problem.code in PROBLEM_CODES and problem.field in ("image", "mask")
             return
     assert mask.shape == (image.height, image.width)
-    assert (mask >= imaging.PAINTED).any()
+    assert (mask >= masks.PAINTED).any()
 
 
 # --- the corpus, through the API -------------------------------------------------------------
@@ -474,8 +475,7 @@ def assert_clean_answer(response, field: str, expected: str) -> None:
     """202, or 400 naming the field at fault with a readable message; as `expected` says."""
     assert response.status_code in (202, 400), (response.status_code, response.content[:500])
     if response.status_code == 400:
-        messages = response.json().get(field)
-        assert messages and all(isinstance(m, str) and m.strip() for m in messages), response.json()
+        assert codes(response, field), response.json()  # each with its code and message
     if expected == REFUSED:
         assert response.status_code == 400, response.json()
     elif expected == ACCEPTED:

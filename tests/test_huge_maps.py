@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from gallery.creations import create_creation
 from inpainting import huge_maps, tasks
 from inpainting.models import InpaintJob
-from inpainting_core import imaging
+from inpainting_core import imaging, masks
 from inpainting_core import pyramids as core_pyramids
 from inpainting_core.map_cache import map_cache
 from museum import pyramids
@@ -212,14 +212,14 @@ def test_a_mask_box_on_an_ordinary_map_paints_where_it_says(huge, settings):
 def test_a_mask_over_a_window_is_the_whole_mask_scaled_there():
     mask = np.zeros((60, 80), np.float32)
     mask[20:40, 30:50] = 1
-    whole = imaging.fit_mask(mask, (320, 240))
-    placed = imaging.mask_over(mask, (0, 0, 320, 240), (0, 0, 320, 240))
+    whole = masks.fit_mask(mask, (320, 240))
+    placed = masks.mask_over(mask, (0, 0, 320, 240), (0, 0, 320, 240))
     assert np.abs(placed - whole).mean() < 0.01
-    window = imaging.mask_over(mask, (0, 0, 320, 240), (100, 60, 220, 180))
+    window = masks.mask_over(mask, (0, 0, 320, 240), (100, 60, 220, 180))
     assert np.array_equal(window, placed[60:180, 100:220])
-    shifted = imaging.mask_over(mask, (100, 100, 80, 60), (0, 0, 320, 240))
+    shifted = masks.mask_over(mask, (100, 100, 80, 60), (0, 0, 320, 240))
     assert np.array_equal(np.argwhere(shifted >= 0.5).min(axis=0), [120, 130])
-    assert imaging.painted_box(mask, (100, 100, 160, 120)) == (160, 140, 200, 180)
+    assert masks.painted_box(mask, (100, 100, 160, 120)) == (160, 140, 200, 180)
 
 
 def test_the_window_holds_the_painted_region_with_context_at_the_maps_aspect():

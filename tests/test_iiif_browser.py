@@ -46,7 +46,7 @@ from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
 from gallery.models import Creation
 from inpainting_core.generation import GenerationSettings
-from inpainting_core.imaging import normalise_mask
+from inpainting_core.masks import normalise_mask
 from inpainting_core.pipeline import generate
 from museum.models import SiteSettings, World
 from tooling.demo import make_demo_map

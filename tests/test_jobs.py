@@ -25,7 +25,8 @@ from inpainting import events, jobs, protocol, tasks
 from inpainting.models import InpaintJob, JobEvent
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
-from inpainting_core.imaging import EmptyMask, ImageProblem
+from inpainting_core.imaging import ImageProblem
+from inpainting_core.masks import EmptyMask
 from inpainting_core.wishes import PromptProblem
 from museum.models import SiteSettings
 from tooling.demo import make_demo_map

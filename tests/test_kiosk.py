@@ -325,7 +325,7 @@ def test_only_a_finished_picture_may_go_to_the_gallery(client, lake, map_png, st
     job = finished_job(map_png, visit(client, lake), status=status)
     response = client.post(gallery_url(job), {"title": "Zu früh"})
     assert response.status_code == 409
-    assert response.json()["detail"]
+    assert response.json()["detail"][0]["code"] == "not_finished"
     assert not Creation.objects.exists()
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inpainting_core import png_bands
-from inpainting_core.imaging import result_png_bytes
+from inpainting_core.compositing import result_png_bytes
 from inpainting_core.png_bands import BandedPNG, adler32_combine
 
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.test import override_settings
 from PIL import Image
 
-from inpainting_core import imaging
+from inpainting_core import masks
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.pipeline import generate
 from tests.live import free_port
@@ -91,7 +91,7 @@ def paint_wish(directory: Path, key: str, wish: str, seed: int) -> dict:
     centre = (int(width * 0.38), int(height * 0.45))
     cv2.ellipse(alpha, centre, (int(width * 0.15), int(height * 0.17)), 15, 0, 360, 255, -1)
     strokes = np.dstack([np.full((height, width, 3), 255, np.uint8), alpha])
-    mask = imaging.normalise_mask(Image.fromarray(strokes, "RGBA"))
+    mask = masks.normalise_mask(Image.fromarray(strokes, "RGBA"))
     after = generate(before, mask, wish, GenerationSettings(engine="classic", seed=seed)).image
     paths = {"before": directory / f"{key}-before.png", "after": directory / f"{key}-after.png"}
     before.save(paths["before"])

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from PIL import Image, ImageDraw, ImageFont
 
-from inpainting_core import engines, imaging, landcover
+from inpainting_core import engines, landcover, masks
 from inpainting_core.engines.base import EngineError
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.pipeline import generate
@@ -216,7 +216,7 @@ def case_mask(region: str, labels: np.ndarray) -> np.ndarray:
     """A painted region (float32 H×W, 1 = repaint) placed on the demo map's land covers."""
     height, width = labels.shape
     if region == "shore":
-        return imaging.normalise_mask(
+        return masks.normalise_mask(
             make_demo_mask_example(width, height, seed=MAP_SEED, stroke=36)
         )
     canvas = np.zeros((height, width), np.uint8)
@@ -399,7 +399,7 @@ def _measure(case, column, before, mask, result, seconds, scorer) -> CaseResult:
     before_pixels = np.asarray(before, dtype=np.int16)
     after_pixels = np.asarray(result.image, dtype=np.int16)
     far = _far_from_paint(mask, int(settings.OLPE_FEATHER_PX))
-    inside = mask >= imaging.PAINTED
+    inside = mask >= masks.PAINTED
     unchanged = np.all(before_pixels == after_pixels, axis=-1)
     return CaseResult(
         case=case.name,
@@ -407,7 +407,7 @@ def _measure(case, column, before, mask, result, seconds, scorer) -> CaseResult:
         seconds=round(seconds, 4),
         unchanged_outside=float(unchanged[far].mean()) if far.any() else 1.0,
         mean_change_inside=float(np.abs(after_pixels - before_pixels)[inside].mean()),
-        clip_score=scorer.score(result.image.crop(imaging.mask_bbox(mask)), result.prompt.final)
+        clip_score=scorer.score(result.image.crop(masks.mask_bbox(mask)), result.prompt.final)
         if scorer
         else None,
         prompt=result.prompt.final,
@@ -416,7 +416,7 @@ def _measure(case, column, before, mask, result, seconds, scorer) -> CaseResult:
 
 def _far_from_paint(mask: np.ndarray, feather: int) -> np.ndarray:
     """Pixels that compositing must leave exactly as they were (unpainted, beyond the feather)."""
-    unpainted = np.ascontiguousarray(mask < imaging.PAINTED).view(np.uint8)
+    unpainted = np.ascontiguousarray(mask < masks.PAINTED).view(np.uint8)
     distance = cv2.distanceTransform(unpainted, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return (distance > feather + 1) & (mask == 0)
 
@@ -505,7 +505,7 @@ def comparison_grid(picture, masks, cases, columns, pictures) -> Image.Image:
 
 def zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     """A square around the painted region with some of its surroundings, inside the map."""
-    x0, y0, x1, y1 = imaging.mask_bbox(mask)
+    x0, y0, x1, y1 = masks.mask_bbox(mask)
     height, width = mask.shape
     side = min(int(max(x1 - x0, y1 - y0) * 1.5) + 16, width, height)
     left = int(np.clip((x0 + x1) // 2 - side // 2, 0, width - side))

@@ -1,6 +1,6 @@
 """The one small interface every inpainting engine implements.
 
-An engine receives a crop of the map that imaging.py has already cut out and
+An engine receives a crop of the map that compositing.py has already cut out and
 resized to the size the engine asked for (`target_size`), plus a mask of the
 same size, and returns a picture of that size. Everything around it (mask
 normalisation, cropping, compositing back, prompt translation) is shared, so an

@@ -51,7 +51,7 @@ from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
 from inpainting_core.engines import LABELS, OPENAI
-from inpainting_core.imaging import PAINTED
+from inpainting_core.masks import PAINTED
 
 from .base import (
     CancelCheck,
@@ -76,7 +76,7 @@ LEGACY_MODEL_PREFIX = "dall-e"
 LEGACY_PROMPT_LIMIT = 1000
 
 # Mask levels at or above this are repainted by the API (alpha 0). It matches
-# the compositor's painted core (imaging.PAINTED), so every pixel the map takes
+# the compositor's painted core (masks.PAINTED), so every pixel the map takes
 # wholly from the answer was repainted; in the feathered band below it the
 # API keeps the original, which then blends into the map without a seam.
 REPAINT_LEVEL = math.ceil(PAINTED * 255)

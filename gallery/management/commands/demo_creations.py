@@ -28,7 +28,7 @@ from PIL import Image
 
 from gallery import creations
 from inpainting.models import InpaintJob
-from inpainting_core import imaging
+from inpainting_core import compositing, imaging
 from inpainting_core.engines import CLASSIC
 from inpainting_core.generation import GenerationSettings
 from inpainting_core.pipeline import generate
@@ -100,8 +100,8 @@ class Command(BaseCommand):
         result = generate(image, mask, wish, GenerationSettings(engine=CLASSIC, seed=seed))
         return {
             "result": result,
-            "mask_png": imaging.to_png_bytes(Image.fromarray(alpha, "L")),
-            "result_png": imaging.to_png_bytes(result.image, compress_level=1),
+            "mask_png": compositing.to_png_bytes(Image.fromarray(alpha, "L")),
+            "result_png": compositing.to_png_bytes(result.image, compress_level=1),
             "preview_jpeg": _jpeg(result.image),
         }
 
