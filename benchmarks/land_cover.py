@@ -76,7 +76,7 @@ def demo_samples():
     points = [{"map": "demo", "x": int(x), "y": int(y), "label": DEMO_CLASS[ALL[layout[y, x]]]}
               for x, y in zip(xs, ys)]
     maps = {"demo": (np.asarray(picture.convert("RGB")), REFERENCE_METRES_PER_PIXEL)}
-    samples, labels, _names, _judged = cover_model.samples_from_points(maps, points, SURVEY_LONG_SIDE)
+    samples, labels, _names, _judged, _snowy = cover_model.samples_from_points(maps, points, SURVEY_LONG_SIDE)
     return samples, labels
 
 
@@ -90,25 +90,30 @@ def fit_stored(samples, labels) -> None:
 
 
 def cover_report(maps: dict, refit: bool) -> dict:
-    samples, labels, names, judged = cover_samples(maps)
+    samples, labels, names, judged, snowy = cover_samples(maps)
     if refit:
         fit_stored(samples, labels)
-    predicted, truth, where = cover_model.leave_one_map_out(samples, labels, names, judged, demo_samples())
+    predicted, truth, where = cover_model.leave_one_map_out(samples, labels, names, judged, snowy, demo_samples())
     lomo = cover_model.accuracy_table(predicted, truth)
     stored = cover_model.stored_model()
-    inside = cover_model.accuracy_table(stored.predict(samples[judged]), labels[judged]) if stored else {}
+    inside = (cover_model.accuracy_table(cover_model.classify(stored, samples[judged], snowy[judged]), labels[judged])
+              if stored else {})
     print(f"land cover: {int(judged.sum())} labelled points on {len(maps)} maps")
     print(f"{'class':10s} {'points':>6s} {'leave-one-map-out':>18s} {'in-sample':>10s}")
-    for name in (*cover_model.CLASSES, "overall"):
+    for name in (*cover_model.CLASSES, "overall", "grouped"):
         if name in lomo:
             share, count = lomo[name]
             own = f"{inside[name][0]:.0%}" if name in inside else "-"
             print(f"{name:10s} {count:6d} {share:18.0%} {own:>10s}")
     print()
-    print("leave-one-map-out per map:")
+    print("grouped: read as the right one of " + ", ".join(dict.fromkeys(cover_model.GROUPS.values())))
+    print()
+    print("leave-one-map-out per map (classes, groups):")
+    group = cover_model.GROUP_OF_CLASS
     for name in dict.fromkeys(where):
         mine = where == name
-        print(f"  {name:32s} {(predicted[mine] == truth[mine]).mean():5.0%} of {int(mine.sum())}")
+        print(f"  {name:32s} {(predicted[mine] == truth[mine]).mean():5.0%} "
+              f"{(group[predicted[mine]] == group[truth[mine]]).mean():5.0%} of {int(mine.sum())}")
     print()
     print("confusion (rows: labelled, columns: read), leave-one-map-out:")
     print("           " + " ".join(f"{c[:6]:>6s}" for c in cover_model.CLASSES))

@@ -49,15 +49,16 @@ def test_the_points_cover_every_map_and_class():
 
 
 def test_the_stored_reader_reads_its_own_points(samples):
-    rows, labels, _names, judged = samples
-    table = cover_model.accuracy_table(cover_model.stored_model().predict(rows[judged]), labels[judged])
+    rows, labels, _names, judged, snowy = samples
+    table = cover_model.accuracy_table(cover_model.classify(cover_model.stored_model(), rows[judged], snowy[judged]),
+                                       labels[judged])
     assert table["overall"][0] >= IN_SAMPLE_FLOOR, table
 
 
 def test_the_reader_reads_maps_it_was_never_fitted_on(samples):
     pytest.importorskip("sklearn", reason="fitting the reader needs scikit-learn (the test extra)")
-    rows, labels, names, judged = samples
-    predicted, truth, _where = cover_model.leave_one_map_out(rows, labels, names, judged, demo_samples())
+    rows, labels, names, judged, snowy = samples
+    predicted, truth, _where = cover_model.leave_one_map_out(rows, labels, names, judged, snowy, demo_samples())
     table = cover_model.accuracy_table(predicted, truth)
     low = {name: round(table[name][0], 2) for name, floor in LEAVE_ONE_MAP_OUT_FLOORS.items() if table[name][0] < floor}
     assert not low, f"read worse than measured: {low} (all: {table})"
@@ -68,7 +69,7 @@ def test_the_forest_stored_as_arrays_reads_like_the_fitted_one(samples):
     pytest.importorskip("sklearn", reason="fitting the reader needs scikit-learn (the test extra)")
     from sklearn.ensemble import ExtraTreesClassifier
 
-    rows, labels, _names, _judged = samples
+    rows, labels, _names, _judged, _snowy = samples
     forest = cover_model.fit(rows, labels, seed=3)
     reference = ExtraTreesClassifier(cover_model.TREES, max_depth=cover_model.MAX_DEPTH,
                                      min_samples_leaf=cover_model.MIN_LEAF, class_weight="balanced",

@@ -20,7 +20,16 @@ are meant to hold on maps it never saw:
   (furrows).
 
 Fitted on every map at 1, 1.5 and 2.5 m per pixel (coarser copies teach it
-how a coarse map looks). `benchmarks/land_cover.py` prints the accuracy per
+how a coarse map looks).
+
+Snow is read in two stages, not learnt: a reader fitted on maps without snow
+(every map but the Harz) never reads it, and on green maps what it calls snow
+is white roofs and bright paving. So the trees' snow is dropped, and a map that
+is a winter landscape as a whole (`measures.winter_landscape`: colourless, with
+bright colourless ground) reads snow wherever its ground, averaged over 8 m, is
+brighter than the map's median (`snow_by_winter`): snow in sun and in light
+shade, trees and their shadows darker. Leave-one-map-out: snow 0 % -> 84 %, the
+Harz map 30 % -> 57 %, overall 44 % -> 50 %. `benchmarks/land_cover.py` prints the accuracy per
 class: leave-one-map-out (each map read by a reader fitted without it, the
 figure that predicts a new map) and in-sample, and refits the stored model.
 """
@@ -36,6 +45,7 @@ import cv2
 import numpy as np
 
 from inpainting_core import landcover
+from inpainting_core.engines.classic import measures
 
 CLASSES = ("water", "forest", "meadow", "field", "built", "road", "snow", "other")
 # The engine's land cover for each class: "other" (bare ground, clear-cuts) is quilted as sand.
@@ -120,6 +130,32 @@ def features(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndar
     )], axis=2).astype(np.float32)
     flat = measured.reshape(-1, measured.shape[2])
     return (measured - flat.mean(axis=0)) / (flat.std(axis=0) + 1e-3)
+
+
+SNOW = CLASSES.index("snow")
+SNOW_WINDOW_M = 8.0  # snow is read where the ground averaged over this many metres is brighter than the map's median
+
+
+def snow_by_winter(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndarray:
+    """Where a picture shows snow (on the grid of `features`): nowhere unless the picture is a
+    winter landscape; on one, the ground brighter (over SNOW_WINDOW_M) than the picture's median."""
+    grid = (slice(step // 2, None, step), slice(step // 2, None, step))
+    shape = np.zeros(rgb.shape[:2], bool)[grid].shape
+    if not measures.winter_landscape(rgb):
+        return np.zeros(shape, bool)
+    lightness = measures.lab(rgb)[..., 0]
+    side = max(1, int(round(SNOW_WINDOW_M / metres_per_pixel)))
+    around = cv2.blur(lightness, (side, side)) if side > 1 else lightness
+    return (around > np.median(around))[grid]
+
+
+def classify(model: "Forest", rows: np.ndarray, snowy: np.ndarray) -> np.ndarray:
+    """Class index per row of features: the trees' answer without snow, snow where `snowy`."""
+    shares = model.probabilities(rows)
+    shares[:, SNOW] = 0.0
+    classes = shares.argmax(axis=1)
+    classes[np.asarray(snowy, bool).ravel()] = SNOW
+    return classes
 
 
 # --- The stored forest -------------------------------------------------------------------
@@ -220,7 +256,8 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
     height, width = working.shape[:2]
     step = max(1, int(np.ceil(np.sqrt(height * width / MAX_CLASSIFIED_PIXELS))))
     grid = features(working, working_mpp, step)
-    classes = model.predict(grid.reshape(-1, grid.shape[2])).reshape(grid.shape[:2]).astype(np.uint8)
+    snowy = snow_by_winter(working, working_mpp, step)
+    classes = classify(model, grid.reshape(-1, grid.shape[2]), snowy).reshape(grid.shape[:2]).astype(np.uint8)
     return cv2.resize(classes, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
@@ -228,7 +265,8 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
 
 
 def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=TRAINING_METRES_PER_PIXEL):
-    """Features, class indices, map names, and whether the row is the one judged, of labelled points.
+    """Features, class indices, map names, whether the row is the one judged, and whether the
+    winter rule reads snow there (`snow_by_winter`), of labelled points.
 
     `maps` maps a file name to (RGB picture, its metres per pixel). Each map is
     read at every resolution in `resolutions` (metres per pixel; the map's own
@@ -236,7 +274,7 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
     survey (long side `survey_side`), read at WORKING_METRES_PER_PIXEL or
     coarser. The points are judged at that one.
     """
-    rows, labels, names, judged = [], [], [], []
+    rows, labels, names, judged, snowy = [], [], [], [], []
     for name, (picture, mpp) in maps.items():
         chosen = [p for p in points if p["map"] == name]
         if not chosen:
@@ -249,7 +287,9 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
             working = picture if scale >= 1.0 else cv2.resize(
                 picture, (max(8, round(picture.shape[1] * scale)), max(8, round(picture.shape[0] * scale))),
                 interpolation=cv2.INTER_AREA)
-            values = features(working, mpp * picture.shape[1] / working.shape[1])
+            working_mpp = mpp * picture.shape[1] / working.shape[1]
+            values = features(working, working_mpp)
+            snow = snow_by_winter(working, working_mpp)
             for point in chosen:
                 x = min(int(point["x"] * working.shape[1] / picture.shape[1]), values.shape[1] - 1)
                 y = min(int(point["y"] * working.shape[0] / picture.shape[0]), values.shape[0] - 1)
@@ -257,10 +297,12 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
                 labels.append(CLASSES.index(point["label"]))
                 names.append(name)
                 judged.append(target == engine_reads_at)
-    return np.array(rows, np.float32), np.array(labels, np.int64), np.array(names), np.array(judged)
+                snowy.append(bool(snow[y, x]))
+    return (np.array(rows, np.float32), np.array(labels, np.int64), np.array(names), np.array(judged),
+            np.array(snowy))
 
 
-def leave_one_map_out(samples, labels, maps, judged, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def leave_one_map_out(samples, labels, maps, judged, snowy, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted and true class, and map, of every judged point, each read by a reader fitted
     without any point of its map (and with `extra`, (samples, labels) never judged)."""
     predicted, truth, where = [], [], []
@@ -270,18 +312,28 @@ def leave_one_map_out(samples, labels, maps, judged, extra=None) -> tuple[np.nda
         if extra is not None:
             train_x, train_y = np.vstack([train_x, extra[0]]), np.concatenate([train_y, extra[1]])
         model = fit(train_x, train_y)
-        predicted.append(model.predict(samples[held & judged]))
+        predicted.append(classify(model, samples[held & judged], snowy[held & judged]))
         truth.append(labels[held & judged])
         where.append(maps[held & judged])
     return np.concatenate(predicted), np.concatenate(truth), np.concatenate(where)
 
 
+# What the engine tells apart (reading.py, quilting.py, sites.py): a wish's own cover is quilted
+# from the map's pixels of that cover, but streets between roofs count as the town and a lawn
+# takes its colour from meadows and fields alike; "other" is read as no cover at all.
+GROUPS = {"water": "water", "forest": "forest", "meadow": "open green", "field": "open green",
+          "built": "built-up", "road": "built-up", "snow": "snow", "other": "other"}
+GROUP_OF_CLASS = np.array([tuple(dict.fromkeys(GROUPS.values())).index(GROUPS[name]) for name in CLASSES])
+
+
 def accuracy_table(predicted: np.ndarray, truth: np.ndarray) -> dict:
-    """Recall per class (share of its points read right, and how many) and overall accuracy."""
+    """Recall per class (share of its points read right, and how many), overall accuracy, and
+    "grouped": the share read as the right one of GROUPS."""
     table = {}
     for index, name in enumerate(CLASSES):
         mine = truth == index
         if mine.any():
             table[name] = (float((predicted[mine] == index).mean()), int(mine.sum()))
     table["overall"] = (float((predicted == truth).mean()), int(len(truth)))
+    table["grouped"] = (float((GROUP_OF_CLASS[predicted] == GROUP_OF_CLASS[truth]).mean()), int(len(truth)))
     return table
