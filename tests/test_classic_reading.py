@@ -22,7 +22,7 @@ from tests.test_classic_real_maps import blob, request_on
 # groups (cover_model.GROUPS) 56 %.
 LEAVE_ONE_MAP_OUT_FLOORS = {"water": 0.8, "forest": 0.5, "meadow": 0.4, "field": 0.4, "built": 0.2,
                             "road": 0.12, "snow": 0.7, "overall": 0.45, "grouped": 0.5}
-IN_SAMPLE_FLOOR = 0.88  # measured 93 % (snow by the winter rule, 84 %): below it the reader no longer fits the points
+IN_SAMPLE_FLOOR = 0.9  # measured 94 % (forest 88 %: snow-laden crowns read as snow by the winter rule): below it the reader no longer fits the points
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +50,16 @@ def test_the_points_cover_every_map_and_class():
 
 
 def test_the_stored_reader_reads_its_own_points(samples):
-    rows, labels, _names, judged, snowy = samples
-    table = cover_model.accuracy_table(cover_model.classify(cover_model.stored_model(), rows[judged], snowy[judged]),
+    rows, labels, _names, judged, winter = samples
+    table = cover_model.accuracy_table(cover_model.classify(cover_model.stored_model(), rows[judged], winter[judged]),
                                        labels[judged])
     assert table["overall"][0] >= IN_SAMPLE_FLOOR, table
 
 
 def test_the_reader_reads_maps_it_was_never_fitted_on(samples):
     pytest.importorskip("sklearn", reason="fitting the reader needs scikit-learn (the test extra)")
-    rows, labels, names, judged, snowy = samples
-    predicted, truth, _where = cover_model.leave_one_map_out(rows, labels, names, judged, snowy, demo_samples())
+    rows, labels, names, judged, winter = samples
+    predicted, truth, _where = cover_model.leave_one_map_out(rows, labels, names, judged, winter, demo_samples())
     table = cover_model.accuracy_table(predicted, truth)
     low = {name: round(table[name][0], 2) for name, floor in LEAVE_ONE_MAP_OUT_FLOORS.items() if table[name][0] < floor}
     assert not low, f"read worse than measured: {low} (all: {table})"
@@ -69,7 +69,7 @@ def test_snow_is_read_on_a_winter_map_only(maps):
     """White roofs and bright paving on a green map are no snow; the Harz in winter is half snow."""
     for name, (picture, mpp) in maps.items():
         working, working_mpp = cover_model.working_picture(picture, mpp)
-        share = cover_model.snow_by_winter(working, working_mpp, step=4).mean()
+        share = (cover_model.snow_by_winter(working, working_mpp, step=4) == cover_model.WINTER_SNOW).mean()
         assert (0.3 < share < 0.7) if name == "harz-snow-0.6m.jpg" else share == 0, (name, share)
 
 
@@ -78,7 +78,7 @@ def test_the_forest_stored_as_arrays_reads_like_the_fitted_one(samples):
     pytest.importorskip("sklearn", reason="fitting the reader needs scikit-learn (the test extra)")
     from sklearn.ensemble import ExtraTreesClassifier
 
-    rows, labels, _names, _judged, _snowy = samples
+    rows, labels, _names, _judged, _winter = samples
     forest = cover_model.fit(rows, labels, seed=3)
     reference = ExtraTreesClassifier(cover_model.TREES, max_depth=cover_model.MAX_DEPTH,
                                      min_samples_leaf=cover_model.MIN_LEAF, class_weight="balanced",

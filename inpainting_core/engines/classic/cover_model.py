@@ -28,7 +28,8 @@ is white roofs and bright paving. So the trees' snow is dropped, and a map that
 is a winter landscape as a whole (`measures.winter_landscape`: colourless, with
 bright colourless ground) reads snow wherever its ground, averaged over 8 m, is
 brighter than the map's median (`snow_by_winter`): snow in sun and in light
-shade, trees and their shadows darker. Leave-one-map-out: snow 0 % -> 84 %, the
+shade, trees and their shadows darker (and where the trees read snow on a
+winter map). Leave-one-map-out: snow 0 % -> 84 %, the
 Harz map 30 % -> 57 %, overall 44 % -> 50 %. `benchmarks/land_cover.py` prints the accuracy per
 class: leave-one-map-out (each map read by a reader fitted without it, the
 figure that predicts a new map) and in-sample, and refits the stored model.
@@ -136,25 +137,32 @@ SNOW = CLASSES.index("snow")
 SNOW_WINDOW_M = 8.0  # snow is read where the ground averaged over this many metres is brighter than the map's median
 
 
+# What `snow_by_winter` says of a pixel: no winter landscape (no snow anywhere), a winter
+# landscape (snow where the trees read snow), or snow by the winter rule.
+NO_WINTER, WINTER, WINTER_SNOW = 0, 1, 2
+
+
 def snow_by_winter(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndarray:
-    """Where a picture shows snow (on the grid of `features`): nowhere unless the picture is a
-    winter landscape; on one, the ground brighter (over SNOW_WINDOW_M) than the picture's median."""
+    """NO_WINTER, WINTER or WINTER_SNOW per pixel of a picture (on the grid of `features`):
+    NO_WINTER everywhere unless the picture is a winter landscape; on one, WINTER_SNOW where
+    the ground (averaged over SNOW_WINDOW_M) is brighter than the picture's median."""
     grid = (slice(step // 2, None, step), slice(step // 2, None, step))
-    shape = np.zeros(rgb.shape[:2], bool)[grid].shape
-    if not measures.winter_landscape(rgb):
-        return np.zeros(shape, bool)
+    if not measures.winter_landscape(rgb[::2, ::2]):  # shares of the whole: every other pixel tells them
+        return np.full(np.zeros(rgb.shape[:2], bool)[grid].shape, NO_WINTER, np.uint8)
     lightness = measures.lab(rgb)[..., 0]
     side = max(1, int(round(SNOW_WINDOW_M / metres_per_pixel)))
     around = cv2.blur(lightness, (side, side)) if side > 1 else lightness
-    return (around > np.median(around))[grid]
+    return np.where(around > np.median(around), WINTER_SNOW, WINTER).astype(np.uint8)[grid]
 
 
-def classify(model: "Forest", rows: np.ndarray, snowy: np.ndarray) -> np.ndarray:
-    """Class index per row of features: the trees' answer without snow, snow where `snowy`."""
+def classify(model: "Forest", rows: np.ndarray, winter: np.ndarray) -> np.ndarray:
+    """Class index per row of features, `winter` per row from `snow_by_winter`: the trees'
+    answer, but never snow outside a winter landscape, and snow where the winter rule says so."""
+    winter = np.asarray(winter).ravel()
     shares = model.probabilities(rows)
-    shares[:, SNOW] = 0.0
+    shares[winter == NO_WINTER, SNOW] = 0.0
     classes = shares.argmax(axis=1)
-    classes[np.asarray(snowy, bool).ravel()] = SNOW
+    classes[winter == WINTER_SNOW] = SNOW
     return classes
 
 
@@ -256,8 +264,8 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
     height, width = working.shape[:2]
     step = max(1, int(np.ceil(np.sqrt(height * width / MAX_CLASSIFIED_PIXELS))))
     grid = features(working, working_mpp, step)
-    snowy = snow_by_winter(working, working_mpp, step)
-    classes = classify(model, grid.reshape(-1, grid.shape[2]), snowy).reshape(grid.shape[:2]).astype(np.uint8)
+    winter = snow_by_winter(working, working_mpp, step)
+    classes = classify(model, grid.reshape(-1, grid.shape[2]), winter).reshape(grid.shape[:2]).astype(np.uint8)
     return cv2.resize(classes, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
@@ -266,7 +274,7 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
 
 def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=TRAINING_METRES_PER_PIXEL):
     """Features, class indices, map names, whether the row is the one judged, and whether the
-    winter rule reads snow there (`snow_by_winter`), of labelled points.
+    winter rule's answer there (`snow_by_winter`), of labelled points.
 
     `maps` maps a file name to (RGB picture, its metres per pixel). Each map is
     read at every resolution in `resolutions` (metres per pixel; the map's own
@@ -274,7 +282,7 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
     survey (long side `survey_side`), read at WORKING_METRES_PER_PIXEL or
     coarser. The points are judged at that one.
     """
-    rows, labels, names, judged, snowy = [], [], [], [], []
+    rows, labels, names, judged, winter = [], [], [], [], []
     for name, (picture, mpp) in maps.items():
         chosen = [p for p in points if p["map"] == name]
         if not chosen:
@@ -297,12 +305,12 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
                 labels.append(CLASSES.index(point["label"]))
                 names.append(name)
                 judged.append(target == engine_reads_at)
-                snowy.append(bool(snow[y, x]))
+                winter.append(snow[y, x])
     return (np.array(rows, np.float32), np.array(labels, np.int64), np.array(names), np.array(judged),
-            np.array(snowy))
+            np.array(winter))
 
 
-def leave_one_map_out(samples, labels, maps, judged, snowy, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def leave_one_map_out(samples, labels, maps, judged, winter, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted and true class, and map, of every judged point, each read by a reader fitted
     without any point of its map (and with `extra`, (samples, labels) never judged)."""
     predicted, truth, where = [], [], []
@@ -312,7 +320,7 @@ def leave_one_map_out(samples, labels, maps, judged, snowy, extra=None) -> tuple
         if extra is not None:
             train_x, train_y = np.vstack([train_x, extra[0]]), np.concatenate([train_y, extra[1]])
         model = fit(train_x, train_y)
-        predicted.append(classify(model, samples[held & judged], snowy[held & judged]))
+        predicted.append(classify(model, samples[held & judged], winter[held & judged]))
         truth.append(labels[held & judged])
         where.append(maps[held & judged])
     return np.concatenate(predicted), np.concatenate(truth), np.concatenate(where)
