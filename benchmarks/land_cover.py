@@ -76,7 +76,7 @@ def demo_samples():
     points = [{"map": "demo", "x": int(x), "y": int(y), "label": DEMO_CLASS[ALL[layout[y, x]]]}
               for x, y in zip(xs, ys)]
     maps = {"demo": (np.asarray(picture.convert("RGB")), REFERENCE_METRES_PER_PIXEL)}
-    samples, labels, _names, _judged, _winter = cover_model.samples_from_points(maps, points, SURVEY_LONG_SIDE)
+    samples, labels, _names, _judged, _context = cover_model.samples_from_points(maps, points, SURVEY_LONG_SIDE)
     return samples, labels
 
 
@@ -90,13 +90,13 @@ def fit_stored(samples, labels) -> None:
 
 
 def cover_report(maps: dict, refit: bool) -> dict:
-    samples, labels, names, judged, winter = cover_samples(maps)
+    samples, labels, names, judged, context = cover_samples(maps)
     if refit:
         fit_stored(samples, labels)
-    predicted, truth, where = cover_model.leave_one_map_out(samples, labels, names, judged, winter, demo_samples())
+    predicted, truth, where = cover_model.leave_one_map_out(samples, labels, names, judged, context, demo_samples())
     lomo = cover_model.accuracy_table(predicted, truth)
     stored = cover_model.stored_model()
-    inside = (cover_model.accuracy_table(cover_model.classify(stored, samples[judged], winter[judged]), labels[judged])
+    inside = (cover_model.accuracy_table(cover_model.classify(stored, samples[judged], context[judged]), labels[judged])
               if stored else {})
     print(f"land cover: {int(judged.sum())} labelled points on {len(maps)} maps")
     print(f"{'class':10s} {'points':>6s} {'leave-one-map-out':>18s} {'in-sample':>10s}")

@@ -27,7 +27,7 @@ Snow is read in two stages, not learnt: a reader fitted on maps without snow
 is white roofs and bright paving. So the trees' snow is dropped, and a map that
 is a winter landscape as a whole (`measures.winter_landscape`: colourless, with
 bright colourless ground) reads snow wherever its ground, averaged over 8 m, is
-brighter than the map's median (`snow_by_winter`): snow in sun and in light
+brighter than the map's median (`map_context`): snow in sun and in light
 shade, trees and their shadows darker (and where the trees read snow on a
 winter map). Leave-one-map-out: snow 0 % -> 84 %, the
 Harz map 30 % -> 57 %, overall 44 % -> 50 %. `benchmarks/land_cover.py` prints the accuracy per
@@ -133,36 +133,51 @@ def features(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndar
     return (measured - flat.mean(axis=0)) / (flat.std(axis=0) + 1e-3)
 
 
-SNOW = CLASSES.index("snow")
+SNOW, BUILT = CLASSES.index("snow"), CLASSES.index("built")
 SNOW_WINDOW_M = 8.0  # snow is read where the ground averaged over this many metres is brighter than the map's median
 
 
-# What `snow_by_winter` says of a pixel: no winter landscape (no snow anywhere), a winter
-# landscape (snow where the trees read snow), or snow by the winter rule.
-NO_WINTER, WINTER, WINTER_SNOW = 0, 1, 2
+# What the picture as a whole says of each pixel (`map_context`), as flags: the picture is a
+# winter landscape (snow may be read), the winter rule reads snow here, the picture shows no roofs.
+WINTER, WINTER_SNOW, ROOFLESS = 1, 2, 4
+# A picture with fewer of its pixels on red or brown roofs than ROOFLESS_SHARE shows no town
+# (`scale.roof_share`: the forest maps and their 300 m crops 0-0.0004, the town maps 0.004-0.013,
+# a 160 m crop of the Zurich suburb 0.0009); there the trees' "built" counts ROOFLESS_BUILT_WEIGHT:
+# roofs of other colours stay readable where the trees are sure, shadows in a wood do not.
+ROOFLESS_SHARE, ROOFLESS_BUILT_WEIGHT = 0.0002, 0.25
 
 
-def snow_by_winter(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndarray:
-    """NO_WINTER, WINTER or WINTER_SNOW per pixel of a picture (on the grid of `features`):
-    NO_WINTER everywhere unless the picture is a winter landscape; on one, WINTER_SNOW where
-    the ground (averaged over SNOW_WINDOW_M) is brighter than the picture's median."""
+def map_context(rgb: np.ndarray, metres_per_pixel: float, step: int = 1) -> np.ndarray:
+    """Flags (WINTER, WINTER_SNOW, ROOFLESS) per pixel of a picture, on the grid of `features`.
+
+    WINTER everywhere on a winter landscape (`measures.winter_landscape`), and WINTER_SNOW
+    where its ground (averaged over SNOW_WINDOW_M) is brighter than the picture's median;
+    ROOFLESS everywhere on a picture with fewer than ROOFLESS_SHARE of its pixels on red or brown roofs.
+    """
+    from inpainting_core.engines.classic import scale  # scale reads roofs with reading's tools
+
     grid = (slice(step // 2, None, step), slice(step // 2, None, step))
-    if not measures.winter_landscape(rgb[::2, ::2]):  # shares of the whole: every other pixel tells them
-        return np.full(np.zeros(rgb.shape[:2], bool)[grid].shape, NO_WINTER, np.uint8)
-    lightness = measures.lab(rgb)[..., 0]
-    side = max(1, int(round(SNOW_WINDOW_M / metres_per_pixel)))
-    around = cv2.blur(lightness, (side, side)) if side > 1 else lightness
-    return np.where(around > np.median(around), WINTER_SNOW, WINTER).astype(np.uint8)[grid]
+    flags = np.zeros(rgb.shape[:2], np.uint8)
+    if scale.roof_share(rgb) < ROOFLESS_SHARE:
+        flags |= ROOFLESS
+    if measures.winter_landscape(rgb[::2, ::2]):  # shares of the whole: every other pixel tells them
+        lightness = measures.lab(rgb)[..., 0]
+        side = max(1, int(round(SNOW_WINDOW_M / metres_per_pixel)))
+        around = cv2.blur(lightness, (side, side)) if side > 1 else lightness
+        flags |= np.where(around > np.median(around), WINTER | WINTER_SNOW, WINTER).astype(np.uint8)
+    return flags[grid]
 
 
-def classify(model: "Forest", rows: np.ndarray, winter: np.ndarray) -> np.ndarray:
-    """Class index per row of features, `winter` per row from `snow_by_winter`: the trees'
-    answer, but never snow outside a winter landscape, and snow where the winter rule says so."""
-    winter = np.asarray(winter).ravel()
+def classify(model: "Forest", rows: np.ndarray, context: np.ndarray) -> np.ndarray:
+    """Class index per row of features, `context` per row from `map_context`: the trees' answer,
+    but never snow outside a winter landscape, snow where the winter rule says so, and "built"
+    weighed down on a picture without roofs."""
+    context = np.asarray(context).ravel()
     shares = model.probabilities(rows)
-    shares[winter == NO_WINTER, SNOW] = 0.0
+    shares[(context & WINTER) == 0, SNOW] = 0.0
+    shares[(context & ROOFLESS) != 0, BUILT] *= ROOFLESS_BUILT_WEIGHT
     classes = shares.argmax(axis=1)
-    classes[winter == WINTER_SNOW] = SNOW
+    classes[(context & WINTER_SNOW) != 0] = SNOW
     return classes
 
 
@@ -264,8 +279,8 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
     height, width = working.shape[:2]
     step = max(1, int(np.ceil(np.sqrt(height * width / MAX_CLASSIFIED_PIXELS))))
     grid = features(working, working_mpp, step)
-    winter = snow_by_winter(working, working_mpp, step)
-    classes = classify(model, grid.reshape(-1, grid.shape[2]), winter).reshape(grid.shape[:2]).astype(np.uint8)
+    context = map_context(working, working_mpp, step)
+    classes = classify(model, grid.reshape(-1, grid.shape[2]), context).reshape(grid.shape[:2]).astype(np.uint8)
     return cv2.resize(classes, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
@@ -274,7 +289,7 @@ def read(rgb: np.ndarray, metres_per_pixel: float, model: Optional[Forest] = Non
 
 def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=TRAINING_METRES_PER_PIXEL):
     """Features, class indices, map names, whether the row is the one judged, and whether the
-    winter rule's answer there (`snow_by_winter`), of labelled points.
+    picture's flags there (`map_context`), of labelled points.
 
     `maps` maps a file name to (RGB picture, its metres per pixel). Each map is
     read at every resolution in `resolutions` (metres per pixel; the map's own
@@ -282,7 +297,7 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
     survey (long side `survey_side`), read at WORKING_METRES_PER_PIXEL or
     coarser. The points are judged at that one.
     """
-    rows, labels, names, judged, winter = [], [], [], [], []
+    rows, labels, names, judged, context = [], [], [], [], []
     for name, (picture, mpp) in maps.items():
         chosen = [p for p in points if p["map"] == name]
         if not chosen:
@@ -297,7 +312,7 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
                 interpolation=cv2.INTER_AREA)
             working_mpp = mpp * picture.shape[1] / working.shape[1]
             values = features(working, working_mpp)
-            snow = snow_by_winter(working, working_mpp)
+            flags = map_context(working, working_mpp)
             for point in chosen:
                 x = min(int(point["x"] * working.shape[1] / picture.shape[1]), values.shape[1] - 1)
                 y = min(int(point["y"] * working.shape[0] / picture.shape[0]), values.shape[0] - 1)
@@ -305,12 +320,12 @@ def samples_from_points(maps: dict, points: list, survey_side: int, resolutions=
                 labels.append(CLASSES.index(point["label"]))
                 names.append(name)
                 judged.append(target == engine_reads_at)
-                winter.append(snow[y, x])
+                context.append(flags[y, x])
     return (np.array(rows, np.float32), np.array(labels, np.int64), np.array(names), np.array(judged),
-            np.array(winter))
+            np.array(context, np.uint8))
 
 
-def leave_one_map_out(samples, labels, maps, judged, winter, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def leave_one_map_out(samples, labels, maps, judged, context, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predicted and true class, and map, of every judged point, each read by a reader fitted
     without any point of its map (and with `extra`, (samples, labels) never judged)."""
     predicted, truth, where = [], [], []
@@ -320,7 +335,7 @@ def leave_one_map_out(samples, labels, maps, judged, winter, extra=None) -> tupl
         if extra is not None:
             train_x, train_y = np.vstack([train_x, extra[0]]), np.concatenate([train_y, extra[1]])
         model = fit(train_x, train_y)
-        predicted.append(classify(model, samples[held & judged], winter[held & judged]))
+        predicted.append(classify(model, samples[held & judged], context[held & judged]))
         truth.append(labels[held & judged])
         where.append(maps[held & judged])
     return np.concatenate(predicted), np.concatenate(truth), np.concatenate(where)

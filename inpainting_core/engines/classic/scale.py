@@ -71,6 +71,14 @@ def _roof_areas(rgb: np.ndarray) -> np.ndarray:
     return areas[areas >= 4]  # single pixels are noise, not roofs
 
 
+def roof_share(rgb: np.ndarray) -> float:
+    """The share of a picture's pixels on compact red or brown roofs (no red-drawn roads)."""
+    from inpainting_core.engines.classic.reading import compact_parts
+
+    roofs = roof_mask(rgb)
+    return float((roofs & compact_parts(roofs)).mean()) if roofs.any() else 0.0
+
+
 def zoom_for(metres_per_pixel: float) -> float:
     """Pixels of this picture per pixel of the reference (demo) map: 2 = things twice as big."""
     return REFERENCE_METRES_PER_PIXEL / metres_per_pixel
