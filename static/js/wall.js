@@ -18,13 +18,13 @@ const { gettext, interpolate } = window;
 
 const FIRST_RETRY_MS = 1000;
 const LAST_RETRY_MS = 60000;
-var LOAD_TIMEOUT_MS = 20000;
-var SKIP_DELAY_MS = 5000;
-var RELOAD_RETRY_MS = 5 * 60 * 1000;
-var UP_NEXT_MAX = 10;
+const LOAD_TIMEOUT_MS = 20000;
+const SKIP_DELAY_MS = 5000;
+const RELOAD_RETRY_MS = 5 * 60 * 1000;
+const UP_NEXT_MAX = 10;
 
-var root = document.getElementById("wall");
-var config = {
+const root = document.getElementById("wall");
+const config = {
   socketPath: root.dataset.socketPath,
   seconds: Math.max(1, Number(root.dataset.seconds) || 12),
   maxSlides: Math.max(1, Number(root.dataset.maxSlides) || 60),
@@ -32,7 +32,7 @@ var config = {
   reloadMs: (Number(root.dataset.reloadHours) || 0) * 3600 * 1000
 };
 
-var layers = Array.prototype.map.call(root.querySelectorAll(".wall-slide"), function (element) {
+const layers = Array.prototype.map.call(root.querySelectorAll(".wall-slide"), function (element) {
   return {
     element: element,
     stage: element.querySelector(".wall-stage"),
@@ -49,10 +49,10 @@ var layers = Array.prototype.map.call(root.querySelectorAll(".wall-slide"), func
     qr: element.querySelector(".wall-qr img")
   };
 });
-var emptyState = root.querySelector(".wall-empty");
-var statusLine = root.querySelector(".wall-status");
+const emptyState = root.querySelector(".wall-empty");
+const statusLine = root.querySelector(".wall-status");
 
-var state = {
+const state = {
   slides: [],        // in wall order, at most config.maxSlides
   upNext: [],        // slugs of newly approved creations, shown before the rest
   current: null,     // slug on screen, null while the wall is empty
@@ -71,7 +71,7 @@ function byWallOrder(a, b) {
 }
 
 function indexOf(slug) {
-  for (var i = 0; i < state.slides.length; i++) {
+  for (let i = 0; i < state.slides.length; i++) {
     if (state.slides[i].slug === slug) return i;
   }
   return -1;
@@ -84,7 +84,7 @@ function setPlaylist(slides) {
 }
 
 function upsert(slide, showSoon) {
-  var others = state.slides.filter(function (item) { return item.slug !== slide.slug; });
+  const others = state.slides.filter(function (item) { return item.slug !== slide.slug; });
   others.push(slide);
   state.slides = others.sort(byWallOrder).slice(0, config.maxSlides);
   if (showSoon && indexOf(slide.slug) >= 0 && state.upNext.indexOf(slide.slug) < 0) {
@@ -106,7 +106,7 @@ function afterPlaylistChange() {
     showEmpty();
     return;
   }
-  var shown = state.pending !== null ? state.pending : state.current;
+  const shown = state.pending !== null ? state.pending : state.current;
   if (shown === null || indexOf(shown) < 0) {
     showNext();  // the wall was empty, or what it shows (or is about to) was withdrawn
   }
@@ -114,11 +114,11 @@ function afterPlaylistChange() {
 
 function pickNext() {
   while (state.upNext.length) {
-    var wanted = indexOf(state.upNext.shift());
+    const wanted = indexOf(state.upNext.shift());
     if (wanted >= 0) return wanted;
   }
   if (!state.slides.length) return -1;
-  var at = indexOf(state.current);
+  const at = indexOf(state.current);
   return (at >= 0 ? at + 1 : state.position) % state.slides.length;
 }
 
@@ -126,14 +126,14 @@ function pickNext() {
 
 function showNext() {
   clearTimeout(state.slideTimer);
-  var index = pickNext();
+  const index = pickNext();
   if (index < 0) {
     showEmpty();
     return;
   }
-  var slide = state.slides[index];
-  var token = ++state.loadToken;
-  var layer = layers[1 - state.front];
+  const slide = state.slides[index];
+  const token = ++state.loadToken;
+  const layer = layers[1 - state.front];
   state.pending = slide.slug;
   load(layer, slide).then(function (loaded) {
     if (token !== state.loadToken) return;  // a newer change took over
@@ -156,11 +156,11 @@ function load(layer, slide) {
   layer.after.src = slide.after_url;
   layer.overview.src = slide.before_url;  // the same picture: loaded once
   layer.qr.src = slide.qr_url;
-  var timer = 0;
-  var timeout = new Promise(function (resolve) {
+  let timer = 0;
+  const timeout = new Promise(function (resolve) {
     timer = setTimeout(function () { resolve(false); }, LOAD_TIMEOUT_MS);
   });
-  var decoded = Promise.all([layer.before.decode(), layer.after.decode()]).then(
+  const decoded = Promise.all([layer.before.decode(), layer.after.decode()]).then(
     function () { return true; },
     function () { return false; }
   );
@@ -171,7 +171,7 @@ function load(layer, slide) {
 }
 
 function present(layer, slide) {
-  var previous = layers[state.front];
+  const previous = layers[state.front];
   layer.slide = slide;
   fillCaption(layer, slide);
   fitFrame(layer);
@@ -189,12 +189,12 @@ function present(layer, slide) {
 }
 
 function fillCaption(layer, slide) {
-  var heading = slide.title || slide.wish;
+  const heading = slide.title || slide.wish;
   layer.title.textContent = heading;
   layer.wish.textContent = slide.wish;
   layer.wish.hidden = !slide.title;  // without a title the wish is the heading
   layer.featured.hidden = !slide.featured;
-  var meta = [];
+  const meta = [];
   if (slide.name) meta.push(interpolate(gettext("by %(name)s"), { name: slide.name }, true));
   if (slide.world) meta.push(interpolate(gettext("Map: %(world)s"), { world: slide.world }, true));
   layer.meta.textContent = meta.join(" · ");
@@ -205,21 +205,21 @@ function fillCaption(layer, slide) {
 function fitFrame(layer) {
   // The frame takes the shape of what it ends on, so the wipe's edge runs along the
   // picture itself: the change's frame (slide.frame, in the map's pixels), or the whole map.
-  var width = layer.after.naturalWidth || layer.before.naturalWidth;
-  var height = layer.after.naturalHeight || layer.before.naturalHeight;
-  var box = layer.stage.getBoundingClientRect();
-  var style = layer.frame.style;
+  const width = layer.after.naturalWidth || layer.before.naturalWidth;
+  const height = layer.after.naturalHeight || layer.before.naturalHeight;
+  const box = layer.stage.getBoundingClientRect();
+  const style = layer.frame.style;
   if (!width || !height || !box.width || !box.height) {
     style.width = style.height = "";
     return;
   }
-  var view = framedView(layer.slide && layer.slide.frame, width, height);
-  var scale = Math.min(box.width / view.width, box.height / view.height);
+  const view = framedView(layer.slide && layer.slide.frame, width, height);
+  const scale = Math.min(box.width / view.width, box.height / view.height);
   style.width = Math.floor(view.width * scale) + "px";
   style.height = Math.floor(view.height * scale) + "px";
   // The whole map laid out at the frame's scale (drawn sharp where the move ends), moved
   // from showing all of it to showing the frame (wall.css animates through the steps).
-  var canvas = layer.canvas.style;
+  const canvas = layer.canvas.style;
   canvas.width = width * scale + "px";
   canvas.height = height * scale + "px";
   zoomSteps(view, width, height).forEach(function (step, index) {
@@ -231,7 +231,7 @@ function fitFrame(layer) {
   style.setProperty("--wipe-to", (100 - 100 * (view.left + view.width) / width) + "%");
   layer.frame.classList.toggle("is-framed", view.framed);
   // Where the frame lies on the whole map: a small map in the corner once the move is done.
-  var marker = layer.overviewBox.style;
+  const marker = layer.overviewBox.style;
   marker.left = 100 * view.left / width + "%";
   marker.top = 100 * view.top / height + "%";
   marker.width = 100 * view.width / width + "%";
@@ -246,19 +246,19 @@ function fitFrame(layer) {
  * window's corner travels in step with its size. `factor` is how much larger than the
  * frame's scale the map is drawn.
  */
-var ZOOM_STEPS = 8;
+const ZOOM_STEPS = 8;
 
 function zoomSteps(view, width, height) {
-  var fit = Math.min(view.width / width, view.height / height);
-  var start = { width: view.width / fit, height: view.height / fit };
+  const fit = Math.min(view.width / width, view.height / height);
+  const start = { width: view.width / fit, height: view.height / fit };
   start.left = (width - start.width) / 2;
   start.top = (height - start.height) / 2;
-  var steps = [];
-  for (var i = 0; i <= ZOOM_STEPS; i++) {
-    var t = i / ZOOM_STEPS;
-    var eased = t * t * (3 - 2 * t);
-    var windowWidth = start.width * Math.pow(view.width / start.width, eased);
-    var travelled = start.width > view.width
+  const steps = [];
+  for (let i = 0; i <= ZOOM_STEPS; i++) {
+    const t = i / ZOOM_STEPS;
+    const eased = t * t * (3 - 2 * t);
+    const windowWidth = start.width * Math.pow(view.width / start.width, eased);
+    const travelled = start.width > view.width
       ? (start.width - windowWidth) / (start.width - view.width) : 1;
     steps.push({
       factor: view.width / windowWidth,
@@ -271,12 +271,12 @@ function zoomSteps(view, width, height) {
 
 /** The part of the map a slide ends on, in the pictures' pixels: the frame, or all of it. */
 function framedView(frame, width, height) {
-  var whole = { left: 0, top: 0, width: width, height: height, framed: false };
+  const whole = { left: 0, top: 0, width: width, height: height, framed: false };
   if (!frame || !frame.box || !frame.size || !frame.size[0] || !frame.size[1]) return whole;
-  var sx = width / frame.size[0];
-  var sy = height / frame.size[1];
-  var box = frame.box;
-  var view = {
+  const sx = width / frame.size[0];
+  const sy = height / frame.size[1];
+  const box = frame.box;
+  const view = {
     left: box[0] * sx, top: box[1] * sy,
     width: (box[2] - box[0]) * sx, height: (box[3] - box[1]) * sy, framed: true
   };
@@ -353,8 +353,8 @@ function goFullscreen() {
 
 // A slide's timeline: it fades in on the whole map, moves slowly into the change's
 // frame, then the wipe from before to after runs across the frame; then it rests.
-var ZOOM_DELAY_S = 0.8;
-var zoomSeconds = config.seconds * 0.3;
+const ZOOM_DELAY_S = 0.8;
+const zoomSeconds = config.seconds * 0.3;
 root.style.setProperty("--slide-seconds", config.seconds + "s");
 root.style.setProperty("--zoom-delay", ZOOM_DELAY_S + "s");
 root.style.setProperty("--zoom-duration", zoomSeconds.toFixed(2) + "s");
@@ -366,7 +366,7 @@ document.addEventListener("keydown", function (event) {
   if (event.key === "f" || event.key === "Enter") goFullscreen();
 });
 
-var initial = document.getElementById("wall-playlist");
+const initial = document.getElementById("wall-playlist");
 setPlaylist(initial ? JSON.parse(initial.textContent) : []);
 socket.start();
 if (config.reloadMs > 0) setTimeout(reloadWhenServerAnswers, config.reloadMs);
