@@ -36,7 +36,7 @@ from typing import Callable, Optional
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from inpainting_core import glossary
+from inpainting_core import glossary, vocabulary
 
 # The training app's first migration names the style choices here.
 from inpainting_core.styles import (
@@ -173,12 +173,12 @@ def detect_land_covers(text: str) -> tuple[str, ...]:
 def _tags(keywords: list[str], land_covers: tuple[str, ...]) -> str:
     """How the first few things named look from above; land covers where no keyword is known."""
     groups = [
-        glossary.KEYWORD_TAGS.get(keyword)
-        or glossary.LAND_COVER_TAGS.get(glossary.ENGLISH_KEYWORDS.get(keyword, ""))
+        vocabulary.KEYWORD_TAGS.get(keyword)
+        or vocabulary.LAND_COVER_TAGS.get(vocabulary.ENGLISH_KEYWORDS.get(keyword, ""))
         for keyword in keywords[:3]
     ]
     if not any(groups):
-        groups = [glossary.LAND_COVER_TAGS[cover] for cover in land_covers[:3]]
+        groups = [vocabulary.LAND_COVER_TAGS[cover] for cover in land_covers[:3]]
     return ", ".join(_unique(tag.strip() for group in groups if group for tag in group.split(",")))
 
 
@@ -285,7 +285,7 @@ def compose_prompt(
     if not subject.text and not subject.avoided:
         subject = Subject(text=tidy_list(re.sub(r"[.;:!?]+", ",", translated)))
     keywords = glossary.find_english_keywords(subject.text)
-    land_covers = _unique(glossary.ENGLISH_KEYWORDS.get(keyword) for keyword in keywords)
+    land_covers = _unique(vocabulary.ENGLISH_KEYWORDS.get(keyword) for keyword in keywords)
     if not land_covers and source != SOURCE_ENGLISH:
         land_covers = detect_land_covers(original)  # Google chose a word the keywords lack
     wish_phrases = [(text, WISH) for text in _phrases(subject.text)]

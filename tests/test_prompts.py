@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.utils.functional import Promise
 
-from inpainting_core import glossary, landcover, translation
+from inpainting_core import glossary, landcover, translation, vocabulary
 from inpainting_core.prompts import detect_land_covers, prepare_prompt
 from inpainting_core.styles import STYLES, Style, style_choices
 from inpainting_core.translation import translate_to_english
@@ -48,7 +48,7 @@ REQUIRED_WORDS = {
 
 
 def test_glossary_knows_enough_words():
-    assert len(glossary.GERMAN_NOUNS) >= 150
+    assert len(vocabulary.GERMAN_NOUNS) >= 150
 
 
 @pytest.mark.parametrize("word, land_cover", REQUIRED_WORDS.items())
@@ -60,7 +60,7 @@ def test_glossary_knows_the_required_words(word, land_cover):
 
 def test_every_german_noun_maps_back_to_its_land_cover_through_its_english():
     """English wishes and translated ones must find the same land cover as the glossary."""
-    for german, noun in glossary.GERMAN_NOUNS.items():
+    for german, noun in vocabulary.GERMAN_NOUNS.items():
         if noun.land_cover:
             assert glossary.english_land_covers(noun.english)[:1] == [noun.land_cover], german
 
@@ -112,7 +112,7 @@ def test_short_tails_do_not_split_ordinary_words():
      ("parking lot", "parking lots"), ("marsh", "marshes")],
 )
 def test_pluralize(english, plural):
-    assert glossary.pluralize(english) == plural
+    assert vocabulary.pluralize(english) == plural
 
 
 @pytest.mark.parametrize(

@@ -80,11 +80,11 @@ TIME_IDS = 6
 
 def prompt_words() -> tuple[str, ...]:
     """The English words the platform's prompts are made of, for the vocabulary."""
-    from inpainting_core import glossary
+    from inpainting_core import vocabulary
     from inpainting_core.styles import BASE_NEGATIVE, STYLES
 
-    texts = [BASE_NEGATIVE, *glossary.KEYWORD_TAGS.values(), *glossary.LAND_COVER_TAGS.values()]
-    texts += list(glossary.ENGLISH_KEYWORDS) + list(glossary.KEYWORD_TAGS)
+    texts = [BASE_NEGATIVE, *vocabulary.KEYWORD_TAGS.values(), *vocabulary.LAND_COVER_TAGS.values()]
+    texts += list(vocabulary.ENGLISH_KEYWORDS) + list(vocabulary.KEYWORD_TAGS)
     for style in STYLES.values():
         texts += [style.template, style.negative]
     words = re.findall(r"[a-z]+", " ".join(texts).lower())

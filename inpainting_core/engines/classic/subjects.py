@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from inpainting_core import glossary, landcover
+from inpainting_core import glossary, landcover, vocabulary
 
 EXEMPLAR, STRUCTURE, OVERLAY = "exemplar", "structure", "overlay"
 NATURAL, BUILT, FILL = "natural", "built", "fill"
@@ -103,7 +103,7 @@ def subject_for(text: str) -> tuple[Optional[Subject], Optional[str]]:
         if singular in _BY_KEYWORD:
             return _BY_KEYWORD[singular], keyword
     for keyword in keywords:
-        cover = glossary.ENGLISH_KEYWORDS.get(keyword)
+        cover = vocabulary.ENGLISH_KEYWORDS.get(keyword)
         if cover in _BY_COVER:
             return _BY_COVER[cover], keyword
     return None, (keywords[0] if keywords else None)
