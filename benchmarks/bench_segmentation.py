@@ -28,14 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "olpe_site.settings")
 
-import django
+import django  # noqa: E402 (the settings module is chosen first)
 
 django.setup()
 
-from PIL import Image
+from PIL import Image  # noqa: E402 (after django.setup)
 
-from inpainting_core.segmentation import SegmentationSettings, segment_map
-from tooling.demo import make_demo_map
+from inpainting_core.segmentation import SegmentationSettings, segment_map  # noqa: E402 (after django.setup)
+from tooling.demo import make_demo_map  # noqa: E402 (after django.setup)
 
 
 def timed(picture, settings, repeat):

@@ -74,7 +74,7 @@ def demo_samples():
     height, width = layout.shape
     ys, xs = rng.integers(8, height - 8, DEMO_POINTS), rng.integers(8, width - 8, DEMO_POINTS)
     points = [{"map": "demo", "x": int(x), "y": int(y), "label": DEMO_CLASS[ALL[layout[y, x]]]}
-              for x, y in zip(xs, ys)]
+              for x, y in zip(xs, ys, strict=True)]
     maps = {"demo": (np.asarray(picture.convert("RGB")), REFERENCE_METRES_PER_PIXEL)}
     samples, labels, _names, _judged, _context = cover_model.samples_from_points(maps, points, SURVEY_LONG_SIDE)
     return samples, labels

@@ -246,7 +246,7 @@ class Postcard:
         picture_width = (width - 2 * self.MARGIN - self.GAP) // 2
         picture_height = picture_width * 3 // 4
         labels = (gettext("Before"), gettext("After"))
-        for index, (kind_name, label) in enumerate(zip(("frame-before", "frame-after"), labels)):
+        for index, (kind_name, label) in enumerate(zip(("frame-before", "frame-after"), labels, strict=True)):
             left = self.MARGIN + index * (picture_width + self.GAP)
             with open_picture(self.creation, kind_name) as handle, Image.open(handle) as picture:
                 fitted = ImageOps.fit(picture.convert("RGB"), (picture_width, picture_height),

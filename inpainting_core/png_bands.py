@@ -109,7 +109,9 @@ class BandedPNG:
         self.check_inputs(changed, self.level, self.band_rows)
         differs = np.flatnonzero((changed != original).reshape(self.height, -1).any(axis=1))
         starts = sorted({int(row) // self.band_rows * self.band_rows for row in differs})
-        fresh = dict(zip(starts, _compress_bands(changed, starts, self.level, self.band_rows)))
+        fresh = dict(
+            zip(starts, _compress_bands(changed, starts, self.level, self.band_rows), strict=True)
+        )
         bands = [fresh.get(index * self.band_rows, band) for index, band in enumerate(self.bands)]
         return self._assemble(bands)
 

@@ -20,10 +20,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image, ImageOps
 
-Box = tuple[int, int, int, int]
-
 from inpainting_core import pyramids as core_pyramids
 from museum import pyramids
+
+Box = tuple[int, int, int, int]
 
 
 def open_cached(picture, name: str, *, side: int, quality: int):

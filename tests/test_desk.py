@@ -125,7 +125,7 @@ def test_the_outline_is_what_was_painted(curator_client, db):
         reverse("admin:gallery_creation_desk_outline", args=[creation.pk])
     ).json()
     assert len(body["polygons"]) == 1
-    xs, ys = zip(*body["polygons"][0])
+    xs, ys = zip(*body["polygons"][0], strict=True)
     assert (min(xs), min(ys), max(xs), max(ys)) == (24, 16, 71, 47)
 
 

@@ -127,7 +127,7 @@ def test_the_outline_follows_the_mask_or_else_the_changed_pixels():
     for polygons in (framing.outline_of_mask(mask, frame.box, frame.size),
                      framing.outline_of_change(before, after, frame.box)):
         assert len(polygons) == 1
-        xs, ys = zip(*polygons[0])
+        xs, ys = zip(*polygons[0], strict=True)
         assert (min(xs), min(ys)) == pytest.approx((900, 1000), abs=2)
         assert (max(xs), max(ys)) == pytest.approx((1099, 1159), abs=2)
         assert len(polygons[0]) <= 8  # a rectangle needs four corners, not 700 points

@@ -142,7 +142,7 @@ def test_storage_paths_are_never_served(client, status):
 def test_a_pending_creation_answers_like_one_that_does_not_exist(client):
     pending = new_creation(Status.PENDING)
     missing = "AAAAAAAAAAAA"  # the shape of a real slug
-    for hidden_url, missing_url in zip(every_url(pending.slug), every_url(missing)):
+    for hidden_url, missing_url in zip(every_url(pending.slug), every_url(missing), strict=True):
         hidden, absent = client.get(hidden_url), client.get(missing_url)
         assert hidden.status_code == absent.status_code == 404
         assert hidden["Content-Type"] == absent["Content-Type"]

@@ -118,7 +118,7 @@ def production_answers(tmp_path_factory):
             return {"status": response.status_code, "headers": dict(response.headers),
                     "cookies": cookies}
 
-        client = Client(HTTP_HOST="%s")
+        client = Client(HTTP_HOST="__HOST__")
         print(json.dumps({
             "plain": answer(client.get("/api/v1/styles/")),
             "health": answer(client.get("/health/")),
@@ -127,9 +127,9 @@ def production_answers(tmp_path_factory):
                 "/i18n/setlang/", {"language": "en", "next": "/kiosk/"},
                 HTTP_X_FORWARDED_PROTO="https",
             )),
-            "kiosk": answer(Client(HTTP_HOST="%s").get("/kiosk/", HTTP_X_FORWARDED_PROTO="https")),
+            "kiosk": answer(Client(HTTP_HOST="__HOST__").get("/kiosk/", HTTP_X_FORWARDED_PROTO="https")),
         }))
-        """ % (HOST, HOST)
+        """.replace("__HOST__", HOST)
     )
     completed = run([sys.executable, "-c", script], production_env(tmp_path_factory.mktemp("prod")))
     assert completed.returncode == 0, completed.stderr[-4000:]

@@ -74,7 +74,7 @@ def make_demo_mask_example(
     cuts = np.flatnonzero(np.diff(inside.astype(np.int8))) + 1
     runs = [
         run.astype(np.int32)
-        for run, on_shore in zip(np.split(stretch, cuts), np.split(inside, cuts))
+        for run, on_shore in zip(np.split(stretch, cuts), np.split(inside, cuts), strict=True)
         if on_shore[0] and len(run) > 1
     ]
     alpha = np.zeros((height, width), np.uint8)
