@@ -107,17 +107,28 @@ def gather_where(
     at random offsets; with `variants` each is also flipped or turned at random.
     `sizes` are the patch sizes to try, largest first (PATCH_SIZES unless given).
     """
+    found = []
     for patch in sizes or PATCH_SIZES:
         centres = _clean_windows(survey, present, patch)
         if len(centres) >= MIN_EXEMPLARS:
-            chosen = np.vstack([_around_one_place(centres, survey, patch, rng) for _ in range(ANCHORS)])
-            patches = _cut_patches(survey.source, chosen / survey.factor, patch)
-            if variants:
-                patches = _turned(patches, rng)
-            return patches
-    return None
+            found.append((patch, centres))
+            if len(centres) >= ENOUGH_WINDOWS:
+                break
+    if not found:
+        return None
+    # the largest patches that come from enough places; a few windows of one small wood would
+    # be quilted over and over (the same path through it, say), so smaller ones from more places
+    patch, centres = next(((p, c) for p, c in found if len(c) >= ENOUGH_WINDOWS), found[-1])
+    chosen = np.vstack([_around_one_place(centres, survey, patch, rng) for _ in range(ANCHORS)])
+    _, first = np.unique(chosen, axis=0, return_index=True)
+    chosen = chosen[np.sort(first)]  # anchors near each other share windows: each once, in anchor order
+    patches = _cut_patches(survey.source, chosen / survey.factor, patch)
+    if variants:
+        patches = _turned(patches, rng)
+    return patches
 
 
+ENOUGH_WINDOWS = 60  # clean windows of a patch size for it to be used (else a smaller size)
 ANCHORS = 3
 
 
@@ -354,8 +365,13 @@ REFERENCE_LAB_STD = np.float32([17.0, 8.5, 13.1])
 
 
 def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Image quilting (Efros & Freeman): tile patches in raster order with hidden seams.
+    """Image quilting (Efros & Freeman) on an uneven lattice, with hidden seams.
 
+    Tiles are laid in rows of random heights, each row's tiles at random widths
+    from a random start, so neither the seams nor the tiles lie on a regular grid
+    (the eye finds a grid at once, and so does an autocorrelation: on a regular
+    lattice the quilt's strongest repetition was the lattice's step). Overlaps are
+    wide: at least OVERLAP_SHARE of a patch, wider where a step comes out short.
     For every tile, all candidates' squared difference to the already-filled
     overlap is computed at once and one of the best few is taken (variety
     without visible seams). The tile then replaces the canvas beyond the
@@ -363,73 +379,140 @@ def quilt(exemplars: np.ndarray, shape: tuple[int, int], rng: np.random.Generato
     their own edges instead of being averaged into a blur.
     """
     patch = exemplars.shape[1]
-    overlap = max(4, patch // 3)
+    overlap = max(4, int(round(patch * OVERLAP_SHARE)))
     uses = np.zeros(len(exemplars), np.float32)
-    step = patch - overlap
     height, width = shape
-    rows = max(1, math.ceil((height - overlap) / step))
-    columns = max(1, math.ceil((width - overlap) / step))
-    canvas = np.zeros((rows * step + overlap, columns * step + overlap, 3), np.float32)
-    for row in range(rows):
-        for column in range(columns):
-            top, left = row * step, column * step
+    canvas = np.zeros((height + 2 * patch, width + 2 * patch, 3), np.float32)
+    strips = _Strips(exemplars)
+    for row, (top, top_overlap) in enumerate(_uneven_starts(height, patch, overlap, rng)):
+        for column, (left, left_overlap) in enumerate(_uneven_starts(width, patch, overlap, rng)):
             target = canvas[top : top + patch, left : left + patch]
-            index = _pick(exemplars, target, overlap, row > 0, column > 0, rng, uses)
+            overlaps = (top_overlap if row > 0 else 0, left_overlap if column > 0 else 0)
+            index = _pick(strips, target, overlaps, rng, uses)
             uses[index] += 1
             chosen = exemplars[index]
-            weight = _seam_weight(((chosen - target) ** 2).sum(axis=2), overlap, row > 0, column > 0)
+            weight = _seam_weight(((chosen - target) ** 2).sum(axis=2), overlaps)
             target += (chosen - target) * weight[..., None]
-    return canvas[:height, :width]
+    return canvas[patch : patch + height, patch : patch + width]
 
 
-def _pick(exemplars, target, overlap, has_top, has_left, rng, uses) -> int:
+OVERLAP_SHARE = 0.4  # a tile overlaps its neighbours by at least this share of a patch
+SHORTEST_STEP = 0.6  # steps between tiles vary from this share of the longest step up to it
+
+
+def _uneven_starts(length: int, patch: int, overlap: int, rng) -> list[tuple[int, int]]:
+    """Where tiles start along one side (canvas coordinates, `patch` px of margin first) and how
+    far each overlaps the one before: a random first offset and random steps."""
+    longest = patch - overlap
+    shortest = max(2, int(round(SHORTEST_STEP * longest)))
+    start = patch - int(rng.integers(0, longest))
+    starts = [(start, 0)]
+    while start + patch < patch + length:
+        step = int(rng.integers(shortest, longest + 1))
+        start += step
+        starts.append((start, patch - step))
+    return starts
+
+
+class _Strips:
+    """The exemplars' overlap strips on every other pixel, laid out for matrix products.
+
+    The error of every exemplar against a tile's overlap is then one product
+    (|e|² - 2 e·t + |t|²), with |e|² summed up front for every strip width.
+    """
+
+    def __init__(self, exemplars: np.ndarray):
+        half = np.ascontiguousarray(exemplars[:, ::2, ::2])
+        self.rows = half  # top strips: the first k rows
+        self.columns = np.ascontiguousarray(half.transpose(0, 2, 1, 3))  # left strips: the first k columns
+        squares = (half.astype(np.float64) ** 2)
+        self.rows_squared = np.concatenate(
+            [np.zeros((len(half), 1)), np.cumsum(squares.sum(axis=(2, 3)), axis=1)], axis=1)
+        self.columns_squared = np.concatenate(
+            [np.zeros((len(half), 1)), np.cumsum(squares.sum(axis=(1, 3)), axis=1)], axis=1)
+
+    def errors(self, target: np.ndarray, top: int, left: int) -> np.ndarray:
+        """Mean squared difference of each exemplar to `target`'s top and left overlap."""
+        errors = np.zeros(len(self.rows), np.float64)
+        half = target[::2, ::2]
+        for strips, squared, width, wanted in ((self.rows, self.rows_squared, top, half),
+                                               (self.columns, self.columns_squared, left,
+                                                half.transpose(1, 0, 2))):
+            if not width:
+                continue
+            k = (width + 1) // 2
+            flat = strips[:, :k].reshape(len(strips), -1)
+            wanted = np.ascontiguousarray(wanted[:k]).ravel()
+            error = squared[:, k] - 2.0 * (flat @ wanted) + float(wanted @ wanted)
+            errors += np.maximum(error, 0) / wanted.size
+        return errors.astype(np.float32)
+
+
+def _pick(strips: _Strips, target, overlaps, rng, uses) -> int:
     """One of the best few patches for the overlap; a patch used before counts as worse.
 
-    The overlap is compared on every other pixel of its strips (views, no copies):
-    a quarter of the work and the same choice.
+    `overlaps` are the top and the left overlap (px, 0 where there is none),
+    compared on every other pixel: a quarter of the work and the same choice.
     """
-    if not (has_top or has_left):
+    top, left = overlaps
+    if not (top or left):
         return int(np.argmin(uses + rng.random(len(uses))))
-    errors = np.zeros(len(exemplars), np.float32)
-    if has_top:
-        errors += ((exemplars[:, :overlap:2, ::2] - target[:overlap:2, ::2]) ** 2).sum(axis=(1, 2, 3))
-    if has_left:
-        errors += ((exemplars[:, ::2, :overlap:2] - target[::2, :overlap:2]) ** 2).sum(axis=(1, 2, 3))
+    errors = strips.errors(target, top, left)
     errors *= 1 + REUSE_PENALTY * uses
     good = np.flatnonzero(errors <= errors.min() * 1.1 + 1e-3)
-    best_few = np.argsort(errors)[: max(3, len(good))]
+    best_few = np.argsort(errors)[: max(BEST_FEW, len(good))]
     return int(rng.choice(best_few))
 
 
 REUSE_PENALTY = 0.6  # a patch's overlap error grows by this share with every use: no repeated tile
+BEST_FEW = 4  # a tile is one of this many best-fitting patches at random
 
 
-def _seam_weight(error: np.ndarray, overlap: int, has_top: bool, has_left: bool) -> np.ndarray:
-    """Where the new tile shows (1) or the canvas stays (0), split along minimal-error seams."""
+def _seam_weight(error: np.ndarray, overlaps: tuple[int, int]) -> np.ndarray:
+    """Where the new tile shows (1) or the canvas stays (0), split along minimal-error seams.
+
+    `overlaps` are the top and the left overlap (px, 0 where there is none).
+    """
+    top, left = overlaps
     weight = np.ones(error.shape, np.float32)
-    if has_left:
-        weight *= _beyond_seam(error[:, :overlap], error.shape[1])
-    if has_top:
-        weight *= _beyond_seam(error[:overlap, :].T, error.shape[0]).T
-    if has_left or has_top:
-        weight = cv2.GaussianBlur(weight, (3, 3), 0.8)  # antialias the cut
+    if left:
+        weight *= _beyond_seam(error[:, :left], error.shape[1])
+    if top:
+        weight *= _beyond_seam(error[:top, :].T, error.shape[0]).T
+    if left or top:
+        weight = cv2.GaussianBlur(weight, (5, 5), 1.2)  # soften the cut
     return weight
 
 
 def _beyond_seam(error: np.ndarray, length: int) -> np.ndarray:
-    """Mask of pixels right of the cheapest top-to-bottom path through `error` (rows x overlap)."""
-    rows, width = error.shape
-    cost = error.copy()
-    for row in range(1, rows):
-        above = cost[row - 1]
-        left_up = np.concatenate(([np.inf], above[:-1]))
-        right_up = np.concatenate((above[1:], [np.inf]))
-        cost[row] += np.minimum(np.minimum(left_up, above), right_up)
-    path = np.empty(rows, np.int64)
-    path[-1] = int(np.argmin(cost[-1]))
-    for row in range(rows - 2, -1, -1):
-        low, high = max(0, path[row + 1] - 1), min(width, path[row + 1] + 2)
-        path[row] = low + int(np.argmin(cost[row, low:high]))
+    """Mask of pixels right of the cheapest top-to-bottom path through `error` (rows x overlap).
+
+    Dynamic programming over the rows, on Python lists: the strips are a few
+    dozen pixels wide, where numpy's per-call cost would dominate.
+    """
+    rows = error.tolist()
+    width = len(rows[0])
+    cost = [rows[0]]
+    choices = []
+    for values in rows[1:]:
+        above = cost[-1]
+        here, came_from = [], []
+        for column in range(width):
+            best = column
+            if column and above[column - 1] < above[best]:
+                best = column - 1
+            if column + 1 < width and above[column + 1] < above[best]:
+                best = column + 1
+            here.append(values[column] + above[best])
+            came_from.append(best)
+        cost.append(here)
+        choices.append(came_from)
+    column = min(range(width), key=cost[-1].__getitem__)
+    path = [column]
+    for came_from in reversed(choices):
+        column = came_from[column]
+        path.append(column)
+    path = np.array(path[::-1], np.int64)
     return (np.arange(length)[None, :] >= path[:, None]).astype(np.float32)
 
 
