@@ -113,3 +113,14 @@ def test_google_is_told_that_a_wish_is_dutch(fake_google):
     # an English wish is not sent at all
     assert translate_to_english("a forest")[1] == translation.SOURCE_ENGLISH
     assert fake_google.request_count == 2
+
+
+def test_dutch_visitors_get_dutch_suggestions_else_the_english(db):
+    from museum.models import SiteSettings
+
+    site = SiteSettings.load()
+    site.prompt_suggestions_de, site.prompt_suggestions_en = "Ein See", "A lake"
+    assert site.suggestions("nl") == ["A lake"]
+    site.prompt_suggestions_nl = "Een meer\n\n Een bos "
+    assert site.suggestions("nl") == ["Een meer", "Een bos"]
+    assert site.suggestions("de") == ["Ein See"] and site.suggestions("en-gb") == ["A lake"]
