@@ -36,7 +36,7 @@ from typing import Callable, Optional
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from inpainting_core import glossary, vocabulary
+from inpainting_core import glossary, vocabulary, wish_language
 
 # The training app's first migration names the style choices here.
 from inpainting_core.styles import (
@@ -161,12 +161,12 @@ def _unique(items) -> tuple:
 
 
 def detect_land_covers(text: str) -> tuple[str, ...]:
-    """Land covers a German or English wish asks for, in order of mention.
+    """Land covers a German, English or Dutch wish asks for, in order of mention.
 
     Only what should appear counts: "Wald statt Parkplatz" is forest, not road.
     """
     text = normalise(text)
-    english = text if glossary.looks_english(text) else glossary.translate(text)
+    english = wish_language.offline_english(text, wish_language.identify(text))
     return _unique(glossary.english_land_covers(extract_subject(english).text))
 
 

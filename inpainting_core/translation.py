@@ -1,8 +1,11 @@
 """Translating a wish to English: Google Translate when it answers, else the glossary.
 
-Translation never fails a wish. Google Translate (through deep-translator) is
-tried when enabled; when it is off, slow, failing or offline, the built-in
-glossary translates instead. The answer says which way was taken
+A wish may be German, English or Dutch; `inpainting_core.wish_language` tells
+which (py3langid, with the glossaries for one-word wishes), and an English wish
+is not translated. Translation never fails a wish. Google Translate (through
+deep-translator) is tried when enabled, told the wish's language; when it is
+off, slow, failing or offline, the built-in glossary of that language
+(German or Dutch) translates instead. The answer says which way was taken
 (SOURCE_ENGLISH, SOURCE_GOOGLE or SOURCE_GLOSSARY; see `inpainting_core.prompts`).
 Google's answers are remembered in this process and in the shared cache; after
 a failure the glossary is used for OLPE_TRANSLATION_RETRY_AFTER seconds.
@@ -23,7 +26,7 @@ from deep_translator import GoogleTranslator
 from django.conf import settings
 from django.core.cache import cache
 
-from inpainting_core import glossary
+from inpainting_core import wish_language
 from inpainting_core.wishes import normalise
 
 logger = logging.getLogger(__name__)
@@ -32,9 +35,8 @@ SOURCE_ENGLISH = "english"
 SOURCE_GOOGLE = "google"
 SOURCE_GLOSSARY = "glossary"
 
-# German, not "auto": Google detects one-word wishes such as "See" or "Park" as
-# English and returns them untranslated; visitors here write German.
-SOURCE_LANGUAGE = "de"
+# Google is told the language `wish_language` found, not "auto": Google detects
+# one-word wishes such as "See" or "Park" as English and returns them untranslated.
 MAX_REQUESTS_IN_FLIGHT = 2
 LOCAL_CACHE_SIZE = 512
 SHARED_CACHE_SECONDS = 30 * 24 * 3600
@@ -141,8 +143,8 @@ def forget_translations() -> None:
     _breaker.close()
 
 
-def _ask_google(text: str, base_url: Optional[str]) -> str:
-    translator = GoogleTranslator(source=SOURCE_LANGUAGE, target="en")
+def _ask_google(text: str, language: str, base_url: Optional[str]) -> str:
+    translator = GoogleTranslator(source=language, target="en")
     if base_url:
         # deep-translator takes no URL argument; its base URL is this attribute.
         translator._base_url = base_url
@@ -153,7 +155,8 @@ def _ask_google(text: str, base_url: Optional[str]) -> str:
 
 
 def _shared_cache_key(text: str) -> str:
-    digest = hashlib.sha256(f"{SOURCE_LANGUAGE}:en:{text}".encode()).hexdigest()
+    """`text` is "<language>:<wish>"."""
+    digest = hashlib.sha256(f"{text.replace(':', ':en:', 1)}".encode()).hexdigest()
     return f"olpe:translation:{digest}"
 
 
@@ -181,9 +184,10 @@ def _remembered(text: str) -> Optional[str]:
     return english
 
 
-def _google_translation(text: str) -> Optional[str]:
-    """Google's English for `text`, or None when Google cannot answer in time."""
-    remembered = _remembered(text)
+def _google_translation(text: str, language: str) -> Optional[str]:
+    """Google's English for `text` in `language`, or None when Google cannot answer in time."""
+    key = f"{language}:{text}"
+    remembered = _remembered(key)
     if remembered is not None:
         return remembered
     if not _breaker.allows():
@@ -191,7 +195,7 @@ def _google_translation(text: str) -> Optional[str]:
     timeout = float(settings.OLPE_TRANSLATION_TIMEOUT)
     base_url = settings.OLPE_TRANSLATOR_URL
     try:
-        english = _request_slots.run(_ask_google, text, base_url, timeout=timeout)
+        english = _request_slots.run(_ask_google, text, language, base_url, timeout=timeout)
     except Exception as error:  # any failure, from timeouts to a changed page: use the glossary
         retry_after = float(settings.OLPE_TRANSLATION_RETRY_AFTER)
         _breaker.trip(retry_after)
@@ -201,18 +205,19 @@ def _google_translation(text: str) -> Optional[str]:
         )
         return None
     _breaker.close()
-    _translations.put(text, english)
-    _shared_cache_set(text, english)
+    _translations.put(key, english)
+    _shared_cache_set(key, english)
     return english
 
 
 def translate_to_english(text: str) -> tuple[str, str]:
     """(English, source) for a wish; never raises because a translator failed."""
     text = normalise(text)
-    if not text or glossary.looks_english(text):
+    language = wish_language.identify(text) if text else wish_language.ENGLISH
+    if language == wish_language.ENGLISH:
         return text, SOURCE_ENGLISH
     if settings.OLPE_TRANSLATION_ENABLED:
-        english = _google_translation(text)
+        english = _google_translation(text, language)
         if english:
             return english, SOURCE_GOOGLE
-    return glossary.translate(text) or text, SOURCE_GLOSSARY
+    return wish_language.offline_english(text, language) or text, SOURCE_GLOSSARY

@@ -176,6 +176,7 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         (_("Gallery"), {"fields": ("auto_approve",)}),
         (_("Kiosk"), {"fields": (
             "idle_reset_seconds", "prompt_suggestions_de", "prompt_suggestions_en",
+            "prompt_suggestions_nl",
         )}),
     )
     readonly_fields = ("engine_status", "openai_usage_today")

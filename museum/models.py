@@ -144,6 +144,10 @@ class SiteSettings(models.Model):
     prompt_suggestions_en = models.TextField(
         _("wish suggestions (English)"), blank=True, help_text=_("One suggestion per line.")
     )
+    prompt_suggestions_nl = models.TextField(
+        _("wish suggestions (Dutch)"), blank=True,
+        help_text=_("One suggestion per line. Left empty, Dutch visitors get the English ones."),
+    )
 
     class Meta:
         db_table = "gallery_sitesettings"  # the table kept its name when the model left gallery
@@ -181,7 +185,10 @@ class SiteSettings(models.Model):
         cls._cached = None
 
     def suggestions(self, language: str) -> list[str]:
-        text = self.prompt_suggestions_en if language.startswith("en") else self.prompt_suggestions_de
+        """The curators' suggestions in `language` (German for a language without its own)."""
+        by_language = {"de": self.prompt_suggestions_de, "en": self.prompt_suggestions_en,
+                       "nl": self.prompt_suggestions_nl or self.prompt_suggestions_en}
+        text = by_language.get(language[:2], self.prompt_suggestions_de)
         return [line.strip() for line in text.splitlines() if line.strip()]
 
 

@@ -1,10 +1,10 @@
-"""Every visitor-facing string of the JavaScript has its German translation.
+"""Every visitor-facing string of the JavaScript has its German and its Dutch translation.
 
 The scripts translate through the `gettext`/`ngettext` globals of Django's
 JavaScriptCatalog (/jsi18n/), which serves the `djangojs` domain. `makemessages
 -d djangojs` finds only calls with a string literal, so a string passed through
 a helper (`t(text)`) or a variable never reaches locale/de/LC_MESSAGES/djangojs.po:
-the visitor then reads English on a German kiosk or wall.
+the visitor then reads English on a German (or Dutch) kiosk or wall.
 """
 import re
 from pathlib import Path
@@ -39,10 +39,10 @@ def js_strings():
     return found
 
 
-@pytest.fixture(scope="module")
-def german():
+@pytest.fixture(scope="module", params=["de", "nl"])
+def catalogue(request):
     # The catalogue /jsi18n/ serves: the djangojs domain of LOCALE_PATHS and the apps.
-    return DjangoTranslation("de", domain="djangojs")
+    return DjangoTranslation(request.param, domain="djangojs")
 
 
 def test_the_scripts_translate_only_string_literals():
@@ -54,7 +54,7 @@ def test_the_scripts_translate_only_string_literals():
     assert calls == []
 
 
-def test_every_javascript_string_has_a_german_translation(german):
+def test_every_javascript_string_has_a_translation(catalogue):
     strings = js_strings()
     msgids = {msgid for _, msgid, _ in strings}
     # The finder finds the kiosk's, the wall's and the compare slider's strings.
@@ -65,19 +65,19 @@ def test_every_javascript_string_has_a_german_translation(german):
     missing = []
     for name, msgid, plural in strings:
         if plural is None:
-            translated = german.gettext(msgid) != msgid
+            translated = catalogue.gettext(msgid) != msgid
         else:
-            translated = (german.ngettext(msgid, plural, 1) != msgid
-                          and german.ngettext(msgid, plural, 2) != plural)
+            translated = (catalogue.ngettext(msgid, plural, 1) != msgid
+                          and catalogue.ngettext(msgid, plural, 2) != plural)
         if not translated:
             missing.append((name, msgid))
     assert missing == []
 
 
-def test_the_german_catalogue_keeps_the_placeholders(german):
+def test_the_catalogues_keep_the_placeholders(catalogue):
     # A translation that drops or renames %(name)s breaks interpolate() on the page.
     for _, msgid, plural in js_strings():
-        translated = german.gettext(msgid) if plural is None else german.ngettext(msgid, plural, 2)
+        translated = catalogue.gettext(msgid) if plural is None else catalogue.ngettext(msgid, plural, 2)
         source = msgid if plural is None else plural
         assert sorted(re.findall(r"%\(\w+\)s", translated)) == sorted(
             re.findall(r"%\(\w+\)s", source)), msgid

@@ -268,7 +268,7 @@ class GenerationParametersSerializer(serializers.Serializer):
 
     # Its length limit is the prompt module's (a setting), checked by the service.
     prompt = StrictCharField(
-        help_text=_('The wish, in German or English, e.g. "Was wäre, wenn hier ein See wäre?"'),
+        help_text=_('The wish, in German, English or Dutch, e.g. "Was wäre, wenn hier ein See wäre?"'),
     )
     engine = StrictChoiceField(
         choices=ENGINE_NAMES, required=False, allow_null=True,

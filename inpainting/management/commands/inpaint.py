@@ -21,7 +21,7 @@ from inpainting_core.wishes import PromptProblem
 
 
 class Command(BaseCommand):
-    help = "Repaint the masked region of a map according to a wish (German or English)."
+    help = "Repaint the masked region of a map according to a wish (German, English or Dutch)."
 
     def add_arguments(self, parser):
         parser.add_argument("--image", required=True, type=Path, help="The map (PNG or JPEG).")

@@ -70,15 +70,21 @@ SUGGESTIONS_EN = [
     "Snow in summer", "A beach with palm trees", "A vineyard", "A wind farm",
     "A village of timber-framed houses", "A desert",
 ]
+SUGGESTIONS_NL = [
+    "Wat als hier een meer was?", "Een dicht bos", "Een kasteel op de heuvel", "Een vulkaan",
+    "Sneeuw in de zomer", "Een strand met palmbomen", "Een wijngaard", "Een windpark",
+    "Een dorp met vakwerkhuizen", "Een woestijn",
+]
 
 
 def _suggest_wishes() -> None:
     """Give the kiosk's autocomplete a start, unless curators wrote their own."""
     site = SiteSettings.load()
-    if site.prompt_suggestions_de or site.prompt_suggestions_en:
+    if site.prompt_suggestions_de or site.prompt_suggestions_en or site.prompt_suggestions_nl:
         return
     site.prompt_suggestions_de = "\n".join(SUGGESTIONS_DE)
     site.prompt_suggestions_en = "\n".join(SUGGESTIONS_EN)
+    site.prompt_suggestions_nl = "\n".join(SUGGESTIONS_NL)
     site.save()
 
 
